@@ -65,17 +65,9 @@ export class RangeMap {
 
   /** Throws MODEL_MISMATCH naming the first gap or overlap. Duplicates must be removed first. */
   static tile(vocabSize: number, ranges: readonly ClassRange[]): RangeMap {
-    const sorted = [...ranges].sort((a, b) => a.start - b.start || a.end - b.end);
-    let next = 0;
-    for (const range of sorted) {
-      if (range.start > next) throw mismatch(`gap: no shard serves [${next}, ${range.start})`);
-      if (range.start < next) throw mismatch(`overlap: ${range} overlaps classes below ${next}`);
-      next = range.end;
-    }
-    if (next !== vocabSize) {
-      throw mismatch(next < vocabSize ? `gap: no shard serves [${next}, ${vocabSize})` : `overlap: ranges reach ${next} beyond V=${vocabSize}`);
-    }
-    return new RangeMap(vocabSize, Object.freeze(sorted));
+    const problem = tilingProblem(vocabSize, ranges);
+    if (problem) throw new ShardmaxError("MODEL_MISMATCH", `shard ranges do not tile the vocabulary: ${problem.reason}`);
+    return new RangeMap(vocabSize, Object.freeze(sortRanges(ranges)));
   }
 
   /** Index of the range owning class `id` (binary search). */
@@ -91,6 +83,19 @@ export class RangeMap {
   }
 }
 
-function mismatch(reason: string): ShardmaxError {
-  return new ShardmaxError("MODEL_MISMATCH", `shard ranges do not tile the vocabulary: ${reason}`);
+function sortRanges(ranges: readonly ClassRange[]): ClassRange[] {
+  return [...ranges].sort((a, b) => a.start - b.start || a.end - b.end);
+}
+
+/** The first gap or overlap when `ranges` are laid over `[0, vocabSize)`, or null when they tile it. */
+export function tilingProblem(vocabSize: number, ranges: readonly ClassRange[]): { kind: "gap" | "overlap"; reason: string } | null {
+  let next = 0;
+  for (const range of sortRanges(ranges)) {
+    if (range.start > next) return { kind: "gap", reason: `gap: no shard serves [${next}, ${range.start})` };
+    if (range.start < next) return { kind: "overlap", reason: `overlap: ${range} overlaps classes below ${next}` };
+    next = range.end;
+  }
+  if (next < vocabSize) return { kind: "gap", reason: `gap: no shard serves [${next}, ${vocabSize})` };
+  if (next > vocabSize) return { kind: "overlap", reason: `overlap: ranges reach ${next}, beyond V=${vocabSize}` };
+  return null;
 }

@@ -3,6 +3,7 @@
  * Pure: no I/O; the gateway calls it once all ranges have answered (a merge is
  * never attempted over a subset, since the RangeMap tiles [0, V)).
  */
+import { ShardmaxError } from "../errors.js";
 import type { RangeMap } from "../ranges.js";
 import { combineLogSumExp, logProb } from "./logsumexp.js";
 import type { BatchPartial } from "./partial.js";
@@ -36,6 +37,10 @@ export function mergePartials(
   targets: readonly (readonly number[])[],
 ): RowResult[] {
   const rows = partials[0]?.rows ?? 0;
+  // The one guard that makes a subset merge impossible whatever the caller does.
+  if (partials.length !== map.ranges.length || partials.some((p) => p.rows !== rows)) {
+    throw new ShardmaxError("INTERNAL", `merge needs one partial of ${rows} rows per range (${map.ranges.length}), got ${partials.length}`);
+  }
   const maxes = new Float64Array(partials.length);
   const sumExps = new Float64Array(partials.length);
   const targetLogits = gatherTargetLogits(targets, map, partials.map((p) => p.targetLogits));

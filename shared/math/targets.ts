@@ -13,6 +13,7 @@ export interface RoutedTargets {
 }
 
 export function routeTargets(targets: readonly (readonly number[])[], rows: number, map: RangeMap): RoutedTargets[] {
+  if (targets.length > rows) throw new RangeError(`targets: ${targets.length} lists for ${rows} rows`);
   const shards = map.ranges.length;
   const counts = Array.from({ length: shards }, () => new Uint32Array(rows));
   const owners: number[] = [];

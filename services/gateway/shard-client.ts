@@ -1,0 +1,119 @@
+/**
+ * A gRPC client of one shard address: typed `info` and `partial`, decoding the
+ * columnar bytes of a PartialResponse into a BatchPartial (one aligned copy).
+ */
+import * as grpc from "@grpc/grpc-js";
+import { ShardmaxError } from "../../shared/errors.js";
+import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
+import type { BatchPartial } from "../../shared/math/partial.js";
+import { float32From, float64From, toBytes, uint32From } from "../../shared/tensor-bytes.js";
+
+export interface ShardInfo {
+  rangeStart: number;
+  rangeEnd: number;
+  vocabSize: number;
+  dim: number;
+  fingerprint: string;
+  dtype: string;
+  hasBias: boolean;
+  source: string;
+  maxRows: number;
+}
+
+export interface PartialCall {
+  rows: number;
+  dim: number;
+  hidden: Float32Array;
+  topK: number;
+  temperature: number;
+  targetCounts: Uint32Array;
+  targetIds: Uint32Array;
+  fingerprint: string;
+}
+
+type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
+
+export class ShardClient {
+  private readonly client: grpc.Client & Record<string, Unary>;
+
+  constructor(
+    readonly address: string,
+    maxMessageBytes: number,
+  ) {
+    const Ctor = shardmaxProto().Shard;
+    this.client = new Ctor(address, grpc.credentials.createInsecure(), {
+      ...messageLimits(maxMessageBytes),
+      // A restarted shard must be found again quickly, not after grpc's default backoff of up to 2 minutes.
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1000,
+    }) as grpc.Client & Record<string, Unary>;
+  }
+
+  info(deadlineMs: number): Promise<ShardInfo> {
+    return this.call("info", {}, deadlineMs) as Promise<ShardInfo>;
+  }
+
+  async partial(request: PartialCall, deadline: Date): Promise<BatchPartial> {
+    const response = (await this.call(
+      "partial",
+      {
+        rows: request.rows,
+        dim: request.dim,
+        hidden: toBytes(request.hidden),
+        topK: request.topK,
+        temperature: request.temperature,
+        targetCounts: Array.from(request.targetCounts),
+        targetIds: toBytes(request.targetIds),
+        fingerprint: request.fingerprint,
+      },
+      deadline,
+    )) as PartialResponseMessage;
+    return decodePartial(response, request);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private call(method: string, request: object, deadline: number | Date): Promise<unknown> {
+    const when = typeof deadline === "number" ? new Date(Date.now() + deadline) : deadline;
+    return new Promise((resolve, reject) => {
+      this.client[method]!(request, { deadline: when }, (err, response) => (err ? reject(err) : resolve(response)));
+    });
+  }
+}
+
+interface PartialResponseMessage {
+  rows: number;
+  k: number;
+  max: Buffer;
+  sumExp: Buffer;
+  topIds: Buffer;
+  topLogits: Buffer;
+  targetLogits: Buffer;
+  fingerprint: string;
+}
+
+function decodePartial(response: PartialResponseMessage, request: PartialCall): BatchPartial {
+  const { rows, k } = response;
+  const partial: BatchPartial = {
+    rows,
+    k,
+    max: float64From(response.max, "max"),
+    sumExp: float64From(response.sumExp, "sum_exp"),
+    topIds: uint32From(response.topIds, "top_ids"),
+    topLogits: float32From(response.topLogits, "top_logits"),
+    targetLogits: float32From(response.targetLogits, "target_logits"),
+  };
+  const consistent =
+    rows === request.rows &&
+    k <= request.topK &&
+    partial.max.length === rows &&
+    partial.sumExp.length === rows &&
+    partial.topIds.length === rows * k &&
+    partial.topLogits.length === rows * k &&
+    partial.targetLogits.length === request.targetIds.length &&
+    response.fingerprint === request.fingerprint;
+  if (!consistent) throw new ShardmaxError("INTERNAL", "a shard sent a partial that does not match its request");
+  return partial;
+}

@@ -1,0 +1,115 @@
+/**
+ * Keeps the gateway's view of its shards current: resolves the address list
+ * (static, or DNS later), asks every address for Info on an interval, and
+ * rebuilds the topology. A shard that fails a query is marked unhealthy at
+ * once; the next successful Info brings it back, so a restarted shard is
+ * picked up again without any operator action.
+ */
+import { ShardmaxError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
+import { ShardClient } from "./shard-client.js";
+import { buildTopology, type AddressState, type Topology } from "./topology.js";
+
+export interface ShardSetOptions {
+  /** Returns the current shard addresses (host:port). */
+  resolve: () => Promise<string[]>;
+  refreshMs: number;
+  infoDeadlineMs: number;
+  maxMessageBytes: number;
+  log: Logger;
+}
+
+export class ShardSet {
+  private readonly clients = new Map<string, ShardClient>();
+  private readonly states = new Map<string, AddressState>();
+  private topologyNow: Topology = buildTopology([]);
+  private timer: NodeJS.Timeout | null = null;
+  private refreshing: Promise<void> | null = null;
+  private lastReason = "";
+
+  constructor(private readonly options: ShardSetOptions) {}
+
+  get topology(): Topology {
+    return this.topologyNow;
+  }
+
+  client(address: string): ShardClient {
+    const client = this.clients.get(address);
+    if (!client) throw new ShardmaxError("INTERNAL", `no client for shard ${address}`);
+    return client;
+  }
+
+  /** First refresh, then one every refreshMs. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.options.refreshMs);
+    this.timer.unref();
+  }
+
+  refresh(): Promise<void> {
+    this.refreshing ??= this.refreshOnce().finally(() => (this.refreshing = null));
+    return this.refreshing;
+  }
+
+  markFailed(address: string, error: ShardmaxError): void {
+    const state = this.states.get(address);
+    if (!state || !state.healthy) return;
+    state.healthy = false;
+    state.error = error.message;
+    this.rebuild();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const client of this.clients.values()) client.close();
+  }
+
+  private async refreshOnce(): Promise<void> {
+    let addresses: string[];
+    try {
+      addresses = [...new Set(await this.options.resolve())];
+    } catch (err) {
+      this.options.log.warn("cannot resolve shard addresses", { error: ShardmaxError.from(err).message });
+      return;
+    }
+    for (const address of addresses) {
+      if (!this.clients.has(address)) {
+        this.clients.set(address, new ShardClient(address, this.options.maxMessageBytes));
+        this.states.set(address, { address, info: null, healthy: false, error: null });
+      }
+    }
+    for (const address of [...this.clients.keys()]) {
+      if (!addresses.includes(address)) {
+        this.clients.get(address)!.close();
+        this.clients.delete(address);
+        this.states.delete(address);
+      }
+    }
+    await Promise.all(addresses.map((address) => this.check(address)));
+    this.rebuild();
+  }
+
+  private async check(address: string): Promise<void> {
+    const client = this.clients.get(address);
+    const state = this.states.get(address);
+    if (!client || !state) return;
+    try {
+      state.info = await client.info(this.options.infoDeadlineMs);
+      state.healthy = true;
+      state.error = null;
+    } catch (err) {
+      state.healthy = false;
+      state.error = ShardmaxError.from(err).message;
+    }
+  }
+
+  private rebuild(): void {
+    this.topologyNow = buildTopology([...this.states.values()]);
+    const reason = this.topologyNow.ready ? "ready" : this.topologyNow.reason;
+    if (reason !== this.lastReason) {
+      if (this.topologyNow.ready) this.options.log.info("ready", { V: this.topologyNow.model.vocabSize, ranges: this.topologyNow.ranges.length, fingerprint: this.topologyNow.model.fingerprint });
+      else this.options.log.warn("not ready", { reason });
+      this.lastReason = reason;
+    }
+  }
+}
