@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   INVALID_ARGUMENT: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, doc: "A field of the request is missing or wrong; the message names it." },
   MALFORMED_REQUEST: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, doc: "The body is not valid JSON or not a JSON object." },
   NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, doc: "No such route or method." },
+  UNSUPPORTED_MEDIA_TYPE: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 415, doc: "The body is not application/json." },
   BODY_TOO_LARGE: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, doc: "The request body is over the configured limit." },
   RESOURCE_EXHAUSTED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429, doc: "A queue or batch limit was reached; retry later." },
   UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, doc: "A class range has no reachable shard; the message names the range." },
@@ -44,7 +45,9 @@ export class ShardmaxError extends Error {
   static from(err: unknown, fallback: ErrorCode = "INTERNAL"): ShardmaxError {
     if (err instanceof ShardmaxError) return err;
     if (isGrpcError(err)) {
-      const code = codeFromGrpc(err.code);
+      // Our own servers attach the exact code as metadata; other peers give only the status.
+      const sent = err.metadata?.get(CODE_METADATA_KEY)[0];
+      const code = typeof sent === "string" && sent in ERROR_CODES ? (sent as ErrorCode) : codeFromGrpc(err.code);
       return new ShardmaxError(code, err.details || err.message, { cause: err });
     }
     const message = err instanceof Error ? err.message : String(err);
@@ -81,7 +84,11 @@ export function codeFromGrpc(grpcStatus: number): ErrorCode {
   }
 }
 
+/** gRPC trailing metadata key carrying our error code next to the gRPC status. */
+export const CODE_METADATA_KEY = "shardmax-code";
+
 interface GrpcLikeError {
+  metadata?: { get(key: string): unknown[] };
   code: number;
   details: string;
   message: string;

@@ -4,6 +4,7 @@
  * it: it is copied exactly once into fresh, aligned memory. (Every supported
  * platform of onnxruntime-node is little-endian, as is the wire format.)
  */
+import { invalidField } from "./errors.js";
 
 export function toBytes(array: Float32Array | Float64Array | Uint32Array): Buffer {
   return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
@@ -11,7 +12,7 @@ export function toBytes(array: Float32Array | Float64Array | Uint32Array): Buffe
 
 function aligned(bytes: Uint8Array, elementSize: number, field: string): ArrayBuffer {
   if (bytes.byteLength % elementSize !== 0) {
-    throw new RangeError(`${field}: ${bytes.byteLength} bytes is not a whole number of ${elementSize}-byte values`);
+    throw invalidField(field, `${bytes.byteLength} bytes is not a whole number of ${elementSize}-byte values`);
   }
   const copy = new ArrayBuffer(bytes.byteLength);
   new Uint8Array(copy).set(bytes);

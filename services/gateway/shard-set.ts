@@ -26,6 +26,7 @@ export class ShardSet {
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   private lastReason = "";
+  private readonly listeners: ((topology: Topology) => void)[] = [];
 
   constructor(private readonly options: ShardSetOptions) {}
 
@@ -49,6 +50,12 @@ export class ShardSet {
   refresh(): Promise<void> {
     this.refreshing ??= this.refreshOnce().finally(() => (this.refreshing = null));
     return this.refreshing;
+  }
+
+  /** Called on every rebuild, e.g. to mirror readiness into the gRPC health service. */
+  onChange(listener: (topology: Topology) => void): void {
+    this.listeners.push(listener);
+    listener(this.topologyNow);
   }
 
   markFailed(address: string, error: ShardmaxError): void {
@@ -105,6 +112,7 @@ export class ShardSet {
 
   private rebuild(): void {
     this.topologyNow = buildTopology([...this.states.values()]);
+    for (const listener of this.listeners) listener(this.topologyNow);
     const reason = this.topologyNow.ready ? "ready" : this.topologyNow.reason;
     if (reason !== this.lastReason) {
       if (this.topologyNow.ready) this.options.log.info("ready", { V: this.topologyNow.model.vocabSize, ranges: this.topologyNow.ranges.length, fingerprint: this.topologyNow.model.fingerprint });

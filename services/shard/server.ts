@@ -6,6 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import { toServiceError } from "../../shared/grpc/errors.js";
 import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
 import type { Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
@@ -94,7 +95,7 @@ export class ShardServer {
           (err: unknown) => {
             const error = ShardmaxError.from(err);
             if (error.code === "INTERNAL") this.options.log.error("partial failed", { error: error.message });
-            callback({ code: error.grpcStatus, details: error.message });
+            callback(toServiceError(error));
           },
         );
     };

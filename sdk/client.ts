@@ -1,0 +1,108 @@
+/**
+ * The TypeScript client of a shardmax gateway's gRPC service.
+ *
+ *   const client = new ShardmaxClient("127.0.0.1:50050");
+ *   const { results } = await client.query({ hidden: [[0.1, …]], topK: 5 });
+ *   client.close();
+ *
+ * Results have the same shape as the REST API's. Failures reject with a
+ * ShardmaxError whose `code` is the gateway's (INVALID_ARGUMENT, UNAVAILABLE, …).
+ */
+import * as grpc from "@grpc/grpc-js";
+import { ShardmaxError, invalidField } from "../shared/errors.js";
+import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../shared/grpc/proto.js";
+import { toBytes } from "../shared/tensor-bytes.js";
+import type { ModelInfo, QueryInput, QueryOptions, QueryResult, RowResult, ScoredClass, TargetScore } from "./types.js";
+
+export interface ClientOptions {
+  /** Deadline of a call when its own options give none (default 30 000 ms). */
+  defaultDeadlineMs?: number;
+  /** Largest message sent or received (default 256 MiB). */
+  maxMessageBytes?: number;
+  /** Extra grpc-js channel options, e.g. keepalive. */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
+
+export class ShardmaxClient {
+  private readonly client: grpc.Client & Record<string, Unary>;
+  private readonly defaultDeadlineMs: number;
+
+  /** `address` is the gateway's gRPC `host:port`. */
+  constructor(address: string, options: ClientOptions = {}) {
+    const Ctor = shardmaxProto().Softmax;
+    this.client = new Ctor(address, grpc.credentials.createInsecure(), {
+      ...messageLimits(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
+      ...options.channelOptions,
+    }) as grpc.Client & Record<string, Unary>;
+    this.defaultDeadlineMs = options.defaultDeadlineMs ?? 30_000;
+  }
+
+  /** Exact softmax results for each row of `hidden`. */
+  async query(input: QueryInput, options: QueryOptions = {}): Promise<QueryResult> {
+    const { hidden, rows, dim } = packHidden(input);
+    const request = {
+      rows,
+      dim,
+      hidden: toBytes(hidden),
+      topK: input.topK,
+      temperature: input.temperature,
+      targets: (input.targets ?? []).map((ids) => ({ ids })),
+    };
+    const response = (await this.call("query", request, options.deadlineMs)) as QueryResponseMessage;
+    return { model: response.model, results: response.results.map(toRowResult) };
+  }
+
+  /** The model, readiness and shard map, as GET /v1/model reports them. */
+  async info(options: QueryOptions = {}): Promise<ModelInfo> {
+    return (await this.call("info", {}, options.deadlineMs)) as ModelInfo;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private call(method: string, request: object, deadlineMs: number | undefined): Promise<unknown> {
+    const deadline = new Date(Date.now() + (deadlineMs ?? this.defaultDeadlineMs));
+    return new Promise((resolve, reject) => {
+      this.client[method]!(request, { deadline }, (err, response) => (err ? reject(ShardmaxError.from(err)) : resolve(response)));
+    });
+  }
+}
+
+function packHidden(input: QueryInput): { hidden: Float32Array; rows: number; dim: number } {
+  if (input.hidden instanceof Float32Array) {
+    const dim = input.dim;
+    if (!Number.isInteger(dim) || dim === undefined || dim < 1) throw invalidField("dim", "is required (a positive integer) when hidden is a Float32Array");
+    if (input.hidden.length % dim !== 0) throw invalidField("hidden", `${input.hidden.length} floats is not a whole number of rows of ${dim}`);
+    return { hidden: input.hidden, rows: input.hidden.length / dim, dim };
+  }
+  if (!Array.isArray(input.hidden)) throw invalidField("hidden", "must be a Float32Array or an array of rows");
+  const rows = input.hidden.length;
+  const dim = input.dim ?? input.hidden[0]?.length ?? 0;
+  const hidden = new Float32Array(rows * dim);
+  input.hidden.forEach((row, r) => {
+    if (row.length !== dim) throw invalidField(`hidden[${r}]`, `has ${row.length} numbers, expected ${dim}`);
+    hidden.set(row, r * dim);
+  });
+  return { hidden, rows, dim };
+}
+
+interface QueryResponseMessage {
+  model: QueryResult["model"];
+  results: { logZ: number; top: ScoredClass[]; targets: (TargetScore & { prob?: number })[] }[];
+}
+
+/** Drops proto3 defaults that REST does not send: an empty label, a target's prob. */
+function toRowResult(row: QueryResponseMessage["results"][number]): RowResult {
+  const withLabel = <T extends { label?: string }>(x: T): T => {
+    if (!x.label) delete x.label;
+    return x;
+  };
+  return {
+    logZ: row.logZ,
+    top: row.top.map(withLabel),
+    targets: row.targets.map(({ prob: _prob, ...t }) => withLabel(t)),
+  };
+}

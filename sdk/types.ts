@@ -1,0 +1,63 @@
+/** The shapes the SDK takes and returns; identical to the REST API's JSON. */
+
+export interface QueryInput {
+  /** B rows of d numbers, or a row-major Float32Array of B×d (then `dim` is required). */
+  hidden: Float32Array | number[][];
+  dim?: number;
+  /** How many classes to return per row, 0 … min(V, 1000); default 5. */
+  topK?: number;
+  /** Optional: one list of class ids per row whose log-probs to return. */
+  targets?: number[][];
+  /** > 0; default 1. */
+  temperature?: number;
+}
+
+export interface QueryOptions {
+  /** The call's deadline; the gateway also applies its own. */
+  deadlineMs?: number;
+}
+
+export interface ModelRef {
+  fingerprint: string;
+  vocabSize: number;
+  dim: number;
+}
+
+export interface ScoredClass {
+  id: number;
+  label?: string;
+  /** The temperature-scaled logit z_i. */
+  logit: number;
+  /** z_i − logZ */
+  logprob: number;
+  prob: number;
+}
+
+export interface TargetScore {
+  id: number;
+  label?: string;
+  logit: number;
+  logprob: number;
+}
+
+export interface RowResult {
+  logZ: number;
+  top: ScoredClass[];
+  targets: TargetScore[];
+}
+
+export interface QueryResult {
+  model: ModelRef;
+  results: RowResult[];
+}
+
+export interface ModelInfo {
+  model: ModelRef | null;
+  ready: boolean;
+  reason: string;
+  dtype: string;
+  hasBias: boolean;
+  maxTopK: number;
+  maxRows: number;
+  ranges: { start: number; end: number; replicas: { address: string; healthy: boolean; error: string }[] }[];
+}

@@ -1,0 +1,78 @@
+/**
+ * The gateway's REST app, built without listening so tests can `inject`:
+ * POST /v1/softmax, GET /v1/model, GET /healthz, GET /readyz.
+ */
+import Fastify, { type FastifyInstance } from "fastify";
+import { ShardmaxError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
+import type { GatewayContext } from "./context.js";
+import { DEFAULT_TOP_K, runQuery, type Query } from "./query.js";
+import { errorHandler } from "./rest-errors.js";
+import { modelView } from "./model-view.js";
+
+export interface AppOptions extends GatewayContext {
+  bodyLimitBytes: number;
+  log: Logger;
+}
+
+interface SoftmaxBody {
+  hidden: number[][];
+  topK?: number;
+  targets?: number[][];
+  temperature?: number;
+}
+
+const softmaxSchema = {
+  type: "object",
+  required: ["hidden"],
+  additionalProperties: false,
+  properties: {
+    hidden: { type: "array", items: { type: "array", items: { type: "number" } } },
+    topK: { type: "integer" },
+    targets: { type: "array", items: { type: "array", items: { type: "integer" } } },
+    temperature: { type: "number" },
+  },
+} as const;
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimitBytes,
+    // Strict JSON types: "1.5" is not a number and unknown fields are errors, not silently dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  // JSON only: fastify would otherwise hand a text/plain body to the schema as a string.
+  app.removeContentTypeParser("text/plain");
+  app.setErrorHandler(errorHandler(options.log));
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: { code: "NOT_FOUND", message: `${request.method} ${request.url}: no such route` } });
+  });
+
+  app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request) => {
+    const query = queryFromJson(request.body);
+    const deadline = new Date(Date.now() + options.deadlineMs);
+    return runQuery(query, options.shardSet.topology, options.fanOut, options.limits, deadline);
+  });
+
+  app.get("/v1/model", async () => modelView(options.shardSet.topology, options.limits));
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async () => {
+    const topology = options.shardSet.topology;
+    if (!topology.ready) throw new ShardmaxError(topology.code === "MODEL_MISMATCH" ? "MODEL_MISMATCH" : "NOT_READY", topology.reason);
+    return { status: "ready", ranges: topology.ranges.length };
+  });
+  return app;
+}
+
+/** number[][] → one row-major Float32Array; ragged rows are refused here, a wrong d by checkQuery. */
+function queryFromJson(body: SoftmaxBody): Query {
+  const rows = body.hidden.length;
+  if (rows === 0) throw new ShardmaxError("INVALID_ARGUMENT", "hidden: is empty: send at least one row");
+  const dim = body.hidden[0]!.length;
+  const hidden = new Float32Array(rows * dim);
+  body.hidden.forEach((row, r) => {
+    if (row.length !== dim) throw new ShardmaxError("INVALID_ARGUMENT", `hidden[${r}]: has ${row.length} numbers, hidden[0] has ${dim} (rows must all have d numbers)`);
+    hidden.set(row, r * dim);
+  });
+  return { rows, dim, hidden, topK: body.topK ?? DEFAULT_TOP_K, targets: body.targets ?? [], temperature: body.temperature ?? 1 };
+}

@@ -1,0 +1,11 @@
+/** What every door of the gateway (REST, gRPC) needs to answer a query. */
+import type { FanOut } from "./fanout.js";
+import type { QueryLimits } from "./query.js";
+import type { ShardSet } from "./shard-set.js";
+
+export interface GatewayContext {
+  shardSet: ShardSet;
+  fanOut: FanOut;
+  limits: QueryLimits;
+  deadlineMs: number;
+}

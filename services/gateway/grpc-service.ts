@@ -1,0 +1,109 @@
+/**
+ * The gateway's gRPC door: `shardmax.v1.Softmax` (Info, Query) and the
+ * standard health service, answering from the same topology as REST.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { invalidField } from "../../shared/errors.js";
+import { toServiceError } from "../../shared/grpc/errors.js";
+import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
+import type { Logger } from "../../shared/log.js";
+import { float32From } from "../../shared/tensor-bytes.js";
+import type { GatewayContext } from "./context.js";
+import { modelView } from "./model-view.js";
+import { DEFAULT_TOP_K, runQuery, type Answer, type Query } from "./query.js";
+
+const SERVICE_NAME = "shardmax.v1.Softmax";
+
+interface QueryRequestMessage {
+  rows: number;
+  dim: number;
+  hidden: Buffer;
+  topK?: number;
+  targets: { ids: number[] }[];
+  temperature?: number;
+}
+
+export interface SoftmaxServerOptions extends GatewayContext {
+  maxMessageBytes: number;
+  log: Logger;
+}
+
+export class SoftmaxServer {
+  private readonly server: grpc.Server;
+  private readonly health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "NOT_SERVING" });
+  private stopping = false;
+
+  constructor(private readonly options: SoftmaxServerOptions) {
+    this.server = new grpc.Server(messageLimits(options.maxMessageBytes));
+    this.health.addToServer(this.server);
+    this.server.addService(shardmaxProto().Softmax.service, {
+      info: this.unary(async () => modelView(this.options.shardSet.topology, this.options.limits)),
+      query: this.unary(async (request: QueryRequestMessage, deadline) => toMessage(await this.query(request, deadline))),
+    });
+    options.shardSet.onChange((topology) => {
+      if (!this.stopping) this.health.setStatus(SERVICE_NAME, topology.ready ? "SERVING" : "NOT_SERVING");
+    });
+  }
+
+  listen(address: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    });
+  }
+
+  setServing(serving: boolean): void {
+    this.stopping = !serving;
+    const status = serving ? "SERVING" : "NOT_SERVING";
+    this.health.setStatus("", status);
+    this.health.setStatus(SERVICE_NAME, status);
+  }
+
+  shutdown(graceMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private query(request: QueryRequestMessage, callDeadline: Date): Promise<Answer> {
+    const query: Query = {
+      rows: request.rows,
+      dim: request.dim,
+      hidden: float32From(request.hidden, "hidden"),
+      topK: request.topK ?? DEFAULT_TOP_K,
+      targets: request.targets.map((t) => t.ids),
+      temperature: request.temperature ?? 1,
+    };
+    if (query.hidden.length !== query.rows * query.dim) {
+      throw invalidField("hidden", `has ${query.hidden.length} floats, rows×dim = ${query.rows * query.dim}`);
+    }
+    const own = Date.now() + this.options.deadlineMs;
+    const deadline = new Date(Math.min(own, callDeadline.getTime()));
+    return runQuery(query, this.options.shardSet.topology, this.options.fanOut, this.options.limits, deadline);
+  }
+
+  private unary<Req>(handler: (request: Req, deadline: Date) => Promise<object>): grpc.handleUnaryCall<Req, object> {
+    return (call, callback) => {
+      const deadline = call.getDeadline();
+      const when = deadline instanceof Date ? deadline : new Date(deadline === Infinity ? 8.64e15 : Number(deadline));
+      handler(call.request, when).then(
+        (response) => callback(null, response),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    };
+  }
+}
+
+function toMessage(answer: Answer): object {
+  return {
+    model: answer.model,
+    results: answer.results.map((r) => ({ logZ: r.logZ, top: r.top, targets: r.targets })),
+  };
+}

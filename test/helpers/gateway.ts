@@ -1,0 +1,38 @@
+/** A real gateway (REST + gRPC on port 0) in the test process, over real shard addresses. */
+import { runGateway, type GatewayConfig, type RunningGateway } from "../../services/gateway/main.js";
+import { silentLogger } from "../../shared/log.js";
+
+export interface TestGateway extends RunningGateway {
+  url: string;
+  grpcAddress: string;
+  post(path: string, body: unknown): Promise<{ status: number; body: any }>;
+  get(path: string): Promise<{ status: number; body: any }>;
+}
+
+export async function startGateway(shards: string[], overrides: Partial<GatewayConfig> = {}): Promise<TestGateway> {
+  const gateway = await runGateway(
+    {
+      shards,
+      http: "127.0.0.1:0",
+      grpc: "127.0.0.1:0",
+      deadlineMs: 10_000,
+      refreshMs: 200,
+      bodyLimitBytes: 1 << 20,
+      maxMessageBytes: 64 << 20,
+      limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000 },
+      drainMs: 1000,
+      ...overrides,
+    },
+    silentLogger,
+  );
+  const url = `http://127.0.0.1:${gateway.httpPort}`;
+  const parse = async (res: Response) => ({ status: res.status, body: await res.json() });
+  return {
+    ...gateway,
+    url,
+    grpcAddress: `127.0.0.1:${gateway.grpcPort}`,
+    post: async (path, body) =>
+      parse(await fetch(url + path, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) })),
+    get: async (path) => parse(await fetch(url + path)),
+  };
+}
