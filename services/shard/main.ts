@@ -38,7 +38,8 @@ export function resolveRange(spec: RangeSpec, vocabSize: number): ClassRange {
   return ClassRange.of(spec.start, spec.end);
 }
 
-export async function runShard(config: ShardConfig, log: Logger): Promise<RunningShard> {
+/** `onProgress` sees the loading percentage (for `shardmax local`'s progress display). */
+export async function runShard(config: ShardConfig, log: Logger, onProgress?: (percent: number) => void): Promise<RunningShard> {
   const head = await openHead(config.weights, { tensor: config.tensor, bias: config.bias });
   const { vocabSize, dim, dtype } = head.description;
   const range = resolveRange(config.range, vocabSize);
@@ -50,9 +51,12 @@ export async function runShard(config: ShardConfig, log: Logger): Promise<Runnin
   const ready = (async () => {
     const started = Date.now();
     let lastLog = 0;
+    let lastPercent = -1;
     const slice = await head.readRows(range, (done, total) => {
       const percent = Math.floor((100 * done) / total);
       server.setLoading(`loading ${percent}%`);
+      if (percent !== lastPercent) onProgress?.(percent);
+      lastPercent = percent;
       if (Date.now() - lastLog > 1000 || done === total) {
         lastLog = Date.now();
         const seconds = (Date.now() - started) / 1000;

@@ -1,0 +1,89 @@
+/**
+ * `shardmax gateway`: merge a static list of shards into exact softmax
+ * answers, served over REST and gRPC, until SIGTERM; then drain.
+ */
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
+import { createLogger } from "../../shared/log.js";
+import type { GatewayConfig } from "../gateway/main.js";
+import { parseOrHelp, type Command } from "./command.js";
+import { flag } from "./flags.js";
+import { waitForStop } from "./signals.js";
+import { hostPort, hostPortList, integer } from "./values.js";
+
+/** Serving defaults, shared with `shardmax local`, which exposes only the addresses. */
+export const GATEWAY_DEFAULTS = {
+  http: "127.0.0.1:8080",
+  grpc: "127.0.0.1:50050",
+  deadlineMs: 10000,
+  refreshMs: 1000,
+  bodyLimitBytes: 16 * 1024 * 1024,
+  maxRows: 1024,
+  maxTopK: 1000,
+  maxTargets: 10000,
+  drainMs: 10000,
+} as const;
+
+const D = GATEWAY_DEFAULTS;
+
+export const GATEWAY_FLAGS = {
+  shards: flag.required({ metavar: "HOST:PORT[,HOST:PORT…]", help: "shard addresses; several for one range are replicas", parse: hostPortList }),
+  http: flag.withDefault({ metavar: "HOST:PORT", help: "REST listen address; port 0 picks a free port", parse: hostPort, default: D.http }),
+  grpc: flag.withDefault({ metavar: "HOST:PORT", help: "gRPC (shardmax.v1.Softmax) listen address; port 0 picks a free port", parse: hostPort, default: D.grpc }),
+  "deadline-ms": flag.withDefault({ metavar: "N", help: "deadline of one query across all shards", parse: integer(1), default: D.deadlineMs }),
+  "refresh-ms": flag.withDefault({ metavar: "N", help: "interval between Info checks of every shard", parse: integer(1), default: D.refreshMs }),
+  "body-limit-bytes": flag.withDefault({ metavar: "N", help: "largest REST request body", parse: integer(1), default: D.bodyLimitBytes, defaultText: `${D.bodyLimitBytes} (16 MiB)` }),
+  "max-rows": flag.withDefault({ metavar: "N", help: "most hidden rows in one query", parse: integer(1), default: D.maxRows }),
+  "max-top-k": flag.withDefault({ metavar: "N", help: "largest topK a query may ask for", parse: integer(1), default: D.maxTopK }),
+  "max-targets": flag.withDefault({ metavar: "N", help: "most target ids per row", parse: integer(0), default: D.maxTargets }),
+  "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight queries may finish", parse: integer(0), default: D.drainMs }),
+};
+
+const HELP = {
+  usage: "shardmax gateway --shards HOST:PORT[,HOST:PORT…] [flags]",
+  summary: "Fan queries out to the shards and merge their partials into exact softmax results, over REST and gRPC.",
+};
+
+export const gatewayCommand: Command = {
+  name: "gateway",
+  summary: "merge shards into exact softmax answers over REST and gRPC",
+  async run(argv, context) {
+    const parsed = parseOrHelp(GATEWAY_FLAGS, HELP, argv, context);
+    if (!parsed) return 0;
+    const v = parsed.values;
+    const config = gatewayConfig({
+      shards: v.shards,
+      http: v.http,
+      grpc: v.grpc,
+      deadlineMs: v["deadline-ms"],
+      refreshMs: v["refresh-ms"],
+      bodyLimitBytes: v["body-limit-bytes"],
+      maxRows: v["max-rows"],
+      maxTopK: v["max-top-k"],
+      maxTargets: v["max-targets"],
+      drainMs: v["drain-ms"],
+    });
+    const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
+    // Imported here so `--help` and flag errors do not load fastify and gRPC.
+    const { runGateway } = await import("../gateway/main.js");
+    const gateway = await runGateway(config, createLogger("gateway", context.err));
+    await stopped;
+    await gateway.stop();
+    return 0;
+  },
+};
+
+type GatewaySettings = { shards: string[] } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
+
+export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
+  return Object.freeze({
+    shards: Object.freeze([...s.shards]) as string[],
+    http: s.http,
+    grpc: s.grpc,
+    deadlineMs: s.deadlineMs,
+    refreshMs: s.refreshMs,
+    bodyLimitBytes: s.bodyLimitBytes,
+    maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+    limits: Object.freeze({ maxRows: s.maxRows, maxTopK: s.maxTopK, maxTargetsPerRow: s.maxTargets }),
+    drainMs: s.drainMs,
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * `shardmax local`: the one-command cluster. N shard child processes on
+ * loopback (each binds port 0 and reports its port over the `--events`
+ * channel), the gateway in this process pointed at them, progress while the
+ * shards load, then a request to paste. Ctrl-C or SIGTERM stops the gateway
+ * and every child; a child that dies during startup fails the whole command
+ * with its stderr tail.
+ *
+ * Logs: until the cluster is ready, children's stderr and the gateway's log
+ * are held back (stdout shows the progress instead; a failing child's tail is
+ * printed); once ready, both go to stderr as they come.
+ */
+import { availableParallelism } from "node:os";
+import { BUILTIN_DEFAULT_SPEC } from "../../shared/checkpoint/builtin-head.js";
+import { createLogger } from "../../shared/log.js";
+import type { RunningGateway } from "../gateway/main.js";
+import type { ModelRef } from "../gateway/topology.js";
+import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
+import { GATEWAY_DEFAULTS, gatewayConfig } from "./gateway-command.js";
+import { flag, type FlagValues } from "./flags.js";
+import { ProgressLines, connectAddress, curlExample, formatSeconds } from "./local-report.js";
+import { ChildExited, ShardChild, describeExit } from "./shard-child.js";
+import { waitForStop } from "./signals.js";
+import { hostPort, integer, nonEmpty } from "./values.js";
+
+export const LOCAL_FLAGS = {
+  weights: flag.withDefault({ metavar: "FILE", help: "the head: a .safetensors file, or builtin:default / builtin:VxD", parse: nonEmpty("a file path or builtin:default"), default: BUILTIN_DEFAULT_SPEC }),
+  tensor: flag.optional({ metavar: "NAME", help: "weight tensor in the checkpoint (unset: lm_head.weight)", parse: nonEmpty("a tensor name") }),
+  bias: flag.optional({ metavar: "NAME", help: "bias tensor in the checkpoint; must exist when given", parse: nonEmpty("a tensor name") }),
+  shards: flag.withDefault({ metavar: "N", help: "number of shard processes, each serving an equal class range", parse: integer(1, 64), default: 2 }),
+  http: flag.withDefault({ metavar: "HOST:PORT", help: "gateway REST listen address; port 0 picks a free port", parse: hostPort, default: GATEWAY_DEFAULTS.http }),
+  grpc: flag.withDefault({ metavar: "HOST:PORT", help: "gateway gRPC listen address; port 0 picks a free port", parse: hostPort, default: GATEWAY_DEFAULTS.grpc }),
+  threads: flag.withDefault<number | undefined>({ metavar: "N", help: "onnxruntime threads per shard; 0 lets onnxruntime decide", parse: integer(0, 1024), default: undefined, defaultText: "CPU cores ÷ shards, at least 1" }),
+};
+
+const HELP = {
+  usage: "shardmax local [flags]",
+  summary: "Start N shard processes and a gateway on this machine, wait until they serve, and print a request to try.",
+};
+
+/** Children drain this long on SIGTERM; past CHILD_GRACE_MS they are killed. */
+const CHILD_DRAIN_MS = 2000;
+const CHILD_GRACE_MS = 5000;
+const GATEWAY_DRAIN_MS = 2000;
+const GATEWAY_READY_TIMEOUT_MS = 30000;
+
+class StopRequested extends Error {}
+
+export const localCommand: Command = {
+  name: "local",
+  summary: "start N shards and a gateway on loopback: the one-command cluster",
+  async run(argv, context) {
+    const parsed = parseOrHelp(LOCAL_FLAGS, HELP, argv, context);
+    return parsed ? runLocal(parsed.values, context) : 0;
+  },
+};
+
+async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext): Promise<number> {
+  const started = Date.now();
+  const { out, err } = context;
+  let live = false; // logs held back until the cluster is ready
+  const progress = new ProgressLines(out);
+  const threads = v.threads ?? Math.max(1, Math.floor(availableParallelism() / v.shards));
+  const children = Array.from({ length: v.shards }, (_, index) => spawnShard(index, v, threads, context, progress, (line) => live && err(line)));
+  process.on("exit", () => children.forEach((c) => c.killNow()));
+
+  const stopped = waitForStop({ onForce: () => children.forEach((c) => c.killNow()) });
+  const interrupted = Promise.race([stopped, ...children.map((c) => c.exited.then((exit) => Promise.reject(new ChildExited(c, exit))))]);
+  interrupted.catch(() => {});
+  const step = <T>(work: Promise<T>) => Promise.race([work, interrupted.then((signal) => Promise.reject(new StopRequested(signal)))]);
+
+  let gatewayStarting: Promise<RunningGateway> | null = null;
+  const shutdown = async () => {
+    out(`stopping the gateway and ${children.length} shard${children.length === 1 ? "" : "s"}…`);
+    const gateway = await gatewayStarting?.catch(() => null);
+    await gateway?.stop().catch((e: unknown) => err(`shardmax: gateway stop: ${e instanceof Error ? e.message : String(e)}`));
+    await Promise.all(children.map((c) => c.terminate(CHILD_GRACE_MS)));
+    out("stopped");
+  };
+
+  try {
+    out(`shardmax local: ${v.shards} shard process${v.shards === 1 ? "" : "es"} serving ${v.weights}, ${threads} onnxruntime thread${threads === 1 ? "" : "s"} each`);
+    const listening = await step(Promise.all(children.map((c) => c.listening)));
+    const addresses = listening.map((l) => `127.0.0.1:${l.port}`);
+    const width = Math.max(...listening.map((l) => `[${l.rangeStart}, ${l.rangeEnd})`.length));
+    listening.forEach((l, i) => out(`  shard ${children[i]!.label}  classes ${`[${l.rangeStart}, ${l.rangeEnd})`.padEnd(width)}  gRPC ${addresses[i]}  pid ${l.pid}`));
+
+    gatewayStarting = startGateway(addresses, v, (line) => live && err(line));
+    const gateway = await step(gatewayStarting);
+    const rest = connectAddress(v.http, gateway.httpPort);
+    const grpc = connectAddress(v.grpc, gateway.grpcPort);
+    out(`  gateway    REST http://${rest}  gRPC ${grpc}  pid ${process.pid}`);
+    out("loading…");
+    progress.start();
+
+    await step(Promise.all(children.map((c) => c.ready.then(() => out(`  shard ${c.label} ready (${formatSeconds(Date.now() - started)})`)))));
+    const model = await step(waitUntilServing(gateway));
+    live = true;
+    out(`ready in ${formatSeconds(Date.now() - started)}: V=${model.vocabSize} d=${model.dim} fingerprint=${model.fingerprint}  REST http://${rest}  gRPC ${grpc}`);
+    out("Try:");
+    out(`  curl -sS http://${rest}/v1/model`);
+    out(`  ${curlExample(rest, model.dim)}`);
+    out("Ctrl-C stops the gateway and the shards.");
+
+    await interrupted;
+    await shutdown();
+    return 0;
+  } catch (error) {
+    if (error instanceof StopRequested) {
+      await shutdown();
+      return 0;
+    }
+    if (error instanceof ChildExited) {
+      const { child, exit } = error;
+      err(`shardmax: shard ${child.label} (pid ${child.pid ?? "?"}) exited ${live ? "unexpectedly" : "during startup"} ${describeExit(exit)}${child.failure ? `: ${child.failure}` : ""}`);
+      if (!live) child.stderrTail().forEach((line) => err(`  | ${line}`));
+      await shutdown();
+      return 1;
+    }
+    await shutdown();
+    throw error;
+  }
+}
+
+function spawnShard(index: number, v: FlagValues<typeof LOCAL_FLAGS>, threads: number, context: CliContext, progress: ProgressLines, onStderr: (line: string) => void): ShardChild {
+  const args = ["shard", "--weights", v.weights, "--shard", `${index}/${v.shards}`, "--listen", "127.0.0.1:0"];
+  args.push("--threads", String(threads), "--drain-ms", String(CHILD_DRAIN_MS), "--events");
+  if (v.tensor !== undefined) args.push("--tensor", v.tensor);
+  if (v.bias !== undefined) args.push("--bias", v.bias);
+  // The children get exactly these flags: a SHARDMAX_* variable meant for `local` must not reconfigure them.
+  const env = Object.fromEntries(Object.entries(context.env).filter(([name]) => !name.startsWith("SHARDMAX_")));
+  // An inspector port cannot be shared; anything else (e.g. a TS loader) the children need too.
+  const nodeFlags = context.execArgv.filter((a) => !a.startsWith("--inspect"));
+  const label = `${index}/${v.shards}`;
+  return new ShardChild({
+    index,
+    count: v.shards,
+    execPath: process.execPath,
+    args: [...nodeFlags, context.cliFile, ...args],
+    env,
+    onProgress: (percent) => progress.update(label, percent),
+    onStderr,
+  });
+}
+
+async function startGateway(addresses: string[], v: FlagValues<typeof LOCAL_FLAGS>, write: (line: string) => void): Promise<RunningGateway> {
+  const { runGateway } = await import("../gateway/main.js");
+  const config = gatewayConfig({ ...GATEWAY_DEFAULTS, shards: addresses, http: v.http, grpc: v.grpc, drainMs: GATEWAY_DRAIN_MS });
+  return runGateway(config, createLogger("gateway", write));
+}
+
+/** The shards say they are ready; ask the gateway to look now rather than at its next refresh. */
+async function waitUntilServing(gateway: RunningGateway): Promise<ModelRef> {
+  const deadline = Date.now() + GATEWAY_READY_TIMEOUT_MS;
+  for (;;) {
+    await gateway.shardSet.refresh();
+    const topology = gateway.shardSet.topology;
+    if (topology.ready) return topology.model;
+    if (Date.now() > deadline) throw new CommandFailure(`the gateway is not ready ${GATEWAY_READY_TIMEOUT_MS} ms after every shard was: ${topology.reason}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * `shardmax shard`: serve one class range of a head over gRPC until SIGTERM,
+ * then drain. With the hidden `--events` switch (used by `shardmax local`) it
+ * also reports its port, loading progress and readiness as JSON lines on
+ * stdout, and stops when its parent's stdin pipe closes, so a child never
+ * outlives a parent that died without cleaning up.
+ */
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
+import { createLogger } from "../../shared/log.js";
+import type { RangeSpec, ShardConfig } from "../shard/main.js";
+import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
+import { encodeEvent, type ShardEvent } from "./events.js";
+import { UsageError, envName, flag, type Parsed } from "./flags.js";
+import { waitForStop } from "./signals.js";
+import { classRange, hostPort, integer, nonEmpty, shardSplit } from "./values.js";
+
+export const SHARD_FLAGS = {
+  weights: flag.required({ metavar: "FILE", help: "the head: a .safetensors file, or builtin:default / builtin:VxD", parse: nonEmpty("a file path or builtin:default") }),
+  tensor: flag.optional({ metavar: "NAME", help: "weight tensor in the checkpoint (unset: lm_head.weight)", parse: nonEmpty("a tensor name") }),
+  bias: flag.optional({ metavar: "NAME", help: "bias tensor in the checkpoint; must exist when given", parse: nonEmpty("a tensor name") }),
+  shard: flag.optional({ metavar: "I/N", help: "serve split I of N equal class ranges, 0 ≤ I < N", parse: shardSplit, note: "exactly one of --shard, --range" }),
+  range: flag.optional({ metavar: "START:END", help: "serve the class range [START, END)", parse: classRange, note: "exactly one of --shard, --range" }),
+  listen: flag.withDefault({ metavar: "HOST:PORT", help: "gRPC listen address; port 0 picks a free port", parse: hostPort, default: "127.0.0.1:50051" }),
+  threads: flag.withDefault({ metavar: "N", help: "onnxruntime intra-op threads; 0 lets onnxruntime decide", parse: integer(0, 1024), default: 0 }),
+  "max-rows": flag.withDefault({ metavar: "N", help: "most rows in one Partial request", parse: integer(1), default: 4096 }),
+  "max-top-k": flag.withDefault({ metavar: "N", help: "largest top-k a request may ask for", parse: integer(1), default: 1000 }),
+  "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
+  events: flag.switch({ hidden: true, help: "report port, progress and readiness as JSON lines on stdout (for shardmax local)" }),
+};
+
+const HELP = {
+  usage: "shardmax shard --weights FILE (--shard I/N | --range START:END) [flags]",
+  summary: "Serve one class range of a head over gRPC (shardmax.v1.Shard and grpc.health.v1.Health).",
+};
+
+export const shardCommand: Command = {
+  name: "shard",
+  summary: "serve one class range of a head over gRPC",
+  async run(argv, context) {
+    const parsed = parseOrHelp(SHARD_FLAGS, HELP, argv, context);
+    if (!parsed) return 0;
+    const config = shardConfig(parsed);
+    return serve(config, parsed.values.events, context);
+  },
+};
+
+export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardConfig> {
+  const v = parsed.values;
+  return Object.freeze({
+    weights: v.weights,
+    tensor: v.tensor,
+    bias: v.bias,
+    range: Object.freeze(chooseRange(parsed)),
+    listen: v.listen,
+    threads: v.threads,
+    maxRows: v["max-rows"],
+    maxTopK: v["max-top-k"],
+    maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+    drainMs: v["drain-ms"],
+  });
+}
+
+/** Exactly one of --shard / --range; a flag beats the other's environment variable. */
+function chooseRange(parsed: Parsed<typeof SHARD_FLAGS>): RangeSpec {
+  const { shard, range } = parsed.values;
+  const { shard: shardFrom, range: rangeFrom } = parsed.sources;
+  if (shard && range) {
+    if (shardFrom === "flag" && rangeFrom === "env") return shard;
+    if (rangeFrom === "flag" && shardFrom === "env") return range;
+    const names = shardFrom === "env" ? `${envName("shard")} and ${envName("range")}` : "--shard and --range";
+    throw new UsageError(`${names} both choose the class range; give only one`);
+  }
+  const chosen = shard ?? range;
+  if (!chosen) throw new UsageError(`missing --shard I/N or --range START:END (or set ${envName("shard")} / ${envName("range")})`);
+  return chosen;
+}
+
+async function serve(config: Readonly<ShardConfig>, events: boolean, context: CliContext): Promise<number> {
+  const emit = (event: ShardEvent) => events && process.stdout.write(encodeEvent(event));
+  const spec = config.range.kind === "split" ? `${config.range.index}/${config.range.count}` : `${config.range.start}:${config.range.end}`;
+  const log = createLogger(`shard[${spec}]`, context.err);
+  // Imported here, not at the top: `--help` and flag errors should not load onnxruntime.
+  const { runShard } = await import("../shard/main.js");
+  const stopped = waitForStop({
+    ignoreInterrupt: events,
+    alsoOn: events ? [parentGone()] : [],
+    onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`),
+  });
+
+  const running = await runShard(config, log, events ? (percent) => emit({ event: "loading", percent }) : undefined).catch((err: unknown) => {
+    emit({ event: "failed", message: messageOf(err) });
+    throw err;
+  });
+  emit({ event: "listening", port: running.port, rangeStart: running.range.start, rangeEnd: running.range.end, pid: process.pid });
+
+  const loaded = running.ready.then(
+    () => "ready" as const,
+    (err: unknown) => err,
+  );
+  const first = await Promise.race([loaded, stopped.then(() => "stop" as const)]);
+  if (first !== "ready" && first !== "stop") {
+    emit({ event: "failed", message: messageOf(first) });
+    throw new CommandFailure(`shard ${running.range}: loading failed: ${messageOf(first)}`);
+  }
+  if (first === "ready") {
+    emit({ event: "ready" });
+    await stopped;
+  }
+  log.info("stopping", { drainMs: config.drainMs });
+  await running.stop();
+  log.info("stopped");
+  return 0;
+}
+
+/** Resolves when stdin reaches end of file: the `local` parent has gone away. */
+function parentGone(): Promise<string> {
+  return new Promise((resolve) => {
+    process.stdin.once("end", () => resolve("parent gone"));
+    process.stdin.once("error", () => resolve("parent gone"));
+    process.stdin.resume();
+  });
+}
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
