@@ -40,7 +40,8 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   const shardSet = new ShardSet({
     resolve: async () => config.shards,
     refreshMs: config.refreshMs,
-    infoDeadlineMs: Math.min(config.refreshMs, 2000),
+    // Not tied to refreshMs: a loaded machine may take a second to answer, which is not a dead shard.
+    infoDeadlineMs: 2000,
     maxMessageBytes: config.maxMessageBytes,
     log: log.child("shards"),
   });
