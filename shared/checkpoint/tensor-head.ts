@@ -15,7 +15,7 @@ import { SERVED_DTYPES } from "./dtypes.js";
 import type { HeadDescription, HeadSlice, HeadSource, LoadProgress, SliceTarget, StoredDtype } from "./head-source.js";
 import { checkpointError, ioReason, readExactly, type TensorInfo } from "./tensor-info.js";
 
-export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 const FINGERPRINT_VERSION = "shardmax-fp-v1";
 
 /** A run of bytes in one file. */
@@ -30,6 +30,8 @@ export class TensorHead implements HeadSource {
   private readonly chunkBytes: number;
   private readonly handles = new Map<string, Promise<FileHandle>>();
   private fingerprintPromise: Promise<string> | null = null;
+  /** One scratch chunk for widening and hashing, reused: a new one per block would fragment the heap. */
+  private scratch: Uint8Array | null = null;
 
   /** `weight` and `bias` must have passed `checkHead`; `source` names the checkpoint in messages. */
   constructor(
@@ -84,6 +86,7 @@ export class TensorHead implements HeadSource {
   }
 
   async close(): Promise<void> {
+    this.scratch = null;
     const handles = [...this.handles.values()];
     this.handles.clear();
     await Promise.all(handles.map(async (h) => (await h.catch(() => null))?.close()));
@@ -93,6 +96,11 @@ export class TensorHead implements HeadSource {
   private rows(tensor: TensorInfo, range: ClassRange, perRow: number): Span {
     const rowBytes = perRow * SERVED_DTYPES[tensor.dtype as StoredDtype].bytes;
     return { file: tensor.file, position: tensor.position + range.start * rowBytes, byteLength: range.size * rowBytes };
+  }
+
+  private scratchChunk(): Uint8Array {
+    const largest = Math.max(this.weight.byteLength, this.bias?.byteLength ?? 0);
+    return (this.scratch ??= new Uint8Array(Math.min(this.chunkBytes, largest)));
   }
 
   private handle(path: string): Promise<FileHandle> {
@@ -112,7 +120,7 @@ export class TensorHead implements HeadSource {
     const hash = createHash("sha256");
     hash.update(`${FINGERPRINT_VERSION}\ndtype=${dtype}\nshape=${vocabSize},${dim}\nbias=${this.bias?.dtype ?? "none"}\n`);
     const spans = this.bias ? [this.weight, this.bias] : [this.weight];
-    const scratch = new Uint8Array(Math.min(this.chunkBytes, Math.max(...spans.map((s) => s.byteLength))));
+    const scratch = this.scratchChunk();
     for (const span of spans) {
       const file = await this.handle(span.file);
       await this.eachChunk(span, async (offset, n) => {
@@ -129,7 +137,7 @@ export class TensorHead implements HeadSource {
     const elements = span.byteLength / bytes;
     if (dst.length < elements) throw new RangeError(`target holds ${dst.length} floats, ${elements} are needed`);
     const file = await this.handle(span.file);
-    const target = widen ? new Uint8Array(Math.min(this.chunkBytes, span.byteLength)) : new Uint8Array(dst.buffer, dst.byteOffset, elements * 4);
+    const target = widen ? this.scratchChunk() : new Uint8Array(dst.buffer, dst.byteOffset, elements * 4);
     await this.eachChunk(span, async (offset, n) => {
       const view = widen ? target.subarray(0, n) : target.subarray(offset, offset + n);
       await readExactly(file, view, span.position + offset, span.file);
