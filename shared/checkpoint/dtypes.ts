@@ -12,6 +12,14 @@ export type Widen = (src: Uint8Array, dst: Float32Array, at: number) => void;
 // A new served dtype is one row here; F32 is read without any copy.
 export const SERVED_DTYPES: Record<StoredDtype, { bytes: number; widen: Widen | null }> = {
   F32: { bytes: 4, widen: null },
+  F16: {
+    bytes: 2,
+    widen: (src, dst, at) => {
+      const half = new Uint16Array(src.buffer, src.byteOffset, src.byteLength / 2);
+      const table = f16Table();
+      for (let i = 0; i < half.length; i++) dst[at + i] = table[half[i]!]!;
+    },
+  },
   // BF16 is exactly the top half of a float32, so widening is a shift.
   BF16: {
     bytes: 2,
@@ -19,14 +27,6 @@ export const SERVED_DTYPES: Record<StoredDtype, { bytes: number; widen: Widen | 
       const half = new Uint16Array(src.buffer, src.byteOffset, src.byteLength / 2);
       const out = new Uint32Array(dst.buffer, dst.byteOffset + at * 4, half.length);
       for (let i = 0; i < half.length; i++) out[i] = half[i]! << 16;
-    },
-  },
-  F16: {
-    bytes: 2,
-    widen: (src, dst, at) => {
-      const half = new Uint16Array(src.buffer, src.byteOffset, src.byteLength / 2);
-      const table = f16Table();
-      for (let i = 0; i < half.length; i++) dst[at + i] = table[half[i]!]!;
     },
   },
 };
