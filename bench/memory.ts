@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     threads: { type: "string", default: "2" },
     "block-rows": { type: "string" },
     dir: { type: "string", default: tmpdir() },
+    /** Another build's CLI, to compare (e.g. before a change). */
+    cli: { type: "string" },
     check: { type: "boolean", default: false },
   },
 });
@@ -40,7 +42,7 @@ const V = Number(args.vocab);
 const D = Number(args.dim);
 const DTYPE = args.dtype === "BF16" ? "BF16" : "F32";
 const ELEMENT = DTYPE === "F32" ? 4 : 2;
-const CLI = join(import.meta.dirname, "..", "services", "cli", "main.js");
+const CLI = args.cli ?? join(import.meta.dirname, "..", "services", "cli", "main.js");
 const MB = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 
 interface Memory {
