@@ -56,7 +56,9 @@ export async function inspectCheckpoint(path: string, options: OpenHeadOptions =
       tensors = await readSafetensorsHeader(path);
       break;
   }
-  return { path, format, layout, tensors: tensors.map((t) => ({ ...t, role: tensorRole(t.name, t.shape) })), served: await served(path, options) };
+  // A .npy holds one array: the head itself when it is a matrix.
+  const role = (t: TensorInfo) => (format === "npy" ? (t.shape.length === 2 ? "head" : null) : tensorRole(t.name, t.shape));
+  return { path, format, layout, tensors: tensors.map((t) => ({ ...t, role: role(t) })), served: await served(path, options) };
 }
 
 async function served(path: string, options: OpenHeadOptions): Promise<Served> {
