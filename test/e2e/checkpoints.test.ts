@@ -7,7 +7,7 @@
  * stored (rounded) weights; a shard of a head whose bytes differ is refused;
  * labels of the wrong size are refused.
  */
-import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardmaxClient } from "../../sdk/index.js";
@@ -73,6 +73,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(gateways.map((g) => g.stop()));
   await Promise.all(shards.map((s) => s.kill("SIGTERM")));
+  await rm(dir, { recursive: true, force: true });
 });
 
 function expectExact(results: any[], head: Head, labels: string[]): void {
