@@ -60,4 +60,6 @@ export interface ModelInfo {
   maxTopK: number;
   maxRows: number;
   ranges: { start: number; end: number; replicas: { address: string; healthy: boolean; error: string }[] }[];
+  /** Where result labels come from, or null when the gateway has none. */
+  labels: { source: string; kind: "text" | "tokenizer.json"; count: number } | null;
 }

@@ -8,7 +8,7 @@ import type { GatewayConfig } from "../gateway/main.js";
 import { parseOrHelp, type Command } from "./command.js";
 import { flag } from "./flags.js";
 import { waitForStop } from "./signals.js";
-import { hostPort, hostPortList, integer } from "./values.js";
+import { hostPort, hostPortList, integer, nonEmpty } from "./values.js";
 
 /** Serving defaults, shared with `shardmax local`, which exposes only the addresses. */
 export const GATEWAY_DEFAULTS = {
@@ -36,6 +36,7 @@ export const GATEWAY_FLAGS = {
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest topK a query may ask for", parse: integer(1), default: D.maxTopK }),
   "max-targets": flag.withDefault({ metavar: "N", help: "most target ids per row", parse: integer(0), default: D.maxTargets }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight queries may finish", parse: integer(0), default: D.drainMs }),
+  labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
 };
 
 const HELP = {
@@ -61,6 +62,7 @@ export const gatewayCommand: Command = {
       maxTopK: v["max-top-k"],
       maxTargets: v["max-targets"],
       drainMs: v["drain-ms"],
+      labels: v.labels,
     });
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
     // Imported here so `--help` and flag errors do not load fastify and gRPC.
@@ -72,7 +74,7 @@ export const gatewayCommand: Command = {
   },
 };
 
-type GatewaySettings = { shards: string[] } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
+type GatewaySettings = { shards: string[]; labels?: string | undefined } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
 
 export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
@@ -85,5 +87,6 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
     limits: Object.freeze({ maxRows: s.maxRows, maxTopK: s.maxTopK, maxTargetsPerRow: s.maxTargets }),
     drainMs: s.drainMs,
+    ...(s.labels === undefined ? {} : { labels: s.labels }),
   });
 }

@@ -14,6 +14,7 @@ import { availableParallelism } from "node:os";
 import { BUILTIN_DEFAULT_SPEC } from "../../shared/checkpoint/builtin-head.js";
 import { createLogger } from "../../shared/log.js";
 import type { RunningGateway } from "../gateway/main.js";
+import { labelProblem } from "../gateway/labels.js";
 import type { ModelRef } from "../gateway/topology.js";
 import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
 import { GATEWAY_DEFAULTS, gatewayConfig } from "./gateway-command.js";
@@ -24,9 +25,10 @@ import { waitForStop } from "./signals.js";
 import { hostPort, integer, nonEmpty } from "./values.js";
 
 export const LOCAL_FLAGS = {
-  weights: flag.withDefault({ metavar: "FILE", help: "the head: a .safetensors file, or builtin:default / builtin:VxD", parse: nonEmpty("a file path or builtin:default"), default: BUILTIN_DEFAULT_SPEC }),
+  weights: flag.withDefault({ metavar: "PATH", help: "the head: a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD", parse: nonEmpty("a file or folder path, or builtin:default"), default: BUILTIN_DEFAULT_SPEC }),
   tensor: flag.optional({ metavar: "NAME", help: "weight tensor in the checkpoint (unset: lm_head.weight)", parse: nonEmpty("a tensor name") }),
-  bias: flag.optional({ metavar: "NAME", help: "bias tensor in the checkpoint; must exist when given", parse: nonEmpty("a tensor name") }),
+  bias: flag.optional({ metavar: "NAME|FILE", help: "bias tensor in the checkpoint, or the bias .npy of a .npy head; must exist when given", parse: nonEmpty("a tensor name or file") }),
+  labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
   shards: flag.withDefault({ metavar: "N", help: "number of shard processes, each serving an equal class range", parse: integer(1, 64), default: 2 }),
   http: flag.withDefault({ metavar: "HOST:PORT", help: "gateway REST listen address; port 0 picks a free port", parse: hostPort, default: GATEWAY_DEFAULTS.http }),
   grpc: flag.withDefault({ metavar: "HOST:PORT", help: "gateway gRPC listen address; port 0 picks a free port", parse: hostPort, default: GATEWAY_DEFAULTS.grpc }),
@@ -145,7 +147,7 @@ function spawnShard(index: number, v: FlagValues<typeof LOCAL_FLAGS>, threads: n
 
 async function startGateway(addresses: string[], v: FlagValues<typeof LOCAL_FLAGS>, write: (line: string) => void): Promise<RunningGateway> {
   const { runGateway } = await import("../gateway/main.js");
-  const config = gatewayConfig({ ...GATEWAY_DEFAULTS, shards: addresses, http: v.http, grpc: v.grpc, drainMs: GATEWAY_DRAIN_MS });
+  const config = gatewayConfig({ ...GATEWAY_DEFAULTS, shards: addresses, http: v.http, grpc: v.grpc, drainMs: GATEWAY_DRAIN_MS, labels: v.labels });
   return runGateway(config, createLogger("gateway", write));
 }
 
@@ -155,6 +157,8 @@ async function waitUntilServing(gateway: RunningGateway): Promise<ModelRef> {
   for (;;) {
     await gateway.shardSet.refresh();
     const topology = gateway.shardSet.topology;
+    const mislabeled = labelProblem(gateway.labels, topology.model);
+    if (mislabeled) throw new CommandFailure(mislabeled);
     if (topology.ready) return topology.model;
     if (Date.now() > deadline) throw new CommandFailure(`the gateway is not ready ${GATEWAY_READY_TIMEOUT_MS} ms after every shard was: ${topology.reason}`);
     await new Promise((resolve) => setTimeout(resolve, 200));

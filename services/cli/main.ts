@@ -15,10 +15,11 @@ import { packageRoot } from "../../shared/package-root.js";
 import type { CliContext, Command } from "./command.js";
 import { UsageError } from "./flags.js";
 import { gatewayCommand } from "./gateway-command.js";
+import { inspectCommand } from "./inspect-command.js";
 import { localCommand } from "./local-command.js";
 import { shardCommand } from "./shard-command.js";
 
-const COMMANDS: readonly Command[] = [shardCommand, gatewayCommand, localCommand];
+const COMMANDS: readonly Command[] = [shardCommand, gatewayCommand, localCommand, inspectCommand];
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 3;

@@ -15,13 +15,14 @@ import { waitForStop } from "./signals.js";
 import { classRange, hostPort, integer, nonEmpty, shardSplit } from "./values.js";
 
 export const SHARD_FLAGS = {
-  weights: flag.required({ metavar: "FILE", help: "the head: a .safetensors file, or builtin:default / builtin:VxD", parse: nonEmpty("a file path or builtin:default") }),
+  weights: flag.required({ metavar: "PATH", help: "the head: a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD", parse: nonEmpty("a file or folder path, or builtin:default") }),
   tensor: flag.optional({ metavar: "NAME", help: "weight tensor in the checkpoint (unset: lm_head.weight)", parse: nonEmpty("a tensor name") }),
-  bias: flag.optional({ metavar: "NAME", help: "bias tensor in the checkpoint; must exist when given", parse: nonEmpty("a tensor name") }),
+  bias: flag.optional({ metavar: "NAME|FILE", help: "bias tensor in the checkpoint, or the bias .npy of a .npy head; must exist when given (unset: <tensor>.bias or final_logits_bias when present)", parse: nonEmpty("a tensor name or file") }),
   shard: flag.optional({ metavar: "I/N", help: "serve split I of N equal class ranges, 0 ≤ I < N", parse: shardSplit, note: "exactly one of --shard, --range" }),
   range: flag.optional({ metavar: "START:END", help: "serve the class range [START, END)", parse: classRange, note: "exactly one of --shard, --range" }),
   listen: flag.withDefault({ metavar: "HOST:PORT", help: "gRPC listen address; port 0 picks a free port", parse: hostPort, default: "127.0.0.1:50051" }),
   threads: flag.withDefault({ metavar: "N", help: "onnxruntime intra-op threads; 0 lets onnxruntime decide", parse: integer(0, 1024), default: 0 }),
+  "block-rows": flag.optional({ metavar: "N", help: "rows per onnxruntime block (unset: about 1/8 of the slice, 32 MiB to 1 GiB of weights)", parse: integer(1) }),
   "max-rows": flag.withDefault({ metavar: "N", help: "most rows in one Partial request", parse: integer(1), default: 4096 }),
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest top-k a request may ask for", parse: integer(1), default: 1000 }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
@@ -29,7 +30,7 @@ export const SHARD_FLAGS = {
 };
 
 const HELP = {
-  usage: "shardmax shard --weights FILE (--shard I/N | --range START:END) [flags]",
+  usage: "shardmax shard --weights PATH (--shard I/N | --range START:END) [flags]",
   summary: "Serve one class range of a head over gRPC (shardmax.v1.Shard and grpc.health.v1.Health).",
 };
 
@@ -53,6 +54,7 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
     range: Object.freeze(chooseRange(parsed)),
     listen: v.listen,
     threads: v.threads,
+    blockRows: v["block-rows"],
     maxRows: v["max-rows"],
     maxTopK: v["max-top-k"],
     maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,

@@ -7,6 +7,7 @@ import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import type { GatewayContext } from "./context.js";
 import { DEFAULT_TOP_K, runQuery, type Query } from "./query.js";
+import { labelProblem } from "./labels.js";
 import { errorHandler } from "./rest-errors.js";
 import { modelView } from "./model-view.js";
 
@@ -51,14 +52,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request) => {
     const query = queryFromJson(request.body);
     const deadline = new Date(Date.now() + options.deadlineMs);
-    return runQuery(query, options.shardSet.topology, options.fanOut, options.limits, deadline);
+    return runQuery(query, options.shardSet.topology, options.fanOut, options.limits, deadline, options.labels);
   });
 
-  app.get("/v1/model", async () => modelView(options.shardSet.topology, options.limits));
+  app.get("/v1/model", async () => modelView(options.shardSet.topology, options.limits, options.labels));
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async () => {
     const topology = options.shardSet.topology;
     if (!topology.ready) throw new ShardmaxError(topology.code === "MODEL_MISMATCH" ? "MODEL_MISMATCH" : "NOT_READY", topology.reason);
+    const mislabeled = labelProblem(options.labels, topology.model);
+    if (mislabeled) throw new ShardmaxError("MODEL_MISMATCH", mislabeled);
     return { status: "ready", ranges: topology.ranges.length };
   });
   return app;

@@ -1,5 +1,6 @@
 /** What every door of the gateway (REST, gRPC) needs to answer a query. */
 import type { FanOut } from "./fanout.js";
+import type { Labels } from "./labels.js";
 import type { QueryLimits } from "./query.js";
 import type { ShardSet } from "./shard-set.js";
 
@@ -8,4 +9,6 @@ export interface GatewayContext {
   fanOut: FanOut;
   limits: QueryLimits;
   deadlineMs: number;
+  /** Class labels for results (--labels), or null. */
+  labels: Labels | null;
 }

@@ -10,6 +10,7 @@ import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
 import type { Logger } from "../../shared/log.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import type { GatewayContext } from "./context.js";
+import { labelProblem } from "./labels.js";
 import { modelView } from "./model-view.js";
 import { DEFAULT_TOP_K, runQuery, type Answer, type Query } from "./query.js";
 
@@ -38,11 +39,12 @@ export class SoftmaxServer {
     this.server = new grpc.Server(messageLimits(options.maxMessageBytes));
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Softmax.service, {
-      info: this.unary(async () => modelView(this.options.shardSet.topology, this.options.limits)),
+      info: this.unary(async () => modelView(this.options.shardSet.topology, this.options.limits, this.options.labels)),
       query: this.unary(async (request: QueryRequestMessage, deadline) => toMessage(await this.query(request, deadline))),
     });
     options.shardSet.onChange((topology) => {
-      if (!this.stopping) this.health.setStatus(SERVICE_NAME, topology.ready ? "SERVING" : "NOT_SERVING");
+      const serving = topology.ready && !labelProblem(options.labels, topology.model);
+      if (!this.stopping) this.health.setStatus(SERVICE_NAME, serving ? "SERVING" : "NOT_SERVING");
     });
   }
 
@@ -86,7 +88,7 @@ export class SoftmaxServer {
     }
     const own = Date.now() + this.options.deadlineMs;
     const deadline = new Date(Math.min(own, callDeadline.getTime()));
-    return runQuery(query, this.options.shardSet.topology, this.options.fanOut, this.options.limits, deadline);
+    return runQuery(query, this.options.shardSet.topology, this.options.fanOut, this.options.limits, deadline, this.options.labels);
   }
 
   private unary<Req>(handler: (request: Req, deadline: Date) => Promise<object>): grpc.handleUnaryCall<Req, object> {

@@ -2,11 +2,13 @@
  * Runs the gateway: the shard set (discovery + health), REST on one port and
  * the Softmax gRPC service on another, both answering from the same topology.
  */
+import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import { buildApp } from "./app.js";
 import { FanOut } from "./fanout.js";
 import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
+import { labelProblem, loadLabels, type Labels } from "./labels.js";
 import { ShardSet } from "./shard-set.js";
 
 export interface GatewayConfig {
@@ -22,12 +24,15 @@ export interface GatewayConfig {
   maxMessageBytes: number;
   limits: QueryLimits;
   drainMs: number;
+  /** A label file (text, one per line) or tokenizer.json, or a folder holding one; unset: no labels. */
+  labels?: string;
 }
 
 export interface RunningGateway {
   httpPort: number;
   grpcPort: number;
   shardSet: ShardSet;
+  labels: Labels | null;
   stop(): Promise<void>;
 }
 
@@ -37,6 +42,8 @@ function splitHostPort(address: string): { host: string; port: number } {
 }
 
 export async function runGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
+  const labels = config.labels === undefined ? null : await loadLabels(config.labels);
+  if (labels) log.info("labels", { source: labels.source, kind: labels.kind, count: labels.count });
   const shardSet = new ShardSet({
     resolve: async () => config.shards,
     refreshMs: config.refreshMs,
@@ -46,8 +53,20 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     log: log.child("shards"),
   });
   const fanOut = new FanOut(shardSet);
-  const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs };
+  const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels };
   await shardSet.start();
+  // Shards already serving another V: refuse now, with one line, rather than serve misread labels.
+  const mislabeled = labelProblem(labels, shardSet.topology.model);
+  if (mislabeled) {
+    shardSet.close();
+    throw new ShardmaxError("MODEL_MISMATCH", mislabeled);
+  }
+  let lastProblem: string | null = null;
+  shardSet.onChange((topology) => {
+    const problem = labelProblem(labels, topology.model);
+    if (problem && problem !== lastProblem) log.warn("not serving", { reason: problem });
+    lastProblem = problem;
+  });
 
   const app = buildApp({ ...context, bodyLimitBytes: config.bodyLimitBytes, log });
   const { host, port } = splitHostPort(config.http);
@@ -62,6 +81,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     httpPort,
     grpcPort,
     shardSet,
+    labels,
     async stop() {
       grpcServer.setServing(false);
       await Promise.all([app.close(), grpcServer.shutdown(config.drainMs)]);

@@ -4,9 +4,10 @@
  * merged into exact results. Every refusal names the field and the reason.
  */
 import { ShardmaxError, invalidField } from "../../shared/errors.js";
-import { mergePartials, type RowResult } from "../../shared/math/merge.js";
+import { mergePartials } from "../../shared/math/merge.js";
 import { routeTargets } from "../../shared/math/targets.js";
 import type { FanOut } from "./fanout.js";
+import { labelProblem, withLabels, type Labels, type LabeledRowResult } from "./labels.js";
 import type { ModelRef, Topology } from "./topology.js";
 
 export interface Query {
@@ -30,7 +31,7 @@ export const DEFAULT_TOP_K = 5;
 
 export interface Answer {
   model: ModelRef;
-  results: RowResult[];
+  results: LabeledRowResult[];
 }
 
 export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits): void {
@@ -61,8 +62,10 @@ export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits): 
   });
 }
 
-export async function runQuery(query: Query, topology: Topology, fanOut: FanOut, limits: QueryLimits, deadline: Date): Promise<Answer> {
+export async function runQuery(query: Query, topology: Topology, fanOut: FanOut, limits: QueryLimits, deadline: Date, labels: Labels | null = null): Promise<Answer> {
   if (!topology.ready) throw new ShardmaxError(topology.code, topology.reason);
+  const mislabeled = labelProblem(labels, topology.model);
+  if (mislabeled) throw new ShardmaxError("MODEL_MISMATCH", mislabeled);
   checkQuery(query, topology.model, limits);
   const routed = routeTargets(query.targets, query.rows, topology.map);
   const partials = await fanOut.partials(
@@ -71,5 +74,5 @@ export async function runQuery(query: Query, topology: Topology, fanOut: FanOut,
     routed,
     deadline,
   );
-  return { model: topology.model, results: mergePartials(topology.map, partials, query.topK, query.targets) };
+  return { model: topology.model, results: withLabels(mergePartials(topology.map, partials, query.topK, query.targets), labels) };
 }

@@ -7,7 +7,7 @@ import { openHead } from "../../shared/checkpoint/open-head.js";
 import type { Logger } from "../../shared/log.js";
 import { ClassRange, splitRange } from "../../shared/ranges.js";
 import { ShardServer } from "./server.js";
-import { ShardSession } from "./session.js";
+import { ShardSession, type SliceSource } from "./session.js";
 
 export type RangeSpec = { kind: "split"; index: number; count: number } | { kind: "range"; start: number; end: number };
 
@@ -18,6 +18,8 @@ export interface ShardConfig {
   range: RangeSpec;
   listen: string;
   threads: number;
+  /** Rows per onnxruntime block; unset chooses from the slice size (block-plan.ts). */
+  blockRows?: number;
   maxRows: number;
   maxTopK: number;
   maxMessageBytes: number;
@@ -42,7 +44,13 @@ export function resolveRange(spec: RangeSpec, vocabSize: number): ClassRange {
 export async function runShard(config: ShardConfig, log: Logger, onProgress?: (percent: number) => void): Promise<RunningShard> {
   const head = await openHead(config.weights, { tensor: config.tensor, bias: config.bias });
   const { vocabSize, dim, dtype } = head.description;
-  const range = resolveRange(config.range, vocabSize);
+  let range: ClassRange;
+  try {
+    range = resolveRange(config.range, vocabSize);
+  } catch (err) {
+    await head.close();
+    throw err;
+  }
   const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes: config.maxMessageBytes, log });
   const port = await server.listen(config.listen);
   log.info("listening, loading slice", { port, range: `${range}`, V: vocabSize, d: dim, dtype, source: head.description.source });
@@ -50,23 +58,30 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
   let session: ShardSession | null = null;
   const ready = (async () => {
     const started = Date.now();
-    let lastLog = 0;
-    let lastPercent = -1;
-    const slice = await head.readRows(range, (done, total) => {
-      const percent = Math.floor((100 * done) / total);
-      server.setLoading(`loading ${percent}%`);
-      if (percent !== lastPercent) onProgress?.(percent);
-      lastPercent = percent;
-      if (Date.now() - lastLog > 1000 || done === total) {
-        lastLog = Date.now();
+    const progress = loadProgress(range.size, {
+      percent(percent) {
+        server.setLoading(`loading ${percent}%`);
+        onProgress?.(percent);
+      },
+      log(percent, bytes, final) {
         const seconds = (Date.now() - started) / 1000;
-        log.info("loading", { percent, MB: Math.round(done / 1e6), "MB/s": seconds > 0 ? Math.round(done / 1e6 / seconds) : undefined });
-      }
+        const fields = { percent, MB: Math.round(bytes / 1e6), "MB/s": seconds > 0 ? Math.round(bytes / 1e6 / seconds) : undefined };
+        log.info(final ? "loaded" : "loading", final ? { ...fields, seconds: seconds.toFixed(1) } : fields);
+      },
     });
+    // Read block by block into one buffer that onnxruntime copies from: the slice is never held twice.
+    const source: SliceSource = {
+      rows: range.size,
+      dim,
+      hasBias: head.description.biasTensor !== null,
+      read: (local, weight, bias) =>
+        head.readRowsInto(ClassRange.of(range.start + local.start, range.start + local.end), { weight, bias }, (done, total) => progress.reading(local, done, total)),
+    };
+    session = await ShardSession.create(range, source, { threads: config.threads, blockRows: config.blockRows, onBlock: (rowsDone) => progress.built(rowsDone) });
     server.setLoading("fingerprinting");
+    const hashStarted = Date.now();
     const fingerprint = await head.fingerprint();
-    server.setLoading("building session");
-    session = await ShardSession.create(range, { rows: range.size, dim, weight: slice.weight, bias: slice.bias }, { threads: config.threads });
+    log.info("fingerprinted", { fingerprint, seconds: ((Date.now() - hashStarted) / 1000).toFixed(2) });
     await head.close();
     const shardSession = session;
     server.setReady({
@@ -75,11 +90,11 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       dim,
       fingerprint,
       dtype,
-      hasBias: slice.bias !== null,
+      hasBias: source.hasBias,
       source: head.description.source,
       run: (batch) => shardSession.run(batch),
     });
-    log.info("serving", { range: `${range}`, fingerprint, seconds: ((Date.now() - started) / 1000).toFixed(1) });
+    log.info("serving", { range: `${range}`, fingerprint, blocks: shardSession.blockCount, seconds: ((Date.now() - started) / 1000).toFixed(1) });
   })();
   ready.catch(() => {}); // the caller awaits `ready`; avoid an unhandled rejection before it does
 
@@ -90,6 +105,42 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
     async stop() {
       await server.shutdown(config.drainMs);
       await (session as ShardSession | null)?.close();
+    },
+  };
+}
+
+/**
+ * Loading progress over a slice read in blocks: percent by rows (read and
+ * built), bytes read for the MB/s figure; every new percent goes to
+ * `percent`, the log gets at most one line a second plus the final one.
+ */
+function loadProgress(rows: number, to: { percent(p: number): void; log(p: number, bytes: number, final: boolean): void }) {
+  let rowsBuilt = 0;
+  let bytesBefore = 0;
+  let bytesNow = 0;
+  let lastLog = 0;
+  let lastPercent = -1;
+  const emit = (percent: number, final: boolean) => {
+    if (percent !== lastPercent) to.percent(percent);
+    lastPercent = percent;
+    if (final || Date.now() - lastLog > 1000) {
+      lastLog = Date.now();
+      to.log(percent, bytesBefore + bytesNow, final);
+    }
+  };
+  return {
+    reading(local: ClassRange, done: number, total: number) {
+      bytesNow = done;
+      // Reading is the first 90% of a block's share, building its session the rest.
+      emit(Math.floor((100 * (rowsBuilt + 0.9 * local.size * (done / total))) / rows), false);
+      if (done === total) {
+        bytesBefore += total;
+        bytesNow = 0;
+      }
+    },
+    built(rowsDone: number) {
+      rowsBuilt = rowsDone;
+      emit(Math.floor((100 * rowsDone) / rows), rowsDone === rows);
     },
   };
 }

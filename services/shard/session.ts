@@ -1,21 +1,37 @@
 /**
- * The onnxruntime session of one shard and the one call the server needs:
- * run a batch of rows, get a BatchPartial with global class ids.
+ * The onnxruntime side of one shard and the one call the server needs: run a
+ * batch of rows, get a BatchPartial with global class ids.
  *
- * onnxruntime pitfalls handled here: an empty batch crashes the process (never
- * run B=0); a target index outside the slice fails the run (targets arrive
- * already routed to this shard, and padding uses index 0); k above the slice
- * size fails (k is clamped); several sessions in one process need spinning off.
+ * The slice is served by consecutive blocks, each its own onnxruntime session
+ * (see block-plan.ts); a batch runs through every block in turn and the
+ * blocks' partials are combined exactly (shared/math/combine-partials.ts).
+ * A slice can be given in memory, or as a source read block by block into
+ * one reused buffer, so a shard never holds a second full copy of its slice.
  */
 import ort from "onnxruntime-node";
 import { ShardmaxError } from "../../shared/errors.js";
+import { combinePartials, routeFlatTargets } from "../../shared/math/combine-partials.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
-import type { ClassRange } from "../../shared/ranges.js";
-import { INPUTS, OUTPUTS, partialGraph, type SliceWeights } from "./partial-graph.js";
+import { ClassRange } from "../../shared/ranges.js";
+import { planBlocks, rowsPerBlock } from "./block-plan.js";
+import { BlockSession, type BlockFeeds } from "./block-session.js";
+import type { SliceWeights } from "./partial-graph.js";
 
 export interface SessionOptions {
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
   threads: number;
+  /** Rows per onnxruntime block; unset chooses from the slice size (block-plan.ts). */
+  blockRows?: number;
+  /** Told after each block is built: rows built so far, of all. */
+  onBlock?: (rowsDone: number, rowsTotal: number) => void;
+}
+
+/** A slice still on disk: `read` fills rows [start, end) of the slice (local ids) into the given arrays. */
+export interface SliceSource {
+  rows: number;
+  dim: number;
+  hasBias: boolean;
+  read(local: ClassRange, weight: Float32Array, bias: Float32Array | null): Promise<void>;
 }
 
 /** One batch as the shard's server hands it over; ids are global. */
@@ -31,82 +47,69 @@ export interface PartialBatch {
 
 export class ShardSession {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly blocks: readonly BlockSession[],
     readonly range: ClassRange,
     readonly dim: number,
+    private readonly blockRows: number,
   ) {}
 
-  static async create(range: ClassRange, slice: SliceWeights, options: SessionOptions): Promise<ShardSession> {
-    const model = partialGraph(slice);
-    const session = await ort.InferenceSession.create(model, {
-      executionProviders: ["cpu"],
-      graphOptimizationLevel: "all",
-      intraOpNumThreads: options.threads,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
-    });
-    return new ShardSession(session, range, slice.dim);
+  static async create(range: ClassRange, slice: SliceWeights | SliceSource, options: SessionOptions): Promise<ShardSession> {
+    if (slice.rows !== range.size) throw new ShardmaxError("INTERNAL", `slice has ${slice.rows} rows for range ${range}`);
+    const perBlock = rowsPerBlock(slice.rows, slice.dim, options.blockRows);
+    const blocks: BlockSession[] = [];
+    try {
+      if ("weight" in slice) {
+        // Already in memory: each block's bytes are a view into the slice.
+        for (const block of planBlocks(range, perBlock)) {
+          const [from, to] = [block.start - range.start, block.end - range.start];
+          const bias = slice.bias?.subarray(from, to) ?? null;
+          blocks.push(await BlockSession.create(block, slice.dim, slice.weight.subarray(from * slice.dim, to * slice.dim), bias, options.threads));
+          options.onBlock?.(to, slice.rows);
+        }
+      } else {
+        // From disk: one buffer of one block, refilled for each (onnxruntime keeps its own copy).
+        const weight = new Float32Array(perBlock * slice.dim);
+        const bias = slice.hasBias ? new Float32Array(perBlock) : null;
+        for (const block of planBlocks(range, perBlock)) {
+          const local = ClassRange.of(block.start - range.start, block.end - range.start);
+          const w = weight.subarray(0, local.size * slice.dim);
+          const b = bias?.subarray(0, local.size) ?? null;
+          await slice.read(local, w, b);
+          blocks.push(await BlockSession.create(block, slice.dim, w, b, options.threads));
+          options.onBlock?.(local.end, slice.rows);
+        }
+      }
+    } catch (err) {
+      await Promise.all(blocks.map((b) => b.close()));
+      throw err;
+    }
+    return new ShardSession(blocks, range, slice.dim, perBlock);
+  }
+
+  /** How many onnxruntime blocks serve the slice. */
+  get blockCount(): number {
+    return this.blocks.length;
   }
 
   async run(batch: PartialBatch): Promise<BatchPartial> {
     const { rows } = batch;
     if (rows === 0) throw new ShardmaxError("INTERNAL", "an empty batch must never reach onnxruntime");
     const k = Math.min(batch.topK, this.range.size);
-    const kRun = Math.max(1, k);
-    const targetWidth = Math.max(1, ...batch.targetCounts);
-    const local = new BigInt64Array(rows * targetWidth);
-    let next = 0;
-    for (let row = 0; row < rows; row++) {
-      for (let j = 0; j < batch.targetCounts[row]!; j++) {
-        local[row * targetWidth + j] = BigInt(batch.targetIds[next++]! - this.range.start);
-      }
-    }
-    const out = await this.session.run({
-      [INPUTS.hidden]: new ort.Tensor("float32", batch.hidden, [rows, this.dim]),
-      [INPUTS.temperature]: new ort.Tensor("float32", batch.temperature, [rows, 1]),
-      [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([BigInt(kRun)]), [1]),
-      [INPUTS.targets]: new ort.Tensor("int64", local, [rows, targetWidth]),
-    });
-    return this.toPartial(batch, k, kRun, targetWidth, out);
-  }
-
-  private toPartial(batch: PartialBatch, k: number, kRun: number, targetWidth: number, out: ort.InferenceSession.ReturnType): BatchPartial {
-    const { rows } = batch;
-    const maxOut = out[OUTPUTS.max]!.data as Float32Array;
-    const sumOut = out[OUTPUTS.sumExp]!.data as Float64Array;
-    const max = new Float64Array(rows);
-    const sumExp = new Float64Array(rows);
-    for (let row = 0; row < rows; row++) {
-      const m = maxOut[row]!;
-      if (Number.isNaN(m) || m === Infinity) {
-        throw new ShardmaxError("INVALID_ARGUMENT", `row ${row}: logits overflow float32 (is the temperature too small?)`);
-      }
-      max[row] = m;
-      // All classes −∞: exp(−∞ − (−∞)) is NaN; such a slice holds no mass.
-      sumExp[row] = m === -Infinity ? 0 : sumOut[row]!;
-    }
-    const logitsOut = out[OUTPUTS.topLogits]!.data as Float32Array;
-    const indicesOut = out[OUTPUTS.topIndices]!.data as BigInt64Array;
-    const topIds = new Uint32Array(rows * k);
-    const topLogits = new Float32Array(rows * k);
-    for (let row = 0; row < rows; row++) {
-      for (let j = 0; j < k; j++) {
-        topIds[row * k + j] = Number(indicesOut[row * kRun + j]!) + this.range.start;
-        topLogits[row * k + j] = logitsOut[row * kRun + j]!;
-      }
-    }
-    const gathered = out[OUTPUTS.targetLogits]!.data as Float32Array;
-    const targetLogits = new Float32Array(batch.targetIds.length);
-    let next = 0;
-    for (let row = 0; row < rows; row++) {
-      for (let j = 0; j < batch.targetCounts[row]!; j++) targetLogits[next++] = gathered[row * targetWidth + j]!;
-    }
-    for (const tensor of Object.values(out)) tensor.dispose();
-    return { rows, k, max, sumExp, topIds, topLogits, targetLogits };
+    const feeds: BlockFeeds = {
+      rows,
+      hidden: new ort.Tensor("float32", batch.hidden, [rows, this.dim]),
+      temperature: new ort.Tensor("float32", batch.temperature, [rows, 1]),
+    };
+    const targets = { counts: batch.targetCounts, ids: batch.targetIds };
+    if (this.blocks.length === 1) return this.blocks[0]!.run(feeds, k, targets);
+    const routed = routeFlatTargets(targets, this.blocks.length, (id) => Math.floor((id - this.range.start) / this.blockRows));
+    const parts: BatchPartial[] = [];
+    // One block at a time: each run already uses every intra-op thread.
+    for (const [i, block] of this.blocks.entries()) parts.push(await block.run(feeds, k, routed.perPart[i]!));
+    return combinePartials(parts, k, routed.owners);
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await Promise.all(this.blocks.map((b) => b.close()));
   }
 }

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { ShardmaxError } from "../errors.js";
 import type { ClassRange } from "../ranges.js";
-import type { HeadDescription, HeadSlice, HeadSource, LoadProgress } from "./head-source.js";
+import type { HeadDescription, HeadSlice, HeadSource, LoadProgress, SliceTarget } from "./head-source.js";
 
 export const BUILTIN_DEFAULT_SPEC = "builtin:default";
 const DEFAULT_SHAPE = { vocabSize: 131072, dim: 256 } as const;
@@ -70,19 +70,26 @@ class BuiltinHead implements HeadSource {
   }
 
   async readRows(range: ClassRange, onProgress?: LoadProgress): Promise<HeadSlice> {
+    const target = { weight: new Float32Array(range.size * this.description.dim), bias: new Float32Array(range.size) };
+    await this.readRowsInto(range, target, onProgress);
+    return target;
+  }
+
+  async readRowsInto(range: ClassRange, target: SliceTarget, onProgress?: LoadProgress): Promise<void> {
     const { vocabSize, dim, source } = this.description;
     if (range.end > vocabSize) throw new ShardmaxError("INVALID_ARGUMENT", `weights ${source}: range ${range} reaches beyond V=${vocabSize}`);
-    const weight = new Float32Array(range.size * dim);
-    const bias = new Float32Array(range.size);
+    const { weight, bias } = target;
     const rowBytes = (dim + 1) * 4;
     for (let first = 0; first < range.size; first += ROWS_PER_CHUNK) {
       const last = Math.min(range.size, first + ROWS_PER_CHUNK);
-      for (let i = first; i < last; i++) bias[i] = generateRow(range.start + i, dim, weight, i * dim);
+      for (let i = first; i < last; i++) {
+        const b = generateRow(range.start + i, dim, weight, i * dim);
+        if (bias) bias[i] = b;
+      }
       onProgress?.(last * rowBytes, range.size * rowBytes);
       // Generation is CPU-bound; yielding keeps health checks and logs flowing during load.
       if (last < range.size) await yieldToLoop();
     }
-    return { weight, bias };
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * Where a head's weights come from. A shard opens a source, reads only its
- * rows, fingerprints the whole head, and closes it; every checkpoint format
- * (safetensors today; HF folders, .npy, F16/BF16 later) is one implementation
- * of this interface, chosen by `openHead` from what the path is.
+ * rows, fingerprints the whole head, and closes it. Every checkpoint format
+ * (safetensors file, Hugging Face folder, .npy; F32, F16, BF16) is read
+ * through this interface, chosen by `openHead` from what the path is.
  */
 import type { ClassRange } from "../ranges.js";
 
@@ -32,10 +32,18 @@ export interface HeadSlice {
 /** Called while a slice loads, so the log can show progress. */
 export type LoadProgress = (bytesDone: number, bytesTotal: number) => void;
 
+/** Where `readRowsInto` puts rows: W needs ≥ size × d floats, b ≥ size (or null to skip the bias). */
+export interface SliceTarget {
+  readonly weight: Float32Array;
+  readonly bias: Float32Array | null;
+}
+
 export interface HeadSource {
   readonly description: HeadDescription;
-  /** Reads only the bytes of rows in `range`. */
+  /** Reads only the bytes of rows in `range`, into new arrays. */
   readRows(range: ClassRange, onProgress?: LoadProgress): Promise<HeadSlice>;
+  /** Reads rows in `range` into caller-owned memory, so a shard can stream its slice block by block through one buffer. */
+  readRowsInto(range: ClassRange, target: SliceTarget, onProgress?: LoadProgress): Promise<void>;
   /** Identical on every shard of one head; changes with any byte or the shape. */
   fingerprint(): Promise<string>;
   close(): Promise<void>;

@@ -31,8 +31,10 @@ export interface Initializer {
   name: string;
   type: DataTypeCode;
   dims: number[];
-  /** Little-endian raw bytes of the tensor. */
+  /** Little-endian raw bytes of the tensor; empty when `external` names where they are. */
   data: Uint8Array;
+  /** The bytes live outside the model, in a named buffer handed to onnxruntime at session creation. */
+  external?: { location: string; offset: number; length: number };
 }
 
 export interface Graph {
@@ -74,6 +76,16 @@ function attribute(name: string, value: AttributeValue): object {
   return { name, type: 1, f: value.float };
 }
 
+// TensorProto.DataLocation: 0 DEFAULT (raw_data), 1 EXTERNAL (external_data key/value pairs).
+const EXTERNAL = 1;
+
+function initializer(t: Initializer): object {
+  if (!t.external) return { name: t.name, dataType: t.type, dims: t.dims, rawData: t.data };
+  const { location, offset, length } = t.external;
+  const externalData = Object.entries({ location, offset: String(offset), length: String(length) }).map(([key, value]) => ({ key, value }));
+  return { name: t.name, dataType: t.type, dims: t.dims, dataLocation: EXTERNAL, externalData };
+}
+
 /** Serialises a graph into an ONNX model (opset 17) ready for InferenceSession.create. */
 export function encodeModel(graph: Graph): Uint8Array {
   const type = loadModelType();
@@ -85,7 +97,7 @@ export function encodeModel(graph: Graph): Uint8Array {
       name: graph.name,
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
-      initializer: graph.initializers.map((t) => ({ name: t.name, dataType: t.type, dims: t.dims, rawData: t.data })),
+      initializer: graph.initializers.map(initializer),
       node: graph.nodes.map((n, i) => ({
         name: `${n.op.toLowerCase()}_${i}`,
         opType: n.op,

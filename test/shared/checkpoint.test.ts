@@ -330,7 +330,7 @@ describe("errors", () => {
   it("directories and unrecognised formats", async () => {
     const folder = join(dir, "folder");
     await mkdir(folder);
-    expect((await rejection(openHead(folder))).message).toContain("directory");
+    expect((await rejection(openHead(folder))).message).toContain("folder has no weights");
     expect((await rejection(openHead(await writeBytes(Buffer.from("\x93NUMPY\x01\x00", "latin1"), ".npy")))).message).toContain(".npy");
     expect((await rejection(openHead(await writeBytes(Buffer.from("hello world"), ".txt")))).message).toContain("unrecognised format");
   });

@@ -1,0 +1,84 @@
+/**
+ * Why W is an initializer and not a run input: the same block graph with W
+ * as a prepacked constant (in-memory external data, as the shard serves it)
+ * and with W fed at every run (no copy at all, but Gemm cannot prepack it).
+ * Runs alternate between the two sessions, so load from other processes hits
+ * both alike; medians of the onnxruntime run alone.
+ *
+ *   npm run build && node dist/bench/prepack.js --rows 65536 --dim 1024
+ */
+import ort from "onnxruntime-node";
+import { parseArgs } from "node:util";
+import { externalData, partialGraph } from "../services/shard/partial-graph.js";
+import { DataType, bytesOf, encodeModel } from "../shared/onnx/graph-builder.js";
+
+const { values: args } = parseArgs({
+  options: { rows: { type: "string", default: "65536" }, dim: { type: "string", default: "1024" }, threads: { type: "string", default: "2" }, batches: { type: "string", default: "1,8,32,128" } },
+});
+const rows = Number(args.rows);
+const dim = Number(args.dim);
+const weight = new Float32Array(rows * dim);
+for (let i = 0; i < weight.length; i++) weight[i] = (((i * 2654435761) >>> 0) / 2 ** 32 - 0.5) * 0.2;
+const options: ort.InferenceSession.SessionOptions = {
+  executionProviders: ["cpu"],
+  graphOptimizationLevel: "all",
+  intraOpNumThreads: Number(args.threads),
+  interOpNumThreads: 1,
+  executionMode: "sequential",
+  extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
+};
+
+const prepacked = await ort.InferenceSession.create(partialGraph({ rows, dim, hasBias: false }), { ...options, externalData: externalData(weight, null) });
+// The same computation with W as an input: Gemm → max → exp-sum (float64) → top-k.
+const asInput = await ort.InferenceSession.create(
+  encodeModel({
+    name: "w_as_input",
+    inputs: [
+      { name: "hidden", type: DataType.FLOAT, shape: ["batch", dim] },
+      { name: "W", type: DataType.FLOAT, shape: [rows, dim] },
+      { name: "k", type: DataType.INT64, shape: [1] },
+    ],
+    outputs: [
+      { name: "max", type: DataType.FLOAT, shape: ["batch", 1] },
+      { name: "sum_exp", type: DataType.DOUBLE, shape: ["batch"] },
+      { name: "top_logits", type: DataType.FLOAT, shape: ["batch", "k"] },
+      { name: "top_indices", type: DataType.INT64, shape: ["batch", "k"] },
+    ],
+    nodes: [
+      { op: "Gemm", inputs: ["hidden", "W"], outputs: ["z"], attributes: { transB: 1 } },
+      { op: "ReduceMax", inputs: ["z"], outputs: ["max"], attributes: { axes: [1], keepdims: 1 } },
+      { op: "Sub", inputs: ["z", "max"], outputs: ["shifted"] },
+      { op: "Exp", inputs: ["shifted"], outputs: ["exps"] },
+      { op: "Cast", inputs: ["exps"], outputs: ["exps64"], attributes: { to: DataType.DOUBLE } },
+      { op: "ReduceSum", inputs: ["exps64", "sum_axes"], outputs: ["sum_exp"], attributes: { keepdims: 0 } },
+      { op: "TopK", inputs: ["z", "k"], outputs: ["top_logits", "top_indices"], attributes: { axis: 1, largest: 1, sorted: 1 } },
+    ],
+    initializers: [{ name: "sum_axes", type: DataType.INT64, dims: [1], data: bytesOf(new BigInt64Array([1n])) }],
+  }),
+  options,
+);
+const W = new ort.Tensor("float32", weight, [rows, dim]);
+console.log(`W ${rows} × ${dim} F32 (${(rows * dim * 4) / 2 ** 20} MiB), ${args.threads} threads: prepacked initializer vs W as a run input`);
+
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
+for (const batch of args.batches!.split(",").map(Number)) {
+  const hidden = new ort.Tensor("float32", Float32Array.from({ length: batch * dim }, (_, i) => Math.sin(i)), [batch, dim]);
+  const k = new ort.Tensor("int64", new BigInt64Array([5n]), [1]);
+  const feeds = {
+    temperature: new ort.Tensor("float32", new Float32Array(batch).fill(1), [batch, 1]),
+    targets: new ort.Tensor("int64", new BigInt64Array(batch), [batch, 1]),
+  };
+  const [packedMs, inputMs]: number[][] = [[], []];
+  for (let rep = 0; rep < (batch <= 8 ? 31 : 9); rep++) {
+    let t = performance.now();
+    await prepacked.run({ hidden, k, ...feeds });
+    packedMs!.push(performance.now() - t);
+    t = performance.now();
+    await asInput.run({ hidden, k, W });
+    inputMs!.push(performance.now() - t);
+  }
+  const [p, i] = [median(packedMs!), median(inputMs!)];
+  console.log(`B=${String(batch).padStart(3)}  prepacked ${p.toFixed(1).padStart(6)} ms   as input ${i.toFixed(1).padStart(6)} ms   input/prepacked ${(i / p).toFixed(2)}`);
+}
+await prepacked.release();
+await asInput.release();

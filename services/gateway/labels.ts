@@ -1,0 +1,90 @@
+/**
+ * Class labels on results (`--labels FILE`): a text file whose line i is the
+ * label of class i, or a Hugging Face `tokenizer.json` (or a folder holding
+ * one). Loaded once when the gateway starts; a label file whose size is not
+ * the head's V is refused, since labels shifted by one class are worse than
+ * none.
+ */
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { parseJson, readSmallFile } from "../../shared/checkpoint/tensor-info.js";
+import { ShardmaxError } from "../../shared/errors.js";
+import type { RowResult, ScoredClass, TargetScore } from "../../shared/math/merge.js";
+import { tokenizerLabels } from "./tokenizer-labels.js";
+import type { ModelRef } from "./topology.js";
+
+export type LabelsKind = "text" | "tokenizer.json";
+
+export interface Labels {
+  /** The file the labels came from. */
+  readonly source: string;
+  readonly kind: LabelsKind;
+  readonly count: number;
+  label(id: number): string;
+}
+
+/** Label files hold a few MB (tokenizer.json of a 256k vocabulary: ~20 MB); the bound only stops a wrong path. */
+const MAX_LABEL_FILE_BYTES = 1024 * 1024 * 1024;
+
+export async function loadLabels(path: string): Promise<Labels> {
+  const info = await stat(path).catch(() => null);
+  const file = info?.isDirectory() ? join(path, "tokenizer.json") : path;
+  const kind: LabelsKind = file.toLowerCase().endsWith(".json") ? "tokenizer.json" : "text";
+  const field = `labels ${file}`;
+  try {
+    const bytes = await readSmallFile(file, MAX_LABEL_FILE_BYTES);
+    const list = kind === "tokenizer.json" ? tokenizerLabels(parseJson(bytes, file, "the file"), field) : textLabels(bytes, field);
+    if (list.length === 0) throw new ShardmaxError("INVALID_ARGUMENT", `${field}: has no labels`);
+    return Object.freeze({ source: file, kind, count: list.length, label: (id: number) => list[id] ?? "" });
+  } catch (err) {
+    throw relabel(err);
+  }
+}
+
+/** One label per line; "\r\n" endings and a final newline are allowed, a UTF-8 BOM is dropped. */
+function textLabels(bytes: Buffer, field: string): string[] {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ShardmaxError("INVALID_ARGUMENT", `${field}: is not UTF-8 text`);
+  }
+  const lines = text.replace(/^\uFEFF/, "").split("\n").map((line) => line.replace(/\r$/, ""));
+  if (lines.at(-1) === "") lines.pop();
+  return lines;
+}
+
+/** Why these labels cannot serve this head, or null when they can (or there are none). */
+export function labelProblem(labels: Labels | null, model: ModelRef | null): string | null {
+  if (!labels || !model || labels.count === model.vocabSize) return null;
+  return `labels ${labels.source}: has ${labels.count} ${labels.kind === "text" ? "lines" : "tokens"}, but the head has V=${model.vocabSize} classes`;
+}
+
+/** What GET /v1/model says about labels. */
+export function labelsInfo(labels: Labels | null): { source: string; kind: LabelsKind; count: number } | null {
+  return labels && { source: labels.source, kind: labels.kind, count: labels.count };
+}
+
+type Labeled<T> = T & { label?: string };
+
+export interface LabeledRowResult {
+  logZ: number;
+  top: Labeled<ScoredClass>[];
+  targets: Labeled<TargetScore>[];
+}
+
+/** Adds `label` to every top-k and target entry (left out when empty, as proto3 leaves it out of gRPC). */
+export function withLabels(results: RowResult[], labels: Labels | null): LabeledRowResult[] {
+  if (!labels) return results;
+  const labeled = <T extends { id: number }>({ id, ...rest }: T) => {
+    const label = labels.label(id);
+    return label === "" ? { id, ...rest } : { id, label, ...rest };
+  };
+  return results.map((row) => ({ logZ: row.logZ, top: row.top.map(labeled), targets: row.targets.map(labeled) }));
+}
+
+/** Errors from reading the file come out phrased for weights; say "labels" instead. */
+function relabel(err: unknown): unknown {
+  if (err instanceof ShardmaxError && err.message.startsWith("weights ")) return new ShardmaxError(err.code, `labels ${err.message.slice("weights ".length)}`, { cause: err });
+  return err;
+}

@@ -1,0 +1,109 @@
+/**
+ * One onnxruntime session over one block of a shard's rows: W and b handed
+ * over as in-memory external data (onnxruntime copies and prepacks them while
+ * the session is created, so the caller's buffer is free again afterwards),
+ * and one run turned into a BatchPartial with global class ids.
+ *
+ * onnxruntime pitfalls handled here: an empty batch crashes the process (never
+ * run B=0); a target index outside the block fails the run (targets arrive
+ * already routed to this block, and padding uses index 0); k above the block
+ * size fails (k is clamped); several sessions in one process need spinning off.
+ */
+import ort from "onnxruntime-node";
+import { ShardmaxError } from "../../shared/errors.js";
+import type { FlatTargets } from "../../shared/math/combine-partials.js";
+import type { BatchPartial } from "../../shared/math/partial.js";
+import type { ClassRange } from "../../shared/ranges.js";
+import { INPUTS, OUTPUTS, externalData, partialGraph } from "./partial-graph.js";
+
+/** The inputs every block of a batch shares, built once per batch. */
+export interface BlockFeeds {
+  rows: number;
+  hidden: ort.Tensor;
+  temperature: ort.Tensor;
+}
+
+export class BlockSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    /** The block's classes, global ids. */
+    readonly range: ClassRange,
+  ) {}
+
+  /** `weight` holds exactly range.size × dim floats; it may be reused once this resolves. */
+  static async create(range: ClassRange, dim: number, weight: Float32Array, bias: Float32Array | null, threads: number): Promise<BlockSession> {
+    const model = partialGraph({ rows: range.size, dim, hasBias: bias !== null });
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: ["cpu"],
+      graphOptimizationLevel: "all",
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      externalData: externalData(weight, bias),
+      extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
+    });
+    return new BlockSession(session, range);
+  }
+
+  /** `targets` are the global ids this block owns, row by row; k ≤ the shard's range size. */
+  async run(feeds: BlockFeeds, k: number, targets: FlatTargets): Promise<BatchPartial> {
+    const { rows } = feeds;
+    if (rows === 0) throw new ShardmaxError("INTERNAL", "an empty batch must never reach onnxruntime");
+    const kBlock = Math.min(k, this.range.size);
+    const kRun = Math.max(1, kBlock);
+    const targetWidth = Math.max(1, ...targets.counts);
+    const local = new BigInt64Array(rows * targetWidth);
+    let next = 0;
+    for (let row = 0; row < rows; row++) {
+      for (let j = 0; j < targets.counts[row]!; j++) local[row * targetWidth + j] = BigInt(targets.ids[next++]! - this.range.start);
+    }
+    const out = await this.session.run({
+      [INPUTS.hidden]: feeds.hidden,
+      [INPUTS.temperature]: feeds.temperature,
+      [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([BigInt(kRun)]), [1]),
+      [INPUTS.targets]: new ort.Tensor("int64", local, [rows, targetWidth]),
+    });
+    try {
+      return this.toPartial(rows, kBlock, kRun, targets, targetWidth, out);
+    } finally {
+      for (const tensor of Object.values(out)) tensor.dispose();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+
+  private toPartial(rows: number, k: number, kRun: number, targets: FlatTargets, targetWidth: number, out: ort.InferenceSession.ReturnType): BatchPartial {
+    const maxOut = out[OUTPUTS.max]!.data as Float32Array;
+    const sumOut = out[OUTPUTS.sumExp]!.data as Float64Array;
+    const max = new Float64Array(rows);
+    const sumExp = new Float64Array(rows);
+    for (let row = 0; row < rows; row++) {
+      const m = maxOut[row]!;
+      if (Number.isNaN(m) || m === Infinity) {
+        throw new ShardmaxError("INVALID_ARGUMENT", `row ${row}: logits overflow float32 (is the temperature too small?)`);
+      }
+      max[row] = m;
+      // All classes −∞: exp(−∞ − (−∞)) is NaN; such a block holds no mass.
+      sumExp[row] = m === -Infinity ? 0 : sumOut[row]!;
+    }
+    const logitsOut = out[OUTPUTS.topLogits]!.data as Float32Array;
+    const indicesOut = out[OUTPUTS.topIndices]!.data as BigInt64Array;
+    const topIds = new Uint32Array(rows * k);
+    const topLogits = new Float32Array(rows * k);
+    for (let row = 0; row < rows; row++) {
+      for (let j = 0; j < k; j++) {
+        topIds[row * k + j] = Number(indicesOut[row * kRun + j]!) + this.range.start;
+        topLogits[row * k + j] = logitsOut[row * kRun + j]!;
+      }
+    }
+    const gathered = out[OUTPUTS.targetLogits]!.data as Float32Array;
+    const targetLogits = new Float32Array(targets.ids.length);
+    let next = 0;
+    for (let row = 0; row < rows; row++) {
+      for (let j = 0; j < targets.counts[row]!; j++) targetLogits[next++] = gathered[row * targetWidth + j]!;
+    }
+    return { rows, k, max, sumExp, topIds, topLogits, targetLogits };
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The partial of a class range from the partials of its consecutive
+ * sub-ranges (the blocks one shard computes separately): the same log-sum-exp
+ * and top-k merge the gateway does across shards, one level down, so a
+ * blocked shard answers exactly what an unblocked one would.
+ *
+ *   M = max_j m_j,   S = Σ_j S_j · exp(m_j − M),   top = k-way merge of the blocks' sorted top-k
+ *
+ * Targets travel flat (per-row counts, ids row by row); `routeFlatTargets`
+ * splits them by owning part and `combinePartials` puts them back in order.
+ */
+import type { BatchPartial } from "./partial.js";
+import { mergeTopK, type SortedRun } from "./topk-merge.js";
+
+export interface FlatTargets {
+  /** Per row, how many ids. */
+  readonly counts: Uint32Array;
+  /** Global class ids, row by row. */
+  readonly ids: Uint32Array;
+}
+
+export interface RoutedFlat {
+  /** What each part owns, in the order asked. */
+  readonly perPart: FlatTargets[];
+  /** For each id of the input, in order, the index of the part owning it. */
+  readonly owners: Uint32Array;
+}
+
+export function routeFlatTargets(targets: FlatTargets, parts: number, ownerOf: (id: number) => number): RoutedFlat {
+  const rows = targets.counts.length;
+  const owners = new Uint32Array(targets.ids.length);
+  const counts = Array.from({ length: parts }, () => new Uint32Array(rows));
+  let next = 0;
+  for (let row = 0; row < rows; row++) {
+    for (let j = 0; j < targets.counts[row]!; j++, next++) {
+      const owner = ownerOf(targets.ids[next]!);
+      owners[next] = owner;
+      counts[owner]![row]!++;
+    }
+  }
+  const ids = counts.map((c) => new Uint32Array(c.reduce((a, b) => a + b, 0)));
+  const fill = new Uint32Array(parts);
+  owners.forEach((owner, i) => (ids[owner]![fill[owner]!++] = targets.ids[i]!));
+  return { perPart: counts.map((c, p) => ({ counts: c, ids: ids[p]! })), owners };
+}
+
+/** `parts[j]` answers the j-th sub-range; `owners` is `routeFlatTargets(…).owners`; k is already clamped to the range. */
+export function combinePartials(parts: readonly BatchPartial[], k: number, owners: ArrayLike<number>): BatchPartial {
+  const rows = parts[0]!.rows;
+  const kOut = Math.min(k, parts.reduce((n, p) => n + p.k, 0));
+  const max = new Float64Array(rows);
+  const sumExp = new Float64Array(rows);
+  const topIds = new Uint32Array(rows * kOut);
+  const topLogits = new Float32Array(rows * kOut);
+  for (let row = 0; row < rows; row++) {
+    let m = -Infinity;
+    for (const p of parts) if (p.max[row]! > m) m = p.max[row]!;
+    let s = 0;
+    // A part whose classes are all −∞ holds no mass (and exp(−∞ − (−∞)) would be NaN).
+    if (m !== -Infinity) for (const p of parts) if (p.max[row] !== -Infinity) s += p.sumExp[row]! * Math.exp(p.max[row]! - m);
+    max[row] = m;
+    sumExp[row] = s;
+    const runs: SortedRun[] = parts.map((p) => ({ ids: p.topIds, logits: p.topLogits, offset: row * p.k, count: p.k }));
+    mergeTopK(runs, kOut).forEach((entry, j) => {
+      topIds[row * kOut + j] = entry.id;
+      topLogits[row * kOut + j] = entry.logit;
+    });
+  }
+  const targetLogits = new Float32Array(owners.length);
+  const cursor = new Uint32Array(parts.length);
+  for (let i = 0; i < owners.length; i++) {
+    const owner = owners[i]!;
+    targetLogits[i] = parts[owner]!.targetLogits[cursor[owner]!++]!;
+  }
+  return { rows, k: kOut, max, sumExp, topIds, topLogits, targetLogits };
+}
