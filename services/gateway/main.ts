@@ -1,17 +1,25 @@
 /**
  * Runs the gateway: the shard set (discovery + health), REST on one port and
  * the Softmax gRPC service on another, both answering from the same topology.
+ * Stopping drains: health says NOT_SERVING, the listeners close, in-flight
+ * queries finish (up to drainMs), and only then are the shard clients closed.
  */
+import type { FastifyInstance } from "fastify";
 import type { Logger } from "../../shared/log.js";
 import { buildApp } from "./app.js";
-import { FanOut } from "./fanout.js";
+import { hostsFileLookup, isDnsEntry, shardResolver, systemLookup } from "./discovery.js";
+import { FanOut, type FanOutStats } from "./fanout.js";
 import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
 import { ShardSet } from "./shard-set.js";
 
 export interface GatewayConfig {
-  /** Static shard addresses, host:port. */
+  /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
   shards: string[];
+  /** How often dns: entries are looked up again. */
+  resolveIntervalMs: number;
+  /** Test-only: resolve dns: names from this hosts-format file instead of DNS. */
+  hostsFile?: string;
   /** REST listen address host:port (port 0 picks a free one). */
   http: string;
   /** gRPC listen address host:port. */
@@ -28,6 +36,7 @@ export interface RunningGateway {
   httpPort: number;
   grpcPort: number;
   shardSet: ShardSet;
+  stats: FanOutStats;
   stop(): Promise<void>;
 }
 
@@ -38,13 +47,18 @@ function splitHostPort(address: string): { host: string; port: number } {
 
 export async function runGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
   const shardSet = new ShardSet({
-    resolve: async () => config.shards,
+    resolve: shardResolver(config.shards, {
+      resolveIntervalMs: config.resolveIntervalMs,
+      lookup: config.hostsFile ? hostsFileLookup(config.hostsFile) : systemLookup,
+      log: log.child("discovery"),
+    }),
+    gapsAreMissingShards: config.shards.some(isDnsEntry),
     refreshMs: config.refreshMs,
     infoDeadlineMs: Math.min(config.refreshMs, 2000),
     maxMessageBytes: config.maxMessageBytes,
     log: log.child("shards"),
   });
-  const fanOut = new FanOut(shardSet);
+  const fanOut = new FanOut(shardSet, { log: log.child("fanout") });
   const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs };
   await shardSet.start();
 
@@ -61,10 +75,26 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     httpPort,
     grpcPort,
     shardSet,
+    stats: fanOut.stats,
     async stop() {
+      log.info("draining", { drainMs: config.drainMs });
       grpcServer.setServing(false);
-      await Promise.all([app.close(), grpcServer.shutdown(config.drainMs)]);
+      await Promise.all([closeWithin(app, config.drainMs), grpcServer.shutdown(config.drainMs)]);
       shardSet.close();
+      log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, unanswered: fanOut.stats.unanswered });
     },
   };
+}
+
+/** fastify's close waits for in-flight requests without a bound; the drain time bounds it. */
+async function closeWithin(app: FastifyInstance, drainMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const forced = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      app.server.closeAllConnections();
+      resolve();
+    }, drainMs);
+  });
+  await Promise.race([app.close(), forced]);
+  clearTimeout(timer);
 }

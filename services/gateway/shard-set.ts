@@ -1,6 +1,6 @@
 /**
  * Keeps the gateway's view of its shards current: resolves the address list
- * (static, or DNS later), asks every address for Info on an interval, and
+ * (see discovery.ts), asks every address for Info on an interval, and
  * rebuilds the topology. A shard that fails a query is marked unhealthy at
  * once; the next successful Info brings it back, so a restarted shard is
  * picked up again without any operator action.
@@ -17,6 +17,8 @@ export interface ShardSetOptions {
   infoDeadlineMs: number;
   maxMessageBytes: number;
   log: Logger;
+  /** The addresses are "every ready pod" (DNS discovery): a gap is a range that is down, not misconfigured. */
+  gapsAreMissingShards?: boolean;
 }
 
 export class ShardSet {
@@ -26,6 +28,8 @@ export class ShardSet {
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   private lastReason = "";
+  /** Fingerprint of the head served last, preferred while it still covers [0, V) (rolling updates). */
+  private served: string | null = null;
   private readonly listeners: ((topology: Topology) => void)[] = [];
 
   constructor(private readonly options: ShardSetOptions) {}
@@ -111,9 +115,10 @@ export class ShardSet {
   }
 
   private rebuild(): void {
-    this.topologyNow = buildTopology([...this.states.values()]);
+    this.topologyNow = buildTopology([...this.states.values()], { preferred: this.served, gapsAreMissingShards: this.options.gapsAreMissingShards });
+    if (this.topologyNow.ready) this.served = this.topologyNow.model.fingerprint;
     for (const listener of this.listeners) listener(this.topologyNow);
-    const reason = this.topologyNow.ready ? "ready" : this.topologyNow.reason;
+    const reason = this.topologyNow.ready ? `ready ${this.topologyNow.model.fingerprint}` : this.topologyNow.reason;
     if (reason !== this.lastReason) {
       if (this.topologyNow.ready) this.options.log.info("ready", { V: this.topologyNow.model.vocabSize, ranges: this.topologyNow.ranges.length, fingerprint: this.topologyNow.model.fingerprint });
       else this.options.log.warn("not ready", { reason });
