@@ -86,8 +86,14 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   };
 }
 
-/** fastify's close waits for in-flight requests without a bound; the drain time bounds it. */
+/**
+ * fastify's close waits for in-flight requests without a bound; the drain time
+ * bounds it. A keep-alive connection whose request finishes during the drain
+ * would then idle until its keep-alive timeout, so idle ones are closed as
+ * they appear.
+ */
 async function closeWithin(app: FastifyInstance, drainMs: number): Promise<void> {
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
   let timer: NodeJS.Timeout | undefined;
   const forced = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -96,5 +102,6 @@ async function closeWithin(app: FastifyInstance, drainMs: number): Promise<void>
     }, drainMs);
   });
   await Promise.race([app.close(), forced]);
+  clearInterval(sweep);
   clearTimeout(timer);
 }

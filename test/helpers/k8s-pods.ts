@@ -1,0 +1,139 @@
+/**
+ * "Pods" on loopback, started from the rendered manifests: each runs exactly
+ * the container's process (the image entry point mapped onto this checkout,
+ * its args, its resolved environment) with the few values a cluster would
+ * supply substituted — the pod's own address for 0.0.0.0 (every 127.x.y.z is
+ * loopback on Linux, so pods share a port as they do behind a headless
+ * Service), and a local folder for the checkpoint volume's mount path. The
+ * headless Service's DNS name is a hosts-format file that lists the ready
+ * pods, which the gateway reads through its test-only SHARDMAX_HOSTS_FILE.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { writeFile } from "node:fs/promises";
+import * as grpc from "@grpc/grpc-js";
+import { service as healthService } from "grpc-health-check";
+import { ROOT, container, containerProcess, imageEntrypoint, portOf, type K8sObject } from "./k8s-manifests.js";
+
+export interface Substitutions {
+  /** The volume mount path of the checkpoint → a local folder holding the test's head. */
+  mounts: Record<string, string>;
+  /** Extra environment, e.g. SHARDMAX_HOSTS_FILE for the gateway. */
+  env?: Record<string, string>;
+}
+
+/** A per-run block of loopback addresses, so parallel runs on one machine do not collide. */
+export function loopbackBlock(salt: number): string {
+  return `127.${20 + (process.pid % 200)}.${salt}`;
+}
+
+export class LocalPod {
+  private child: ChildProcess | null = null;
+  private log = "";
+  private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({ code: null, signal: null });
+  readonly argv: string[];
+  readonly env: Record<string, string>;
+
+  constructor(
+    readonly name: string,
+    readonly ip: string,
+    objects: readonly K8sObject[],
+    readonly workload: K8sObject,
+    index: number,
+    subs: Substitutions,
+  ) {
+    const namespace = workload.metadata.namespace ?? "default";
+    const process_ = containerProcess(objects, workload, { index, name, namespace, ip });
+    const { workdir } = imageEntrypoint();
+    const local = (value: string) => {
+      let out = value.replace(/^0\.0\.0\.0:/, `${ip}:`);
+      for (const [mount, folder] of Object.entries(subs.mounts)) if (out.startsWith(`${mount}/`)) out = folder + out.slice(mount.length);
+      return out;
+    };
+    // The image runs `node /app/…`; here node is this node and /app this checkout (whose dist/ npm test has built).
+    this.argv = process_.argv.map((a, i) => (i === 0 && a === "node" ? process.execPath : a.startsWith(`${workdir}/`) ? `${ROOT}/${a.slice(workdir.length + 1)}` : local(a)));
+    this.env = { ...Object.fromEntries(Object.entries(process_.env).map(([k, v]) => [k, local(v)])), ...subs.env };
+  }
+
+  start(): void {
+    // Only PATH from this process: no SHARDMAX_* of the test's own environment leaks into the pod.
+    const child = spawn(this.argv[0]!, this.argv.slice(1), { env: { PATH: process.env.PATH ?? "", ...this.env }, stdio: ["ignore", "ignore", "pipe"] });
+    child.stderr!.on("data", (chunk: Buffer) => (this.log = (this.log + chunk.toString()).slice(-20_000)));
+    this.exit = once(child, "exit").then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+    this.child = child;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  stderr(): string {
+    return this.log;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.running) this.child!.kill(signal);
+  }
+
+  /** Sends `signal` and waits for the exit. */
+  async stop(signal: NodeJS.Signals = "SIGKILL"): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.running) {
+      if (signal !== "SIGCONT") this.child!.kill("SIGCONT");
+      this.child!.kill(signal);
+    }
+    return this.exit;
+  }
+
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return this.exit;
+  }
+
+  /** What the kubelet's readiness (or liveness) probe of the rendered manifest would see now. */
+  async probe(kind: "readinessProbe" | "livenessProbe"): Promise<boolean> {
+    const c = container(this.workload);
+    const probe = c[kind] as Record<string, any>;
+    if (probe.grpc) return (await grpcHealth(`${this.ip}:${probe.grpc.port}`, probe.grpc.service ?? "")) === "SERVING";
+    const port = portOf(c, probe.httpGet.port);
+    try {
+      const res = await fetch(`http://${this.ip}:${port}${probe.httpGet.path}`, { signal: AbortSignal.timeout(2000) });
+      return res.status >= 200 && res.status < 400;
+    } catch {
+      return false;
+    }
+  }
+
+  async waitUntil(kind: "readinessProbe" | "livenessProbe", timeoutMs = 30_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (!this.running) throw new Error(`pod ${this.name} exited\n${this.log}`);
+      if (await this.probe(kind)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`pod ${this.name}: ${kind} did not pass in ${timeoutMs} ms\n${this.log}`);
+  }
+}
+
+const HealthClient = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, "Health");
+
+/** grpc.health.v1 Check, as the kubelet's gRPC probe does it; an unreachable server is "DOWN". */
+export function grpcHealth(address: string, serviceName: string): Promise<string> {
+  const client = new HealthClient(address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+  return new Promise<string>((resolve) => {
+    client.Check!({ service: serviceName }, { deadline: new Date(Date.now() + 2000) }, (err: grpc.ServiceError | null, res?: { status: string | number }) => {
+      client.close();
+      if (err) resolve(err.code === grpc.status.NOT_FOUND ? "SERVICE_UNKNOWN" : "DOWN");
+      else resolve(typeof res!.status === "number" ? ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"][res!.status]! : res!.status);
+    });
+  });
+}
+
+/** The headless Service as DNS would answer it: the ready pods' addresses under the Service's names. */
+export async function writeHostsFile(path: string, service: K8sObject, pods: readonly LocalPod[]): Promise<void> {
+  const name = service.metadata.name;
+  const fqdn = `${name}.${service.metadata.namespace ?? "default"}.svc.cluster.local`;
+  await writeFile(path, pods.map((p) => `${p.ip} ${name} ${fqdn}\n`).join(""));
+}
