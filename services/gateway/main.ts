@@ -32,6 +32,14 @@ export interface GatewayConfig {
   drainMs: number;
 }
 
+/**
+ * How long a shard may take to answer Info before it counts as down. Not tied
+ * to the refresh interval: a shard slow to answer on a busy node is not dead,
+ * and one that hangs is caught sooner anyway, by the fan-out's per-attempt
+ * share of a query's deadline.
+ */
+const INFO_DEADLINE_MS = 2000;
+
 export interface RunningGateway {
   httpPort: number;
   grpcPort: number;
@@ -54,7 +62,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     }),
     gapsAreMissingShards: config.shards.some(isDnsEntry),
     refreshMs: config.refreshMs,
-    infoDeadlineMs: Math.min(config.refreshMs, 2000),
+    infoDeadlineMs: INFO_DEADLINE_MS,
     maxMessageBytes: config.maxMessageBytes,
     log: log.child("shards"),
   });

@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { writeFile } from "node:fs/promises";
+import { rename, writeFile } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { ROOT, container, containerProcess, imageEntrypoint, portOf, type K8sObject } from "./k8s-manifests.js";
@@ -118,22 +118,103 @@ export class LocalPod {
 }
 
 const HealthClient = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, "Health");
+type Health = grpc.Client & Record<string, Function>;
+const healthClients = new Map<string, Health>();
 
-/** grpc.health.v1 Check, as the kubelet's gRPC probe does it; an unreachable server is "DOWN". */
+/**
+ * grpc.health.v1 Check, as the kubelet's gRPC probe does it; an unreachable
+ * server is "DOWN". One channel per address, kept (a new one per probe would
+ * cost more CPU than the processes under test), reconnecting quickly.
+ */
 export function grpcHealth(address: string, serviceName: string): Promise<string> {
-  const client = new HealthClient(address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+  let client = healthClients.get(address);
+  if (!client) {
+    client = new HealthClient(address, grpc.credentials.createInsecure(), { "grpc.initial_reconnect_backoff_ms": 50, "grpc.max_reconnect_backoff_ms": 200 }) as Health;
+    healthClients.set(address, client);
+  }
   return new Promise<string>((resolve) => {
     client.Check!({ service: serviceName }, { deadline: new Date(Date.now() + 2000) }, (err: grpc.ServiceError | null, res?: { status: string | number }) => {
-      client.close();
       if (err) resolve(err.code === grpc.status.NOT_FOUND ? "SERVICE_UNKNOWN" : "DOWN");
       else resolve(typeof res!.status === "number" ? ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"][res!.status]! : res!.status);
     });
   });
 }
 
-/** The headless Service as DNS would answer it: the ready pods' addresses under the Service's names. */
+/** Closes the probe channels (end of a test file). */
+export function closeHealthClients(): void {
+  for (const client of healthClients.values()) client.close();
+  healthClients.clear();
+}
+
+let writes = 0;
+
+/**
+ * The headless Service as DNS would answer it: the ready pods' addresses under
+ * the Service's names. Written aside and renamed into place, so a reader never
+ * sees a half-written (or empty) answer.
+ */
 export async function writeHostsFile(path: string, service: K8sObject, pods: readonly LocalPod[]): Promise<void> {
   const name = service.metadata.name;
   const fqdn = `${name}.${service.metadata.namespace ?? "default"}.svc.cluster.local`;
-  await writeFile(path, pods.map((p) => `${p.ip} ${name} ${fqdn}\n`).join(""));
+  const aside = `${path}.${process.pid}.${writes++}`;
+  await writeFile(aside, pods.map((p) => `${p.ip} ${name} ${fqdn}\n`).join(""));
+  await rename(aside, path);
+}
+
+/**
+ * The endpoints controller and cluster DNS in one loop: each pod's rendered
+ * readiness probe runs every periodMs, and the hosts file lists exactly the
+ * pods whose last probe passed, so killed, stopped and restarted pods leave
+ * and rejoin the headless Service's answer as they would in a cluster.
+ */
+export class Endpoints {
+  private readonly ready = new Set<LocalPod>();
+  private stopped = false;
+  private written = "";
+  private writing: Promise<void> = Promise.resolve();
+  private readonly loops: Promise<void>[];
+
+  constructor(
+    private readonly path: string,
+    private readonly service: K8sObject,
+    private readonly pods: readonly LocalPod[],
+    periodMs = 200,
+  ) {
+    this.loops = pods.map(async (pod) => {
+      while (!this.stopped) {
+        const ok = pod.running && (await pod.probe("readinessProbe"));
+        if (ok) this.ready.add(pod);
+        else this.ready.delete(pod);
+        await this.write();
+        await new Promise((r) => setTimeout(r, periodMs));
+      }
+    });
+  }
+
+  listed(): LocalPod[] {
+    return this.pods.filter((p) => this.ready.has(p));
+  }
+
+  private async write(): Promise<void> {
+    const listed = this.listed();
+    const key = listed.map((p) => p.ip).join();
+    if (key === this.written) return;
+    this.written = key;
+    // One write at a time, in order: the file always ends up with the latest list.
+    this.writing = this.writing.then(() => writeHostsFile(this.path, this.service, listed));
+    await this.writing;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+  }
+}
+
+/** The checkpoint file the shards are configured with, and the volume mount path it lies under. */
+export function checkpointPath(objects: readonly K8sObject[], statefulSet: K8sObject): { weights: string; mount: string } {
+  const weights = containerProcess(objects, statefulSet, { index: 0, name: "pod-0", namespace: "ns", ip: "10.0.0.1" }).env.SHARDMAX_WEIGHTS;
+  const mount = (container(statefulSet).volumeMounts as { mountPath: string }[]).find((m) => weights?.startsWith(`${m.mountPath}/`));
+  if (!weights || !mount) throw new Error("the shards' SHARDMAX_WEIGHTS does not lie under a volume mount");
+  return { weights, mount: mount.mountPath };
 }

@@ -3,16 +3,16 @@
  * of the gateway Deployment started as the exact processes their containers
  * describe, on loopback. The shard pods share the manifest's port on their
  * own addresses, the gateway finds them through the headless Service's name
- * (`--shards dns:…`, resolved from a hosts-format file listing the ready
- * pods, as DNS would), the rendered probes decide readiness, and the answers
+ * (`--shards dns:…`, resolved from a hosts-format file that lists the pods
+ * whose rendered readiness probe passes, as cluster DNS would), and the answers
  * are checked against a float64 softmax. SIGTERM then drains and exits 0.
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardmaxClient } from "../../sdk/index.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
 import { NO_KUBECTL, container, find, hasKubectl, onlyOf, portOf, render, type K8sObject } from "../helpers/k8s-manifests.js";
-import { LocalPod, grpcHealth, loopbackBlock, writeHostsFile } from "../helpers/k8s-pods.js";
+import { Endpoints, LocalPod, closeHealthClients, checkpointPath, grpcHealth, loopbackBlock, writeHostsFile } from "../helpers/k8s-pods.js";
 import { logProbTolerance, logZTolerance, randomHead, randomHidden, referenceSoftmax } from "../helpers/reference-softmax.js";
 
 if (!hasKubectl) console.warn(NO_KUBECTL);
@@ -28,6 +28,7 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
   let objects: K8sObject[];
   let shards: LocalPod[];
   let gateway: LocalPod;
+  let endpoints: Endpoints;
   let url: string;
 
   beforeAll(async () => {
@@ -36,33 +37,27 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
     const deployment = onlyOf(objects, "Deployment");
     const headless = find(objects, "Service", statefulSet.spec.serviceName);
     const dir = await tempDir("shardmax-k8s-");
-    const shardContainer = container(statefulSet);
-    const weights = shardContainer.envFrom && objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === shardContainer.envFrom[0].configMapRef.name)!.data.SHARDMAX_WEIGHTS;
-    const mount = shardContainer.volumeMounts.find((m: { mountPath: string }) => weights.startsWith(`${m.mountPath}/`)).mountPath as string;
-    await writeHead(join(dir, weights.slice(mount.length + 1)), head);
+    const { weights, mount } = checkpointPath(objects, statefulSet);
+    await writeHead(join(dir, weights.slice(mount.length)), head);
 
     const net = loopbackBlock(5);
-    shards = Array.from({ length: statefulSet.spec.replicas as number }, (_, i) => new LocalPod(`${statefulSet.metadata.name}-${i}`, `${net}.${10 + i}`, objects, statefulSet, i, { mounts: { [mount]: dirname(join(dir, weights.slice(mount.length + 1))) } }));
+    const pods = statefulSet.spec.replicas as number;
+    shards = Array.from({ length: pods }, (_, i) => new LocalPod(`${statefulSet.metadata.name}-${i}`, `${net}.${10 + i}`, objects, statefulSet, i, { mounts: { [mount]: dir } }));
     shards.forEach((p) => p.start());
     const hosts = join(dir, "hosts");
     await writeHostsFile(hosts, headless, []);
+    endpoints = new Endpoints(hosts, headless, shards);
     gateway = new LocalPod(`${deployment.metadata.name}-0`, `${net}.100`, objects, deployment, 0, { mounts: {}, env: { SHARDMAX_HOSTS_FILE: hosts } });
     gateway.start();
-    // The endpoints controller's job: a pod enters the headless Service's DNS answer once its readiness probe passes.
-    const ready: LocalPod[] = [];
-    await Promise.all(
-      shards.map(async (p) => {
-        await p.waitUntil("readinessProbe");
-        ready.push(p);
-        await writeHostsFile(hosts, headless, ready);
-      }),
-    );
+    await Promise.all(shards.map((p) => p.waitUntil("readinessProbe")));
     await gateway.waitUntil("readinessProbe");
     url = `http://${gateway.ip}:${portOf(container(deployment), "http")}`;
   });
 
   afterAll(async () => {
+    await endpoints?.stop();
     await Promise.all([gateway, ...shards].filter(Boolean).map((p) => p.stop("SIGKILL")));
+    closeHealthClients();
   });
 
   it("runs the containers' exact argv: the image entry point and the role", () => {
@@ -72,7 +67,7 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
   });
 
   it("the gateway found every shard pod through the Service name and grouped them into the ranges of the ordinals", async () => {
-    const model = await (await fetch(`${url}/v1/model`)).json();
+    const model: any = await (await fetch(`${url}/v1/model`)).json();
     expect(model.ready).toBe(true);
     expect(model.model).toMatchObject({ vocabSize: V, dim: D });
     expect(model.ranges.map((r: any) => [r.start, r.end])).toEqual([
@@ -86,7 +81,7 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
   it("answers exactly (float64 reference) over REST and over gRPC", async () => {
     const res = await fetch(`${url}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hidden, topK: K, targets }) });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body: any = await res.json();
     const refs = referenceSoftmax(head, hidden, K);
     body.results.forEach((row: any, r: number) => {
       const ref = refs[r]!;
