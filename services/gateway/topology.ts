@@ -77,7 +77,7 @@ export function buildTopology(states: readonly AddressState[], options: Topology
       [...complete].sort((a, b) => b.healthy - a.healthy || a.info.fingerprint.localeCompare(b.info.fingerprint))[0]!;
     return chosen.topology;
   }
-  const each = live.map((c) => `${describeHead(c.info)} on ${c.healthy} shard${c.healthy === 1 ? "" : "s"}: ${(c.topology as { reason: string }).reason}`);
+  const each = live.map((c) => `${describeHead(c.info)} on ${c.healthy} shard${c.healthy === 1 ? "" : "s"}: ${c.topology.ready ? "complete" : c.topology.reason}`);
   const reason = `shards disagree on the head and no head covers [0, V) on its own (mid-way through a rolling update?): ${each.join("; ")}`;
   return { ready: false, code: "MODEL_MISMATCH", reason, model: null, ranges: [] };
 }

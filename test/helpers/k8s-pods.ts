@@ -28,6 +28,8 @@ export function loopbackBlock(salt: number): string {
 }
 
 export class LocalPod {
+  /** Set when the pod is being deleted: the endpoints controller drops it while it still runs. */
+  terminating = false;
   private child: ChildProcess | null = null;
   private log = "";
   private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({ code: null, signal: null });
@@ -168,23 +170,26 @@ export async function writeHostsFile(path: string, service: K8sObject, pods: rea
  * and rejoin the headless Service's answer as they would in a cluster.
  */
 export class Endpoints {
-  private readonly ready = new Set<LocalPod>();
+  private readonly ready = new Set<number>();
   private stopped = false;
   private written = "";
   private writing: Promise<void> = Promise.resolve();
   private readonly loops: Promise<void>[];
 
+  /** `pods` is read at every round: a slot may be given a new pod (a rolling update). */
   constructor(
     private readonly path: string,
     private readonly service: K8sObject,
     private readonly pods: readonly LocalPod[],
     periodMs = 200,
   ) {
-    this.loops = pods.map(async (pod) => {
+    this.loops = pods.map(async (_, slot) => {
       while (!this.stopped) {
-        const ok = pod.running && (await pod.probe("readinessProbe"));
-        if (ok) this.ready.add(pod);
-        else this.ready.delete(pod);
+        const pod = this.pods[slot]!;
+        // A terminating pod leaves the Service at once, before its preStop pause and SIGTERM.
+        const ok = pod.running && !pod.terminating && (await pod.probe("readinessProbe"));
+        if (ok && pod === this.pods[slot]) this.ready.add(slot);
+        else this.ready.delete(slot);
         await this.write();
         await new Promise((r) => setTimeout(r, periodMs));
       }
@@ -192,7 +197,7 @@ export class Endpoints {
   }
 
   listed(): LocalPod[] {
-    return this.pods.filter((p) => this.ready.has(p));
+    return this.pods.filter((_, slot) => this.ready.has(slot));
   }
 
   private async write(): Promise<void> {

@@ -29,7 +29,7 @@ export interface DrillResult {
 export class ReferenceRows {
   readonly refs: ReferenceRow[];
   constructor(
-    head: Head,
+    readonly head: Head,
     readonly rows: number[][],
     readonly topK: number,
   ) {
