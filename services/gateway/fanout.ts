@@ -36,6 +36,8 @@ export interface FanOutStats {
   retries: number;
   /** Ranges that no replica answered within a query (each fails its query). */
   unanswered: number;
+  /** Time spent in attempts that failed: what failing over added to the queries that needed it. */
+  failedAttemptMs: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export interface FanOutStats {
 const RETRYABLE = new Set(["UNAVAILABLE", "NOT_READY", "DEADLINE_EXCEEDED", "INTERNAL", "CANCELLED", "MODEL_MISMATCH", "RESOURCE_EXHAUSTED"]);
 
 export class FanOut {
-  readonly stats: FanOutStats = { attempts: 0, retries: 0, unanswered: 0 };
+  readonly stats: FanOutStats = { attempts: 0, retries: 0, unanswered: 0, failedAttemptMs: 0 };
   private readonly picker = new ReplicaPicker();
   private readonly log: Logger;
   private readonly now: () => number;
@@ -92,6 +94,7 @@ export class FanOut {
       } catch (err) {
         const error = ShardmaxError.from(err);
         if (!RETRYABLE.has(error.code)) throw error;
+        this.stats.failedAttemptMs += this.now() - start;
         // A full queue is load, not failure; a replica that overran only its share is ejected until its next good Info.
         if (error.code === "RESOURCE_EXHAUSTED") busy++;
         else if (error.code !== "DEADLINE_EXCEEDED" || !last) this.pool.markFailed(address, error);

@@ -88,14 +88,16 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-export function summary(name: string, r: DrillResult, retried: number): string {
-  const ms = (v: number) => (Number.isNaN(v) ? "-" : v.toFixed(1));
+/** One line of the failover table; `retried` and `addedMs` are the gateway's counts over the drill. */
+export function summary(name: string, r: DrillResult, retried: number, addedMs: number): string {
+  const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "-");
   return [
     name.padEnd(34),
     `sent ${r.sent}`.padEnd(10),
     `failed ${r.failed}`.padEnd(10),
     `wrong ${r.wrong}`.padEnd(9),
     `retried ${retried}`.padEnd(12),
+    `+${retried ? (addedMs / retried).toFixed(1) : "0"} ms/retry`.padEnd(16),
     `p50/p99 before ${ms(percentile(r.before, 50))}/${ms(percentile(r.before, 99))} ms`.padEnd(30),
     `after ${ms(percentile(r.after, 50))}/${ms(percentile(r.after, 99))} ms, max ${ms(Math.max(...r.after))} ms`,
   ].join(" ");

@@ -51,9 +51,9 @@ describe.skipIf(!hasKubectl)("two replicas per range, discovered through the hea
   };
 
   async function run(name: string, action?: () => void | Promise<void>): Promise<DrillResult> {
-    const retriesBefore = gateway.stats.retries;
+    const before = { ...gateway.stats };
     const result = await drill(gateway.url, reference, { queries: QUERIES, concurrency: CONCURRENCY, actAfter: Math.floor(QUERIES / 3), action });
-    figures.push(summary(name, result, gateway.stats.retries - retriesBefore));
+    figures.push(summary(name, result, gateway.stats.retries - before.retries, gateway.stats.failedAttemptMs - before.failedAttemptMs));
     return result;
   }
 
