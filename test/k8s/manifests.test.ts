@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { envName, parseFlags } from "../../services/cli/flags.js";
 import { GATEWAY_FLAGS } from "../../services/cli/gateway-command.js";
 import { SHARD_FLAGS, shardConfig } from "../../services/cli/shard-command.js";
@@ -32,13 +32,23 @@ const pod = (index: number, name = `pod-${index}`) => ({ index, name, namespace:
 const msOf = (value: string | undefined, fallback: number) => (value === undefined ? fallback : Number(value));
 
 describe.skipIf(!hasKubectl).each(Object.entries(LAYOUTS))("k8s/%s", (dir, layout) => {
-  const objects: K8sObject[] = hasKubectl ? render(dir) : [];
-  const shards = onlyOf(objects, "StatefulSet");
-  const gateway = onlyOf(objects, "Deployment");
-  const shardContainer = container(shards);
-  const gatewayContainer = container(gateway);
-  const shardEnv = containerProcess(objects, shards, pod(0)).env;
-  const gatewayEnv = containerProcess(objects, gateway, pod(0)).env;
+  let objects: K8sObject[];
+  let shards: K8sObject;
+  let gateway: K8sObject;
+  let shardContainer: Record<string, any>;
+  let gatewayContainer: Record<string, any>;
+  let shardEnv: Record<string, string>;
+  let gatewayEnv: Record<string, string>;
+
+  beforeAll(() => {
+    objects = render(dir);
+    shards = onlyOf(objects, "StatefulSet");
+    gateway = onlyOf(objects, "Deployment");
+    shardContainer = container(shards);
+    gatewayContainer = container(gateway);
+    shardEnv = containerProcess(objects, shards, pod(0)).env;
+    gatewayEnv = containerProcess(objects, gateway, pod(0)).env;
+  });
 
   it("renders objects that are valid, field by field, against the Kubernetes schema", () => {
     expect(objects.length).toBeGreaterThanOrEqual(9);
