@@ -38,6 +38,8 @@ export interface FanOutStats {
   unanswered: number;
   /** Time spent in attempts that failed: what failing over added to the queries that needed it. */
   failedAttemptMs: number;
+  /** Queries run a second time, on a rebuilt topology, after a range ran out of replicas (query-rerun.ts). */
+  reruns: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export interface FanOutStats {
 const RETRYABLE = new Set(["UNAVAILABLE", "NOT_READY", "DEADLINE_EXCEEDED", "INTERNAL", "CANCELLED", "MODEL_MISMATCH", "RESOURCE_EXHAUSTED"]);
 
 export class FanOut {
-  readonly stats: FanOutStats = { attempts: 0, retries: 0, unanswered: 0, failedAttemptMs: 0 };
+  readonly stats: FanOutStats = { attempts: 0, retries: 0, unanswered: 0, failedAttemptMs: 0, reruns: 0 };
   private readonly picker = new ReplicaPicker();
   private readonly log: Logger;
   private readonly now: () => number;

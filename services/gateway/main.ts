@@ -61,6 +61,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
       log: log.child("discovery"),
     }),
     gapsAreMissingShards: config.shards.some(isDnsEntry),
+    retireAfterMs: config.deadlineMs,
     refreshMs: config.refreshMs,
     infoDeadlineMs: INFO_DEADLINE_MS,
     maxMessageBytes: config.maxMessageBytes,
@@ -89,7 +90,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
       grpcServer.setServing(false);
       await Promise.all([closeWithin(app, config.drainMs), grpcServer.shutdown(config.drainMs)]);
       shardSet.close();
-      log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, unanswered: fanOut.stats.unanswered });
+      log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
     },
   };
 }

@@ -154,7 +154,7 @@ describe.skipIf(!hasKubectl).each(Object.entries(LAYOUTS))("k8s/%s", (dir, layou
     expect(shardContainer.resources.limits.cpu).toBeDefined();
   });
 
-  it("graceful shutdown: the grace period covers the preStop pause and the drain; shards outlast a query", () => {
+  it("graceful shutdown and rolls: the grace period covers pause and drain, shards outlast a query, gateways see new pods in time", () => {
     for (const [workload, env] of [
       [shards, shardEnv],
       [gateway, gatewayEnv],
@@ -164,6 +164,9 @@ describe.skipIf(!hasKubectl).each(Object.entries(LAYOUTS))("k8s/%s", (dir, layou
       expect(1000 * workload.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(pauseMs + drainMs + 1000);
     }
     expect(msOf(shardEnv.SHARDMAX_DRAIN_MS, 10_000)).toBeGreaterThanOrEqual(msOf(gatewayEnv.SHARDMAX_DEADLINE_MS, 10_000));
+    // A roll waits until gateways have seen a new pod (cluster DNS caches headless answers 5 s) before the next goes.
+    const discoveryMs = 5000 + msOf(gatewayEnv.SHARDMAX_RESOLVE_INTERVAL_MS, 5000) + msOf(gatewayEnv.SHARDMAX_REFRESH_MS, 1000);
+    expect(1000 * shards.spec.minReadySeconds).toBeGreaterThanOrEqual(discoveryMs);
     // A query the gateway accepts must fit in one Partial.
     expect(msOf(shardEnv.SHARDMAX_MAX_ROWS, 4096)).toBeGreaterThanOrEqual(msOf(gatewayEnv.SHARDMAX_MAX_ROWS, 1024));
   });
