@@ -45,7 +45,7 @@ export class LocalPod {
     subs: Substitutions,
   ) {
     const namespace = workload.metadata.namespace ?? "default";
-    const process_ = containerProcess(objects, workload, { index, name, namespace, ip });
+    const resolved = containerProcess(objects, workload, { index, name, namespace, ip });
     const { workdir } = imageEntrypoint();
     const local = (value: string) => {
       let out = value.replace(/^0\.0\.0\.0:/, `${ip}:`);
@@ -53,8 +53,8 @@ export class LocalPod {
       return out;
     };
     // The image runs `node /app/…`; here node is this node and /app this checkout (whose dist/ npm test has built).
-    this.argv = process_.argv.map((a, i) => (i === 0 && a === "node" ? process.execPath : a.startsWith(`${workdir}/`) ? `${ROOT}/${a.slice(workdir.length + 1)}` : local(a)));
-    this.env = { ...Object.fromEntries(Object.entries(process_.env).map(([k, v]) => [k, local(v)])), ...subs.env };
+    this.argv = resolved.argv.map((a, i) => (i === 0 && a === "node" ? process.execPath : a.startsWith(`${workdir}/`) ? `${ROOT}/${a.slice(workdir.length + 1)}` : local(a)));
+    this.env = { ...Object.fromEntries(Object.entries(resolved.env).map(([k, v]) => [k, local(v)])), ...subs.env };
   }
 
   start(): void {
@@ -67,10 +67,6 @@ export class LocalPod {
 
   get running(): boolean {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  get pid(): number | undefined {
-    return this.child?.pid;
   }
 
   stderr(): string {
