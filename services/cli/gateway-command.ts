@@ -1,6 +1,7 @@
 /**
- * `shardmax gateway`: merge a static list of shards into exact softmax
- * answers, served over REST and gRPC, until SIGTERM; then drain.
+ * `shardmax gateway`: merge shards (a fixed list, or every address of a DNS
+ * name) into exact softmax answers, served over REST and gRPC, until SIGTERM;
+ * then drain.
  */
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
 import { createLogger } from "../../shared/log.js";
@@ -8,7 +9,7 @@ import type { GatewayConfig } from "../gateway/main.js";
 import { parseOrHelp, type Command } from "./command.js";
 import { flag } from "./flags.js";
 import { waitForStop } from "./signals.js";
-import { hostPort, hostPortList, integer, nonEmpty } from "./values.js";
+import { hostPort, integer, nonEmpty, shardAddressList } from "./values.js";
 
 /** Serving defaults, shared with `shardmax local`, which exposes only the addresses. */
 export const GATEWAY_DEFAULTS = {
@@ -16,6 +17,7 @@ export const GATEWAY_DEFAULTS = {
   grpc: "127.0.0.1:50050",
   deadlineMs: 10000,
   refreshMs: 1000,
+  resolveIntervalMs: 5000,
   bodyLimitBytes: 16 * 1024 * 1024,
   maxRows: 1024,
   maxTopK: 1000,
@@ -26,11 +28,17 @@ export const GATEWAY_DEFAULTS = {
 const D = GATEWAY_DEFAULTS;
 
 export const GATEWAY_FLAGS = {
-  shards: flag.required({ metavar: "HOST:PORT[,HOST:PORT…]", help: "shard addresses; several for one range are replicas", parse: hostPortList }),
+  shards: flag.required({
+    metavar: "HOST:PORT[,…] | dns:NAME:PORT",
+    help: "shard addresses; dns:NAME:PORT means every address NAME resolves to (a headless Service); several for one range are replicas",
+    parse: shardAddressList,
+  }),
   http: flag.withDefault({ metavar: "HOST:PORT", help: "REST listen address; port 0 picks a free port", parse: hostPort, default: D.http }),
   grpc: flag.withDefault({ metavar: "HOST:PORT", help: "gRPC (shardmax.v1.Softmax) listen address; port 0 picks a free port", parse: hostPort, default: D.grpc }),
   "deadline-ms": flag.withDefault({ metavar: "N", help: "deadline of one query across all shards", parse: integer(1), default: D.deadlineMs }),
   "refresh-ms": flag.withDefault({ metavar: "N", help: "interval between Info checks of every shard", parse: integer(1), default: D.refreshMs }),
+  "resolve-interval-ms": flag.withDefault({ metavar: "N", help: "how often dns: shard names are looked up again", parse: integer(1), default: D.resolveIntervalMs }),
+  "hosts-file": flag.optional({ metavar: "FILE", hidden: true, help: "resolve dns: names from this hosts-format file instead of DNS (tests only)", parse: nonEmpty("a file path") }),
   "body-limit-bytes": flag.withDefault({ metavar: "N", help: "largest REST request body", parse: integer(1), default: D.bodyLimitBytes, defaultText: `${D.bodyLimitBytes} (16 MiB)` }),
   "max-rows": flag.withDefault({ metavar: "N", help: "most hidden rows in one query", parse: integer(1), default: D.maxRows }),
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest topK a query may ask for", parse: integer(1), default: D.maxTopK }),
@@ -40,7 +48,7 @@ export const GATEWAY_FLAGS = {
 };
 
 const HELP = {
-  usage: "shardmax gateway --shards HOST:PORT[,HOST:PORT…] [flags]",
+  usage: "shardmax gateway --shards (HOST:PORT[,HOST:PORT…] | dns:NAME:PORT) [flags]",
   summary: "Fan queries out to the shards and merge their partials into exact softmax results, over REST and gRPC.",
 };
 
@@ -57,6 +65,8 @@ export const gatewayCommand: Command = {
       grpc: v.grpc,
       deadlineMs: v["deadline-ms"],
       refreshMs: v["refresh-ms"],
+      resolveIntervalMs: v["resolve-interval-ms"],
+      hostsFile: v["hosts-file"],
       bodyLimitBytes: v["body-limit-bytes"],
       maxRows: v["max-rows"],
       maxTopK: v["max-top-k"],
@@ -74,7 +84,7 @@ export const gatewayCommand: Command = {
   },
 };
 
-type GatewaySettings = { shards: string[]; labels?: string | undefined } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
+type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
 
 export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
@@ -83,6 +93,8 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     grpc: s.grpc,
     deadlineMs: s.deadlineMs,
     refreshMs: s.refreshMs,
+    resolveIntervalMs: s.resolveIntervalMs,
+    ...(s.hostsFile === undefined ? {} : { hostsFile: s.hostsFile }),
     bodyLimitBytes: s.bodyLimitBytes,
     maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
     limits: Object.freeze({ maxRows: s.maxRows, maxTopK: s.maxTopK, maxTargetsPerRow: s.maxTargets }),

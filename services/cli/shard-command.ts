@@ -14,12 +14,22 @@ import { UsageError, envName, flag, type Parsed } from "./flags.js";
 import { waitForStop } from "./signals.js";
 import { classRange, hostPort, integer, nonEmpty, shardSplit } from "./values.js";
 
+const ONE_OF = "exactly one of --shard, --range, --ranges";
+const RANGE_FLAGS = ["shard", "range", "ranges"] as const;
+
 export const SHARD_FLAGS = {
   weights: flag.required({ metavar: "PATH", help: "the head: a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD", parse: nonEmpty("a file or folder path, or builtin:default") }),
   tensor: flag.optional({ metavar: "NAME", help: "weight tensor in the checkpoint (unset: lm_head.weight)", parse: nonEmpty("a tensor name") }),
   bias: flag.optional({ metavar: "NAME|FILE", help: "bias tensor in the checkpoint, or the bias .npy of a .npy head; must exist when given (unset: <tensor>.bias or final_logits_bias when present)", parse: nonEmpty("a tensor name or file") }),
-  shard: flag.optional({ metavar: "I/N", help: "serve split I of N equal class ranges, 0 ≤ I < N", parse: shardSplit, note: "exactly one of --shard, --range" }),
-  range: flag.optional({ metavar: "START:END", help: "serve the class range [START, END)", parse: classRange, note: "exactly one of --shard, --range" }),
+  shard: flag.optional({ metavar: "I/N", help: "serve split I of N equal class ranges, 0 ≤ I < N", parse: shardSplit, note: ONE_OF }),
+  range: flag.optional({ metavar: "START:END", help: "serve the class range [START, END)", parse: classRange, note: ONE_OF }),
+  ranges: flag.optional({
+    metavar: "N",
+    help: "serve split (pod index mod N) of N equal class ranges: in a StatefulSet of N×R pods, pods I, I+N, I+2N … are the replicas of range I",
+    parse: integer(1),
+    note: ONE_OF,
+  }),
+  "pod-index": flag.optional({ metavar: "I", help: "this pod's ordinal, for --ranges (Kubernetes: the apps.kubernetes.io/pod-index label, via the downward API)", parse: integer(0) }),
   listen: flag.withDefault({ metavar: "HOST:PORT", help: "gRPC listen address; port 0 picks a free port", parse: hostPort, default: "127.0.0.1:50051" }),
   threads: flag.withDefault({ metavar: "N", help: "onnxruntime intra-op threads; 0 lets onnxruntime decide", parse: integer(0, 1024), default: 0 }),
   "block-rows": flag.optional({ metavar: "N", help: "rows per onnxruntime block (unset: about 1/8 of the slice, 32 MiB to 1 GiB of weights)", parse: integer(1) }),
@@ -30,7 +40,7 @@ export const SHARD_FLAGS = {
 };
 
 const HELP = {
-  usage: "shardmax shard --weights PATH (--shard I/N | --range START:END) [flags]",
+  usage: "shardmax shard --weights PATH (--shard I/N | --range START:END | --ranges N --pod-index I) [flags]",
   summary: "Serve one class range of a head over gRPC (shardmax.v1.Shard and grpc.health.v1.Health).",
 };
 
@@ -62,19 +72,34 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
   });
 }
 
-/** Exactly one of --shard / --range; a flag beats the other's environment variable. */
+/** Exactly one of --shard / --range / --ranges; a flag beats the others' environment variables. */
 function chooseRange(parsed: Parsed<typeof SHARD_FLAGS>): RangeSpec {
-  const { shard, range } = parsed.values;
-  const { shard: shardFrom, range: rangeFrom } = parsed.sources;
-  if (shard && range) {
-    if (shardFrom === "flag" && rangeFrom === "env") return shard;
-    if (rangeFrom === "flag" && shardFrom === "env") return range;
-    const names = shardFrom === "env" ? `${envName("shard")} and ${envName("range")}` : "--shard and --range";
-    throw new UsageError(`${names} both choose the class range; give only one`);
+  const { values, sources } = parsed;
+  const given = RANGE_FLAGS.filter((name) => values[name] !== undefined);
+  const onCommandLine = given.filter((name) => sources[name] === "flag");
+  const chosen = onCommandLine.length > 0 ? onCommandLine : given;
+  if (chosen.length > 1) {
+    const names = chosen.map((name) => (sources[name] === "env" ? envName(name) : `--${name}`));
+    throw new UsageError(`${names.join(" and ")} ${names.length === 2 ? "both" : "all"} choose the class range; give only one`);
   }
-  const chosen = shard ?? range;
-  if (!chosen) throw new UsageError(`missing --shard I/N or --range START:END (or set ${envName("shard")} / ${envName("range")})`);
-  return chosen;
+  const name = chosen[0];
+  if (name === undefined) {
+    const envs = RANGE_FLAGS.map(envName).join(" / ");
+    throw new UsageError(`missing --shard I/N, --range START:END or --ranges N (or set ${envs})`);
+  }
+  // SHARDMAX_POD_INDEX is set in every pod and may go unused; a --pod-index typed by hand must not be.
+  if (name !== "ranges" && sources["pod-index"] === "flag") throw new UsageError("--pod-index only goes with --ranges N");
+  if (name === "shard") return values.shard!;
+  if (name === "range") return values.range!;
+  return podSplit(values.ranges!, values["pod-index"]);
+}
+
+/** Range (ordinal mod N) of N: more pods than ranges are simply more replicas. */
+function podSplit(count: number, podIndex: number | undefined): RangeSpec {
+  if (podIndex === undefined) {
+    throw new UsageError(`--ranges ${count} needs this pod's ordinal: --pod-index I or ${envName("pod-index")} (in Kubernetes, the apps.kubernetes.io/pod-index label through the downward API)`);
+  }
+  return { kind: "split", index: podIndex % count, count };
 }
 
 async function serve(config: Readonly<ShardConfig>, events: boolean, context: CliContext): Promise<number> {

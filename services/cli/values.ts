@@ -49,12 +49,38 @@ export function hostPort(raw: string): string {
 }
 
 export function hostPortList(raw: string): string[] {
-  const items = raw.split(",").map((s) => s.trim());
-  if (items.length === 0 || items.every((s) => s === "")) throw new ValueError(`expected a comma-separated list of ${HOST_PORT_FORM}`);
-  return items.map((item, i) => {
-    if (item === "") throw new ValueError(`item ${i + 1} is empty; expected a comma-separated list of HOST:PORT`);
+  return listOf(raw, hostPort, "HOST:PORT", HOST_PORT_FORM);
+}
+
+const DNS_FORM = "dns:NAME:PORT with a DNS name and a port from 1 to 65535, e.g. dns:shardmax-shard:50051";
+
+/**
+ * Shard addresses: HOST:PORT, or dns:NAME:PORT standing for every address
+ * NAME resolves to (a headless Service: every ready shard pod).
+ */
+export function shardAddressList(raw: string): string[] {
+  const entry = (item: string) => {
+    if (!item.startsWith("dns:")) return hostPort(item);
+    const rest = item.slice("dns:".length);
+    let parts: HostPort;
     try {
-      return hostPort(item);
+      parts = splitHostPort(rest);
+    } catch {
+      throw new ValueError(`expected ${DNS_FORM}`);
+    }
+    if (parts.port === 0 || rest.startsWith("[")) throw new ValueError(`expected ${DNS_FORM}`);
+    return item;
+  };
+  return listOf(raw, entry, "HOST:PORT or dns:NAME:PORT", `${HOST_PORT_FORM}, or ${DNS_FORM}`);
+}
+
+function listOf(raw: string, parse: (item: string) => string, short: string, form: string): string[] {
+  const items = raw.split(",").map((s) => s.trim());
+  if (items.length === 0 || items.every((s) => s === "")) throw new ValueError(`expected a comma-separated list of ${form}`);
+  return items.map((item, i) => {
+    if (item === "") throw new ValueError(`item ${i + 1} is empty; expected a comma-separated list of ${short}`);
+    try {
+      return parse(item);
     } catch (err) {
       if (err instanceof ValueError) throw new ValueError(`item ${i + 1} ${JSON.stringify(item)}: ${err.message}`);
       throw err;

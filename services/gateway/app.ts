@@ -6,7 +6,8 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import type { GatewayContext } from "./context.js";
-import { DEFAULT_TOP_K, runQuery, type Query } from "./query.js";
+import { DEFAULT_TOP_K, type Query } from "./query.js";
+import { runOnCurrentTopology } from "./query-rerun.js";
 import { labelProblem } from "./labels.js";
 import { errorHandler } from "./rest-errors.js";
 import { modelView } from "./model-view.js";
@@ -52,7 +53,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request) => {
     const query = queryFromJson(request.body);
     const deadline = new Date(Date.now() + options.deadlineMs);
-    return runQuery(query, options.shardSet.topology, options.fanOut, options.limits, deadline, options.labels);
+    return runOnCurrentTopology(query, () => options.shardSet.topology, options.fanOut, options.limits, deadline, options.labels);
   });
 
   app.get("/v1/model", async () => modelView(options.shardSet.topology, options.limits, options.labels));

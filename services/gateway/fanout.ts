@@ -1,13 +1,17 @@
 /**
  * One Partial per class range, all in parallel, under the query's deadline.
- * Each range goes to one healthy replica (round-robin); a replica that cannot
- * answer is marked failed and the next one is tried while time is left. The
- * query fails, naming the range, only when no replica of a range answered:
- * a merge over a subset of ranges is never attempted.
+ * Each range goes to one healthy replica (fewest outstanding calls, ties
+ * round-robin). An attempt gets an even share of the time left for the
+ * replicas not yet tried, so a replica that fails *or hangs* still leaves
+ * time for another; the last replica gets all that is left. The query fails,
+ * naming the range, only when no replica of a range answered: a merge over a
+ * subset of ranges is never attempted.
  */
 import { ShardmaxError } from "../../shared/errors.js";
+import { silentLogger, type Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { RoutedTargets } from "../../shared/math/targets.js";
+import { ReplicaPicker } from "./replica-picker.js";
 import type { PartialCall, ShardClient } from "./shard-client.js";
 import type { Topology } from "./topology.js";
 
@@ -18,13 +22,47 @@ export interface ReplicaPool {
   markFailed(address: string, error: ShardmaxError): void;
 }
 
-/** Errors after which another replica may succeed; anything else is the query's own fault. */
-const RETRYABLE = new Set(["UNAVAILABLE", "NOT_READY", "DEADLINE_EXCEEDED", "INTERNAL"]);
+export interface FanOutOptions {
+  log?: Logger;
+  /** The clock, injectable so the deadline shares can be tested. */
+  now?: () => number;
+}
+
+/** Counters since start, for operators (logs) and the failover drill. */
+export interface FanOutStats {
+  /** Partial calls sent, first attempts and retries. */
+  attempts: number;
+  /** Attempts on a second, third … replica of a range within one query. */
+  retries: number;
+  /** Ranges that no replica answered within a query (each fails its query). */
+  unanswered: number;
+  /** Time spent in attempts that failed: what failing over added to the queries that needed it. */
+  failedAttemptMs: number;
+  /** Queries run a second time, on a rebuilt topology, after a range ran out of replicas (query-rerun.ts). */
+  reruns: number;
+}
+
+/**
+ * Errors after which another replica may succeed. CANCELLED is among them
+ * because the gateway never cancels its own Partial calls: a cancelled one was
+ * cut off by the shard (a forced shutdown). MODEL_MISMATCH: the address now
+ * serves another head (a pod replaced mid-roll).
+ */
+const RETRYABLE = new Set(["UNAVAILABLE", "NOT_READY", "DEADLINE_EXCEEDED", "INTERNAL", "CANCELLED", "MODEL_MISMATCH", "RESOURCE_EXHAUSTED"]);
 
 export class FanOut {
-  private readonly cursor = new Map<string, number>();
+  readonly stats: FanOutStats = { attempts: 0, retries: 0, unanswered: 0, failedAttemptMs: 0, reruns: 0 };
+  private readonly picker = new ReplicaPicker();
+  private readonly log: Logger;
+  private readonly now: () => number;
 
-  constructor(private readonly pool: ReplicaPool) {}
+  constructor(
+    private readonly pool: ReplicaPool,
+    options: FanOutOptions = {},
+  ) {
+    this.log = options.log ?? silentLogger;
+    this.now = options.now ?? Date.now;
+  }
 
   async partials(
     topology: ReadyTopology,
@@ -40,23 +78,38 @@ export class FanOut {
   }
 
   private async askRange(rangeKey: string, replicas: readonly string[], call: PartialCall, deadline: Date): Promise<BatchPartial> {
-    const first = this.cursor.get(rangeKey) ?? 0;
-    this.cursor.set(rangeKey, first + 1);
+    const order = this.picker.order(rangeKey, replicas);
+    const end = deadline.getTime();
     const failures: string[] = [];
-    for (let attempt = 0; attempt < replicas.length && Date.now() < deadline.getTime(); attempt++) {
-      const address = replicas[(first + attempt) % replicas.length]!;
+    let busy = 0;
+    for (let attempt = 0; attempt < order.length; attempt++) {
+      const start = this.now();
+      if (start >= end) break;
+      const address = order[attempt]!;
+      const last = attempt === order.length - 1;
+      const attemptEnd = last ? end : start + (end - start) / (order.length - attempt);
+      this.stats.attempts++;
+      if (attempt > 0) this.stats.retries++;
+      this.picker.begin(address);
       try {
-        return await this.pool.client(address).partial(call, deadline);
+        return await this.pool.client(address).partial(call, new Date(attemptEnd));
       } catch (err) {
         const error = ShardmaxError.from(err);
         if (!RETRYABLE.has(error.code)) throw error;
-        if (error.code !== "DEADLINE_EXCEEDED") this.pool.markFailed(address, error);
-        failures.push(`${address}: ${error.message}`);
+        this.stats.failedAttemptMs += this.now() - start;
+        // A full queue is load, not failure; a replica that overran only its share is ejected until its next good Info.
+        if (error.code === "RESOURCE_EXHAUSTED") busy++;
+        else if (error.code !== "DEADLINE_EXCEEDED" || !last) this.pool.markFailed(address, error);
+        failures.push(`${address}: ${error.code} ${error.message}`);
+        if (!last) this.log.warn("retrying on another replica", { range: rangeKey, failed: address, code: error.code, error: error.message });
+      } finally {
+        this.picker.end(address);
       }
     }
-    if (Date.now() >= deadline.getTime()) {
-      throw new ShardmaxError("DEADLINE_EXCEEDED", `range ${rangeKey} did not answer within the deadline (${failures.join("; ") || "no attempt finished"})`);
-    }
-    throw new ShardmaxError("UNAVAILABLE", `range ${rangeKey} has no shard that can answer (${failures.join("; ")})`);
+    this.stats.unanswered++;
+    const why = failures.join("; ") || "no attempt was made";
+    if (this.now() >= end) throw new ShardmaxError("DEADLINE_EXCEEDED", `range ${rangeKey} did not answer within the deadline (${why})`);
+    if (busy > 0 && busy === failures.length) throw new ShardmaxError("RESOURCE_EXHAUSTED", `range ${rangeKey}: every replica is at capacity (${why})`);
+    throw new ShardmaxError("UNAVAILABLE", `range ${rangeKey} has no shard that can answer (${why})`);
   }
 }

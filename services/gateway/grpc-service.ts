@@ -12,7 +12,8 @@ import { float32From } from "../../shared/tensor-bytes.js";
 import type { GatewayContext } from "./context.js";
 import { labelProblem } from "./labels.js";
 import { modelView } from "./model-view.js";
-import { DEFAULT_TOP_K, runQuery, type Answer, type Query } from "./query.js";
+import { DEFAULT_TOP_K, type Answer, type Query } from "./query.js";
+import { runOnCurrentTopology } from "./query-rerun.js";
 
 const SERVICE_NAME = "shardmax.v1.Softmax";
 
@@ -88,7 +89,7 @@ export class SoftmaxServer {
     }
     const own = Date.now() + this.options.deadlineMs;
     const deadline = new Date(Math.min(own, callDeadline.getTime()));
-    return runQuery(query, this.options.shardSet.topology, this.options.fanOut, this.options.limits, deadline, this.options.labels);
+    return runOnCurrentTopology(query, () => this.options.shardSet.topology, this.options.fanOut, this.options.limits, deadline, this.options.labels);
   }
 
   private unary<Req>(handler: (request: Req, deadline: Date) => Promise<object>): grpc.handleUnaryCall<Req, object> {

@@ -1,19 +1,27 @@
 /**
  * Runs the gateway: the shard set (discovery + health), REST on one port and
  * the Softmax gRPC service on another, both answering from the same topology.
+ * Stopping drains: health says NOT_SERVING, the listeners close, in-flight
+ * queries finish (up to drainMs), and only then are the shard clients closed.
  */
 import { ShardmaxError } from "../../shared/errors.js";
+import type { FastifyInstance } from "fastify";
 import type { Logger } from "../../shared/log.js";
 import { buildApp } from "./app.js";
-import { FanOut } from "./fanout.js";
+import { hostsFileLookup, isDnsEntry, shardResolver, systemLookup } from "./discovery.js";
+import { FanOut, type FanOutStats } from "./fanout.js";
 import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
 import { labelProblem, loadLabels, type Labels } from "./labels.js";
 import { ShardSet } from "./shard-set.js";
 
 export interface GatewayConfig {
-  /** Static shard addresses, host:port. */
+  /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
   shards: string[];
+  /** How often dns: entries are looked up again. */
+  resolveIntervalMs: number;
+  /** Test-only: resolve dns: names from this hosts-format file instead of DNS. */
+  hostsFile?: string;
   /** REST listen address host:port (port 0 picks a free one). */
   http: string;
   /** gRPC listen address host:port. */
@@ -28,11 +36,20 @@ export interface GatewayConfig {
   labels?: string;
 }
 
+/**
+ * How long a shard may take to answer Info before it counts as down. Not tied
+ * to the refresh interval: a shard slow to answer on a busy node is not dead,
+ * and one that hangs is caught sooner anyway, by the fan-out's per-attempt
+ * share of a query's deadline.
+ */
+const INFO_DEADLINE_MS = 2000;
+
 export interface RunningGateway {
   httpPort: number;
   grpcPort: number;
   shardSet: ShardSet;
   labels: Labels | null;
+  stats: FanOutStats;
   stop(): Promise<void>;
 }
 
@@ -45,14 +62,19 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   const labels = config.labels === undefined ? null : await loadLabels(config.labels);
   if (labels) log.info("labels", { source: labels.source, kind: labels.kind, count: labels.count });
   const shardSet = new ShardSet({
-    resolve: async () => config.shards,
+    resolve: shardResolver(config.shards, {
+      resolveIntervalMs: config.resolveIntervalMs,
+      lookup: config.hostsFile ? hostsFileLookup(config.hostsFile) : systemLookup,
+      log: log.child("discovery"),
+    }),
+    gapsAreMissingShards: config.shards.some(isDnsEntry),
+    retireAfterMs: config.deadlineMs,
     refreshMs: config.refreshMs,
-    // Not tied to refreshMs: a loaded machine may take a second to answer, which is not a dead shard.
-    infoDeadlineMs: 2000,
+    infoDeadlineMs: INFO_DEADLINE_MS,
     maxMessageBytes: config.maxMessageBytes,
     log: log.child("shards"),
   });
-  const fanOut = new FanOut(shardSet);
+  const fanOut = new FanOut(shardSet, { log: log.child("fanout") });
   const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels };
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.
@@ -82,10 +104,33 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     grpcPort,
     shardSet,
     labels,
+    stats: fanOut.stats,
     async stop() {
+      log.info("draining", { drainMs: config.drainMs });
       grpcServer.setServing(false);
-      await Promise.all([app.close(), grpcServer.shutdown(config.drainMs)]);
+      await Promise.all([closeWithin(app, config.drainMs), grpcServer.shutdown(config.drainMs)]);
       shardSet.close();
+      log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
     },
   };
+}
+
+/**
+ * fastify's close waits for in-flight requests without a bound; the drain time
+ * bounds it. A keep-alive connection whose request finishes during the drain
+ * would then idle until its keep-alive timeout, so idle ones are closed as
+ * they appear.
+ */
+async function closeWithin(app: FastifyInstance, drainMs: number): Promise<void> {
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+  let timer: NodeJS.Timeout | undefined;
+  const forced = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      app.server.closeAllConnections();
+      resolve();
+    }, drainMs);
+  });
+  await Promise.race([app.close(), forced]);
+  clearInterval(sweep);
+  clearTimeout(timer);
 }

@@ -1,6 +1,6 @@
 /**
  * Keeps the gateway's view of its shards current: resolves the address list
- * (static, or DNS later), asks every address for Info on an interval, and
+ * (see discovery.ts), asks every address for Info on an interval, and
  * rebuilds the topology. A shard that fails a query is marked unhealthy at
  * once; the next successful Info brings it back, so a restarted shard is
  * picked up again without any operator action.
@@ -17,15 +17,25 @@ export interface ShardSetOptions {
   infoDeadlineMs: number;
   maxMessageBytes: number;
   log: Logger;
+  /** The addresses are "every ready pod" (DNS discovery): a gap is a range that is down, not misconfigured. */
+  gapsAreMissingShards?: boolean;
+  /** How long the client of a vanished address stays open for calls already under way: the query deadline. */
+  retireAfterMs?: number;
 }
+
+const DEFAULT_RETIRE_AFTER_MS = 10_000;
 
 export class ShardSet {
   private readonly clients = new Map<string, ShardClient>();
   private readonly states = new Map<string, AddressState>();
+  /** Clients of vanished addresses, closed once calls already under way are done. */
+  private readonly retiring = new Map<string, NodeJS.Timeout>();
   private topologyNow: Topology = buildTopology([]);
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   private lastReason = "";
+  /** Fingerprint of the head served last, preferred while it still covers [0, V) (rolling updates). */
+  private served: string | null = null;
   private readonly listeners: ((topology: Topology) => void)[] = [];
 
   constructor(private readonly options: ShardSetOptions) {}
@@ -68,6 +78,7 @@ export class ShardSet {
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
+    for (const timer of this.retiring.values()) clearTimeout(timer);
     for (const client of this.clients.values()) client.close();
   }
 
@@ -80,20 +91,34 @@ export class ShardSet {
       return;
     }
     for (const address of addresses) {
-      if (!this.clients.has(address)) {
-        this.clients.set(address, new ShardClient(address, this.options.maxMessageBytes));
-        this.states.set(address, { address, info: null, healthy: false, error: null });
-      }
+      if (this.states.has(address)) continue;
+      clearTimeout(this.retiring.get(address));
+      this.retiring.delete(address);
+      if (!this.clients.has(address)) this.clients.set(address, new ShardClient(address, this.options.maxMessageBytes));
+      this.states.set(address, { address, info: null, healthy: false, error: null });
     }
-    for (const address of [...this.clients.keys()]) {
-      if (!addresses.includes(address)) {
-        this.clients.get(address)!.close();
-        this.clients.delete(address);
-        this.states.delete(address);
-      }
-    }
+    const vanished = [...this.states.keys()].filter((address) => !addresses.includes(address));
+    for (const address of vanished) this.retire(address);
+    // Out of the topology now, not after the Info round: no new query may pick a vanished address.
+    if (vanished.length > 0) this.rebuild();
     await Promise.all(addresses.map((address) => this.check(address)));
     this.rebuild();
+  }
+
+  /**
+   * A vanished address leaves the topology at once, but its client stays open
+   * a while: queries that picked it from an earlier topology are still calling
+   * it (a terminating pod keeps serving through its preStop pause and drain).
+   */
+  private retire(address: string): void {
+    this.states.delete(address);
+    const timer = setTimeout(() => {
+      this.retiring.delete(address);
+      this.clients.get(address)?.close();
+      this.clients.delete(address);
+    }, this.options.retireAfterMs ?? DEFAULT_RETIRE_AFTER_MS);
+    timer.unref();
+    this.retiring.set(address, timer);
   }
 
   private async check(address: string): Promise<void> {
@@ -111,9 +136,10 @@ export class ShardSet {
   }
 
   private rebuild(): void {
-    this.topologyNow = buildTopology([...this.states.values()]);
+    this.topologyNow = buildTopology([...this.states.values()], { preferred: this.served, gapsAreMissingShards: this.options.gapsAreMissingShards });
+    if (this.topologyNow.ready) this.served = this.topologyNow.model.fingerprint;
     for (const listener of this.listeners) listener(this.topologyNow);
-    const reason = this.topologyNow.ready ? "ready" : this.topologyNow.reason;
+    const reason = this.topologyNow.ready ? `ready ${this.topologyNow.model.fingerprint}` : this.topologyNow.reason;
     if (reason !== this.lastReason) {
       if (this.topologyNow.ready) this.options.log.info("ready", { V: this.topologyNow.model.vocabSize, ranges: this.topologyNow.ranges.length, fingerprint: this.topologyNow.model.fingerprint });
       else this.options.log.warn("not ready", { reason });

@@ -3,6 +3,12 @@
  * to the serving topology: one model, a RangeMap that tiles [0, V), and the
  * healthy replicas of every range — or the reason the gateway must not serve.
  * Pure, so every failure mode is tested without sockets.
+ *
+ * Several heads at once is the normal state of a rolling update. Partials of
+ * different heads are never merged; instead one head is served: the one
+ * served until now for as long as it still covers [0, V) with a healthy
+ * replica per range, else a head that does. Only when no head covers the
+ * vocabulary on its own is the answer MODEL_MISMATCH.
  */
 import type { ErrorCode } from "../../shared/errors.js";
 import { ClassRange, RangeMap, tilingProblem } from "../../shared/ranges.js";
@@ -31,32 +37,61 @@ export type Topology =
   | { ready: true; model: ModelRef; info: ShardInfo; map: RangeMap; ranges: RangeView[]; healthy: string[][] }
   | { ready: false; code: ErrorCode; reason: string; model: ModelRef | null; ranges: RangeView[] };
 
-const sameModel = (a: ShardInfo, b: ShardInfo) => a.fingerprint === b.fingerprint && a.vocabSize === b.vocabSize && a.dim === b.dim;
-const describe = (s: AddressState) => `${s.address} serves ${s.info!.fingerprint} (V=${s.info!.vocabSize}, d=${s.info!.dim})`;
+export interface TopologyOptions {
+  /** Fingerprint of the head served until now; kept while it covers [0, V), so a roll switches heads once. */
+  preferred?: string | null;
+  /**
+   * The address list is "every ready pod" (DNS discovery), so a gap means a
+   * range whose shards are down (503), not ranges configured wrongly (409).
+   */
+  gapsAreMissingShards?: boolean;
+}
 
-export function buildTopology(states: readonly AddressState[]): Topology {
+const headKey = (i: ShardInfo) => `${i.fingerprint}|${i.vocabSize}|${i.dim}`;
+const describeHead = (i: ShardInfo) => `${i.fingerprint} (V=${i.vocabSize}, d=${i.dim})`;
+const whyDown = (s: { address: string; error: string | null }) => `${s.address}: ${s.error ?? "not yet asked"}`;
+
+export function buildTopology(states: readonly AddressState[], options: TopologyOptions = {}): Topology {
   const known = states.filter((s) => s.info !== null);
-  const healthy = known.filter((s) => s.healthy);
   const unseen = states.filter((s) => s.info === null);
   if (known.length === 0) {
-    const why = states.map((s) => `${s.address}: ${s.error ?? "not yet asked"}`).join("; ");
+    const why = states.map(whyDown).join("; ");
     return { ready: false, code: "NOT_READY", reason: `no shard has answered yet (${why || "no shard addresses"})`, model: null, ranges: [] };
   }
-  const reference = (healthy[0] ?? known[0]!).info!;
-  const disagreeing = healthy.find((s) => !sameModel(s.info!, reference));
-  if (disagreeing) {
-    const reason = `shards disagree on the head: ${describe(healthy[0]!)}, ${describe(disagreeing)}`;
-    return { ready: false, code: "MODEL_MISMATCH", reason, model: null, ranges: [] };
+  const heads = new Map<string, AddressState[]>();
+  for (const s of known) heads.set(headKey(s.info!), [...(heads.get(headKey(s.info!)) ?? []), s]);
+  const candidates = [...heads.values()].map((members) => ({
+    info: (members.find((s) => s.healthy) ?? members[0]!).info!,
+    healthy: members.filter((s) => s.healthy).length,
+    topology: headTopology(members, unseen, options),
+  }));
+  // A head no healthy address serves any more is a stale memory, not a contender.
+  const live = candidates.filter((c) => c.healthy > 0);
+  if (live.length <= 1) {
+    return (live[0] ?? candidates.find((c) => c.info.fingerprint === options.preferred) ?? candidates[0]!).topology;
   }
+  const complete = live.filter((c) => c.topology.ready);
+  if (complete.length > 0) {
+    const chosen =
+      complete.find((c) => c.info.fingerprint === options.preferred) ??
+      [...complete].sort((a, b) => b.healthy - a.healthy || a.info.fingerprint.localeCompare(b.info.fingerprint))[0]!;
+    return chosen.topology;
+  }
+  const each = live.map((c) => `${describeHead(c.info)} on ${c.healthy} shard${c.healthy === 1 ? "" : "s"}: ${c.topology.ready ? "complete" : c.topology.reason}`);
+  const reason = `shards disagree on the head and no head covers [0, V) on its own (mid-way through a rolling update?): ${each.join("; ")}`;
+  return { ready: false, code: "MODEL_MISMATCH", reason, model: null, ranges: [] };
+}
+
+/** The topology if only the addresses serving this one head counted. */
+function headTopology(members: readonly AddressState[], unseen: readonly AddressState[], options: TopologyOptions): Topology {
+  const reference = (members.find((s) => s.healthy) ?? members[0]!).info!;
   const model = { fingerprint: reference.fingerprint, vocabSize: reference.vocabSize, dim: reference.dim };
-  // A stale entry for another head (an address that has since changed) is not a replica of this one.
-  const members = known.filter((s) => sameModel(s.info!, reference));
   const ranges = groupByRange(members);
   const problem = tilingProblem(model.vocabSize, ranges.map((r) => r.range));
   if (problem) {
-    if (problem.kind === "gap" && unseen.length > 0) {
-      const why = unseen.map((s) => `${s.address}: ${s.error ?? "not yet asked"}`).join("; ");
-      return { ready: false, code: "UNAVAILABLE", reason: `${problem.reason} (unreachable: ${why})`, model, ranges };
+    if (problem.kind === "gap" && (unseen.length > 0 || options.gapsAreMissingShards)) {
+      const why = unseen.length > 0 ? ` (unreachable: ${unseen.map(whyDown).join("; ")})` : " (no ready shard of this range is discovered)";
+      return { ready: false, code: "UNAVAILABLE", reason: `${problem.reason}${why}`, model, ranges };
     }
     return { ready: false, code: "MODEL_MISMATCH", reason: `shard ranges do not tile the vocabulary: ${problem.reason}`, model, ranges };
   }

@@ -2,6 +2,8 @@
  * The shard's gRPC server: `shardmax.v1.Shard` and `grpc.health.v1.Health`.
  * It listens before the slice is loaded, so health says NOT_SERVING (and
  * Partial says UNAVAILABLE) while loading; readiness probes rely on that.
+ * On shutdown it says NOT_SERVING again, stops taking calls and lets the
+ * in-flight ones finish.
  */
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
@@ -34,10 +36,16 @@ export interface ShardServerOptions {
 }
 
 const SERVICE_NAME = "shardmax.v1.Shard";
+/**
+ * Health service name that is SERVING for as long as the process answers at
+ * all — while loading and while draining too — for a liveness probe. Readiness
+ * probes ask for "" (or shardmax.v1.Shard): SERVING only with the slice loaded.
+ */
+export const LIVENESS_SERVICE = "liveness";
 
 export class ShardServer {
   readonly server: grpc.Server;
-  private readonly health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
+  private readonly health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING", [LIVENESS_SERVICE]: "SERVING" });
   private shard: LoadedShard | null = null;
   private loadingNote = "loading";
 

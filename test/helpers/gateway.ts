@@ -17,6 +17,7 @@ export async function startGateway(shards: string[], overrides: Partial<GatewayC
       grpc: "127.0.0.1:0",
       deadlineMs: 10_000,
       refreshMs: 200,
+      resolveIntervalMs: 200,
       bodyLimitBytes: 1 << 20,
       maxMessageBytes: 64 << 20,
       limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000 },
