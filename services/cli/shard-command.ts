@@ -14,6 +14,9 @@ import { UsageError, envName, flag, type Parsed } from "./flags.js";
 import { waitForStop } from "./signals.js";
 import { classRange, hostPort, integer, nonEmpty, shardSplit } from "./values.js";
 
+/** Chosen by measurement: see bench/REPORT.md ("Choosing the batching defaults"). */
+export const SHARD_BATCH_DEFAULTS = { maxBatchRows: 64, maxQueueDelayUs: 0, maxQueueRows: 8192 } as const;
+
 export const SHARD_FLAGS = {
   weights: flag.required({ metavar: "FILE", help: "the head: a .safetensors file, or builtin:default / builtin:VxD", parse: nonEmpty("a file path or builtin:default") }),
   tensor: flag.optional({ metavar: "NAME", help: "weight tensor in the checkpoint (unset: lm_head.weight)", parse: nonEmpty("a tensor name") }),
@@ -24,6 +27,9 @@ export const SHARD_FLAGS = {
   threads: flag.withDefault({ metavar: "N", help: "onnxruntime intra-op threads; 0 lets onnxruntime decide", parse: integer(0, 1024), default: 0 }),
   "max-rows": flag.withDefault({ metavar: "N", help: "most rows in one Partial request", parse: integer(1), default: 4096 }),
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest top-k a request may ask for", parse: integer(1), default: 1000 }),
+  "max-batch-rows": flag.withDefault({ metavar: "N", help: "most rows in one onnxruntime run; concurrent requests are coalesced up to this", parse: integer(1, 65536), default: SHARD_BATCH_DEFAULTS.maxBatchRows }),
+  "max-queue-delay-us": flag.withDefault({ metavar: "N", help: "how long the oldest waiting request may wait for batch-mates, in µs (Node timers: 1 ms steps)", parse: integer(0, 10_000_000), default: SHARD_BATCH_DEFAULTS.maxQueueDelayUs }),
+  "max-queue-rows": flag.withDefault({ metavar: "N", help: "rows that may wait for a run; beyond, requests get RESOURCE_EXHAUSTED; at least --max-rows", parse: integer(1), default: SHARD_BATCH_DEFAULTS.maxQueueRows }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
   events: flag.switch({ hidden: true, help: "report port, progress and readiness as JSON lines on stdout (for shardmax local)" }),
 };
@@ -46,6 +52,9 @@ export const shardCommand: Command = {
 
 export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardConfig> {
   const v = parsed.values;
+  if (v["max-queue-rows"] < Math.max(v["max-rows"], v["max-batch-rows"])) {
+    throw new UsageError(`--max-queue-rows ${v["max-queue-rows"]} must be at least --max-rows (${v["max-rows"]}) and --max-batch-rows (${v["max-batch-rows"]}), or the largest request could never be queued`);
+  }
   return Object.freeze({
     weights: v.weights,
     tensor: v.tensor,
@@ -57,6 +66,9 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
     maxTopK: v["max-top-k"],
     maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
     drainMs: v["drain-ms"],
+    maxBatchRows: v["max-batch-rows"],
+    maxQueueDelayUs: v["max-queue-delay-us"],
+    maxQueueRows: v["max-queue-rows"],
   });
 }
 

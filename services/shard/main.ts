@@ -1,13 +1,17 @@
 /**
  * Runs one shard: listen first (health NOT_SERVING), load only this shard's
- * rows with progress in the log, fingerprint the head, build the session,
- * then report SERVING. Config arrives parsed and frozen from the CLI.
+ * rows with progress in the log, fingerprint the head, build the session (in
+ * its inference worker), put the dynamic batcher in front of it, then report
+ * SERVING. Config arrives parsed and frozen from the CLI.
  */
 import { openHead } from "../../shared/checkpoint/open-head.js";
 import type { Logger } from "../../shared/log.js";
 import { ClassRange, splitRange } from "../../shared/ranges.js";
+import { partialBatches } from "./batch-partial.js";
+import { Batcher, type BatcherStats } from "./batcher.js";
 import { ShardServer } from "./server.js";
 import { ShardSession } from "./session.js";
+import { WorkerSession } from "./worker-session.js";
 
 export type RangeSpec = { kind: "split"; index: number; count: number } | { kind: "range"; start: number; end: number };
 
@@ -22,6 +26,14 @@ export interface ShardConfig {
   maxTopK: number;
   maxMessageBytes: number;
   drainMs: number;
+  /** Most rows in one onnxruntime run; larger calls are cut across runs. */
+  maxBatchRows: number;
+  /** How long the oldest waiting call may wait for batch-mates before a run starts. */
+  maxQueueDelayUs: number;
+  /** Rows that may wait for a run; more are refused with RESOURCE_EXHAUSTED. */
+  maxQueueRows: number;
+  /** "worker" (default): onnxruntime runs off the event loop. "main" exists to measure the difference. */
+  inferenceThread?: "worker" | "main";
 }
 
 export interface RunningShard {
@@ -29,8 +41,21 @@ export interface RunningShard {
   range: ClassRange;
   /** Resolves once the slice is loaded and the shard is serving. */
   ready: Promise<void>;
+  /** Counters of the batcher (zero until ready). */
+  stats(): Readonly<BatcherStats>;
   stop(): Promise<void>;
 }
+
+/**
+ * The receive limit for the largest batch a Partial may carry: maxRows hidden
+ * rows, plus as many bytes again for target ids and framing; never below the
+ * configured floor.
+ */
+export function partialMessageBytes(maxRows: number, dim: number, floorBytes: number): number {
+  return Math.min(2 ** 31 - 1, Math.max(floorBytes, 2 * maxRows * dim * 4 + (1 << 20)));
+}
+
+type Session = Pick<ShardSession, "run" | "close">;
 
 export function resolveRange(spec: RangeSpec, vocabSize: number): ClassRange {
   if (spec.kind === "split") return splitRange(vocabSize, spec.index, spec.count);
@@ -43,11 +68,13 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
   const head = await openHead(config.weights, { tensor: config.tensor, bias: config.bias });
   const { vocabSize, dim, dtype } = head.description;
   const range = resolveRange(config.range, vocabSize);
-  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes: config.maxMessageBytes, log });
+  const maxMessageBytes = partialMessageBytes(config.maxRows, dim, config.maxMessageBytes);
+  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log });
   const port = await server.listen(config.listen);
   log.info("listening, loading slice", { port, range: `${range}`, V: vocabSize, d: dim, dtype, source: head.description.source });
 
-  let session: ShardSession | null = null;
+  let session: Session | null = null;
+  let batcher: Batcher<unknown> | null = null;
   const ready = (async () => {
     const started = Date.now();
     let lastLog = 0;
@@ -66,9 +93,22 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
     server.setLoading("fingerprinting");
     const fingerprint = await head.fingerprint();
     server.setLoading("building session");
-    session = await ShardSession.create(range, { rows: range.size, dim, weight: slice.weight, bias: slice.bias }, { threads: config.threads });
+    const weights = { rows: range.size, dim, weight: slice.weight, bias: slice.bias };
+    const options = { threads: config.threads };
+    const onDeath = (error: Error) => {
+      log.error("inference worker died; not serving", { error: error.message });
+      server.setServing(false);
+    };
+    session = config.inferenceThread === "main" ? await ShardSession.create(range, weights, options) : await WorkerSession.create(range, weights, options, onDeath);
     await head.close();
     const shardSession = session;
+    const shardBatcher = new Batcher(partialBatches((batch) => shardSession.run(batch)), {
+      dim,
+      maxBatchRows: config.maxBatchRows,
+      maxQueueDelayUs: config.maxQueueDelayUs,
+      maxQueueRows: config.maxQueueRows,
+    });
+    batcher = shardBatcher;
     server.setReady({
       range,
       vocabSize,
@@ -77,7 +117,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       dtype,
       hasBias: slice.bias !== null,
       source: head.description.source,
-      run: (batch) => shardSession.run(batch),
+      run: (call, signal) => shardBatcher.run(call, signal),
     });
     log.info("serving", { range: `${range}`, fingerprint, seconds: ((Date.now() - started) / 1000).toFixed(1) });
   })();
@@ -87,9 +127,12 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
     port,
     range,
     ready,
+    stats: () => batcher?.stats ?? { runs: 0, calls: 0, rows: 0, isolatedRuns: 0, refused: 0 },
     async stop() {
       await server.shutdown(config.drainMs);
-      await (session as ShardSession | null)?.close();
+      const counts = batcher?.stats;
+      if (counts && counts.runs > 0) log.info("batches", { ...counts, rowsPerRun: (counts.rows / counts.runs).toFixed(1) });
+      await (session as Session | null)?.close();
     },
   };
 }

@@ -1,0 +1,60 @@
+/**
+ * The inference worker thread: it owns the onnxruntime session of a shard.
+ * onnxruntime-node runs a session synchronously on the calling thread (and
+ * builds it synchronously too), which would stall the shard's event loop for
+ * a whole batch — gRPC, health checks and the batch queue with it. Here only
+ * this thread waits. Buffers travel by transfer, never by copy.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { ShardmaxError } from "../../shared/errors.js";
+import { ClassRange } from "../../shared/ranges.js";
+import { ShardSession } from "./session.js";
+import { WORKER_ROLE, transferListOf, type FromWorker, type ToWorker } from "./worker-protocol.js";
+
+// Only as the worker that worker-session.ts starts; importing this file elsewhere does nothing.
+if (parentPort && (workerData as { role?: unknown } | null)?.role === WORKER_ROLE) {
+  const port = parentPort;
+  let session: ShardSession | null = null;
+  const failed = (id: number | null, err: unknown): FromWorker => {
+    const error = ShardmaxError.from(err);
+    return { type: "failed", id, code: error.code, message: error.message };
+  };
+
+  port.on("message", (message: ToWorker) => {
+    switch (message.type) {
+      case "create": {
+        const range = ClassRange.of(message.range.start, message.range.end);
+        ShardSession.create(range, message.slice, message.options).then(
+          (created) => {
+            session = created;
+            port.postMessage({ type: "created" } satisfies FromWorker);
+          },
+          (err: unknown) => port.postMessage(failed(null, err)),
+        );
+        return;
+      }
+      case "run": {
+        const { id, batch } = message;
+        if (!session) {
+          port.postMessage(failed(id, new ShardmaxError("INTERNAL", "the inference worker has no session yet")));
+          return;
+        }
+        session.run(batch).then(
+          (partial) => {
+            const reply: FromWorker = { type: "result", id, partial };
+            const { max, sumExp, topIds, topLogits, targetLogits } = partial;
+            port.postMessage(reply, transferListOf([max, sumExp, topIds, topLogits, targetLogits]));
+          },
+          (err: unknown) => port.postMessage(failed(id, err)),
+        );
+        return;
+      }
+      case "close": {
+        const closing = session?.close() ?? Promise.resolve();
+        session = null;
+        closing.finally(() => port.postMessage({ type: "closed" } satisfies FromWorker));
+        return;
+      }
+    }
+  });
+}
