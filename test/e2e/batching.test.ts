@@ -112,7 +112,7 @@ describe("health under full load", () => {
     // A heavier head, so the flood keeps onnxruntime busy for a while.
     const heavy = await shard(["--weights", "builtin:65536x256", "--shard", "0/1", "--max-batch-rows", "16"]);
     const Health = grpc.makeGenericClientConstructor(healthService, "Health");
-    const health = new Health(heavy.process.address, grpc.credentials.createInsecure()) as grpc.Client & {
+    const health = new Health(heavy.process.address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
       check(request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: { status: string }) => void): void;
     };
     const check = () =>
