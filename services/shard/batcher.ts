@@ -107,6 +107,7 @@ export class Batcher<R> {
   /** Queues a call; `signal` drops it if the caller goes away before it starts. */
   run(call: ShardCall, signal?: AbortSignal): Promise<R> {
     if (call.rows < 1) return Promise.reject(new ShardmaxError("INTERNAL", "an empty call must never reach the batcher"));
+    if (signal?.aborted) return Promise.reject(new ShardmaxError("CANCELLED", "the caller went away before the call was queued"));
     if (this.queuedRows + call.rows > this.options.maxQueueRows) {
       this.counters.refused++;
       return Promise.reject(

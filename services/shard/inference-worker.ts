@@ -9,7 +9,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { ShardmaxError } from "../../shared/errors.js";
 import { ClassRange } from "../../shared/ranges.js";
 import { ShardSession } from "./session.js";
-import { WORKER_ROLE, transferListOf, type FromWorker, type ToWorker } from "./worker-protocol.js";
+import { WORKER_ROLE, transferablesIn, type FromWorker, type ToWorker } from "./worker-protocol.js";
 
 // Only as the worker that worker-session.ts starts; importing this file elsewhere does nothing.
 if (parentPort && (workerData as { role?: unknown } | null)?.role === WORKER_ROLE) {
@@ -42,8 +42,7 @@ if (parentPort && (workerData as { role?: unknown } | null)?.role === WORKER_ROL
         session.run(batch).then(
           (partial) => {
             const reply: FromWorker = { type: "result", id, partial };
-            const { max, sumExp, topIds, topLogits, targetLogits } = partial;
-            port.postMessage(reply, transferListOf([max, sumExp, topIds, topLogits, targetLogits]));
+            port.postMessage(reply, transferablesIn(partial));
           },
           (err: unknown) => port.postMessage(failed(id, err)),
         );

@@ -6,6 +6,7 @@
  */
 import { openHead } from "../../shared/checkpoint/open-head.js";
 import type { Logger } from "../../shared/log.js";
+import type { BatchPartial } from "../../shared/math/partial.js";
 import { ClassRange, splitRange } from "../../shared/ranges.js";
 import { partialBatches } from "./batch-partial.js";
 import { Batcher, type BatcherStats } from "./batcher.js";
@@ -74,7 +75,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
   log.info("listening, loading slice", { port, range: `${range}`, V: vocabSize, d: dim, dtype, source: head.description.source });
 
   let session: Session | null = null;
-  let batcher: Batcher<unknown> | null = null;
+  let batcher: Batcher<BatchPartial> | null = null;
   const ready = (async () => {
     const started = Date.now();
     let lastLog = 0;

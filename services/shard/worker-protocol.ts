@@ -2,6 +2,7 @@
  * The messages between a shard's main thread and its inference worker, and
  * which buffers each one transfers (moves, without copying) to the other side.
  */
+import * as workerThreads from "node:worker_threads";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { SliceWeights } from "./partial-graph.js";
 import type { PartialBatch, SessionOptions } from "./session.js";
@@ -20,12 +21,23 @@ export type FromWorker =
   | { type: "failed"; id: number | null; code: string; message: string }
   | { type: "closed" };
 
-export function transferListOf(arrays: readonly (ArrayBufferView | null)[]): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
-  for (const array of arrays) {
-    // A SharedArrayBuffer is shared, not transferred: it never needs a copy either.
-    if (array && array.buffer instanceof ArrayBuffer && array.buffer.byteLength > 0) buffers.add(array.buffer);
+/**
+ * The ArrayBuffers under every typed array in `value` (plain objects and
+ * arrays are walked), to move rather than copy them. A SharedArrayBuffer is
+ * shared as it is and needs no transfer; a pooled Buffer's memory is marked
+ * untransferable (Node ≥ 21 throws on it, Node 20 copies it), so it is left out.
+ */
+export function transferablesIn(value: unknown, found = new Set<ArrayBuffer>()): ArrayBuffer[] {
+  if (ArrayBuffer.isView(value)) {
+    const buffer = value.buffer;
+    if (buffer instanceof ArrayBuffer && buffer.byteLength > 0 && !isUntransferable(buffer)) found.add(buffer);
+  } else if (Array.isArray(value)) {
+    for (const item of value) transferablesIn(item, found);
+  } else if (value !== null && typeof value === "object") {
+    for (const item of Object.values(value)) transferablesIn(item, found);
   }
-  return [...buffers];
+  return [...found];
 }
 
+const marked = (workerThreads as { isMarkedAsUntransferable?: (object: object) => boolean }).isMarkedAsUntransferable;
+const isUntransferable = (buffer: ArrayBuffer) => marked?.(buffer) ?? false;

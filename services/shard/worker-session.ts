@@ -12,7 +12,7 @@ import { ShardmaxError, type ErrorCode } from "../../shared/errors.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import { packageRoot } from "../../shared/package-root.js";
 import type { ClassRange } from "../../shared/ranges.js";
-import { WORKER_ROLE, transferListOf, type FromWorker, type ToWorker } from "./worker-protocol.js";
+import { WORKER_ROLE, transferablesIn, type FromWorker, type ToWorker } from "./worker-protocol.js";
 import type { SliceWeights } from "./partial-graph.js";
 import type { PartialBatch, SessionOptions } from "./session.js";
 
@@ -55,7 +55,7 @@ export class WorkerSession {
       worker.once("exit", (code) => reject(new ShardmaxError("INTERNAL", `inference worker exited (code ${code}) while building the session`)));
     });
     const message: ToWorker = { type: "create", range: { start: range.start, end: range.end }, slice, options };
-    worker.postMessage(message, transferListOf([slice.weight, slice.bias]));
+    worker.postMessage(message, transferablesIn(slice));
     try {
       await created;
     } catch (err) {
@@ -75,7 +75,7 @@ export class WorkerSession {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const message: ToWorker = { type: "run", id, batch };
-      this.worker.postMessage(message, transferListOf([batch.hidden, batch.temperature, batch.targetCounts, batch.targetIds]));
+      this.worker.postMessage(message, transferablesIn(batch));
     });
   }
 
