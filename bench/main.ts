@@ -37,26 +37,25 @@ const cores = machine.cores;
 const POOL_ROWS = 512;
 /** Others may use this much of the CPU during a measurement; above it the measurement is repeated. */
 const QUIET_SHARE = 0.1;
-const RETRIES = 2;
 
 const pct = (share: number) => `${Math.round(100 * share)}%`;
 
 /** Before measuring, wait (a while) for other users of the machine to go quiet. */
 async function quiet(pids: () => readonly number[]): Promise<void> {
-  await waitForQuiet(pids, QUIET_SHARE, 1500, values.quick ? 10_000 : 300_000, (seen) => say(`  waiting: other processes use ${pct(seen)} of the CPU`));
+  await waitForQuiet(pids, QUIET_SHARE, 1500, plan.quietWaitMs, (seen) => say(`  waiting: other processes use ${pct(seen)} of the CPU`));
 }
 
 /** Runs `measure` until others used at most QUIET_SHARE of the CPU meanwhile (or retries run out); keeps the least disturbed run. */
 async function undisturbed<T>(pids: () => readonly number[], measure: () => Promise<T>): Promise<{ value: T; foreignCpu: number; retries: number }> {
   let best: { value: T; foreignCpu: number; retries: number } | null = null;
-  for (let attempt = 0; attempt <= RETRIES; attempt++) {
+  for (let attempt = 0; attempt <= plan.retries; attempt++) {
     await quiet(pids);
     const others = foreignCpu(pids);
     const value = await measure();
     const share = others();
     if (!best || share < best.foreignCpu) best = { value, foreignCpu: share, retries: attempt };
     if (!(share > QUIET_SHARE)) break;
-    if (attempt < RETRIES) say(`  others used ${pct(share)} of the CPU during that measurement: repeating it`);
+    if (attempt < plan.retries) say(`  others used ${pct(share)} of the CPU during that measurement: repeating it`);
   }
   return best!;
 }

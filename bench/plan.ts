@@ -41,6 +41,9 @@ export interface Plan {
   /** Batching and thread variants of C (2 shards) on the first head; empty in quick runs. */
   tuning: (cores: number) => TuningVariant[];
   tuningPoints: LoadPoint[];
+  /** How long to wait for other processes to go quiet before a measurement, and how often to repeat a disturbed one. */
+  quietWaitMs: number;
+  retries: number;
 }
 
 const head = (name: string, vocabSize: number, dim: number): HeadPlan => ({ name, weights: `builtin:${vocabSize}x${dim}`, vocabSize, dim });
@@ -80,6 +83,8 @@ export const FULL: Plan = {
     { label: `--threads ${cores} on each of 2 shards`, spec: { kind: "shardmax", shards: 2, threadsPerShard: cores } },
   ],
   tuningPoints: batch1([4, 32]),
+  quietWaitMs: 300_000,
+  retries: 2,
 };
 
 export const QUICK: Plan = {
@@ -94,4 +99,6 @@ export const QUICK: Plan = {
   gemmN: 1024,
   eventLoop: { head: head("LLM-shaped head", 32768, 512), concurrency: 32, measureMs: 1500 },
   tuning: () => [],
+  quietWaitMs: 3000,
+  retries: 0,
 };

@@ -37,25 +37,25 @@ export function slicePartial(result: BatchPartial, slot: BatchSlot): BatchPartia
 
 /** Rows of one call answered by consecutive batches, put back together. */
 export function joinPartials(parts: readonly BatchPartial[]): BatchPartial {
-  const k = parts[0]!.k;
-  const concat = <T extends Float64Array | Float32Array | Uint32Array>(make: (n: number) => T, pick: (p: BatchPartial) => T): T => {
-    const out = make(parts.reduce((n, p) => n + pick(p).length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(pick(p), at);
-      at += pick(p).length;
-    }
-    return out;
-  };
   return {
     rows: parts.reduce((n, p) => n + p.rows, 0),
-    k,
-    max: concat((n) => new Float64Array(n), (p) => p.max as Float64Array),
-    sumExp: concat((n) => new Float64Array(n), (p) => p.sumExp as Float64Array),
-    topIds: concat((n) => new Uint32Array(n), (p) => p.topIds as Uint32Array),
-    topLogits: concat((n) => new Float32Array(n), (p) => p.topLogits as Float32Array),
-    targetLogits: concat((n) => new Float32Array(n), (p) => p.targetLogits as Float32Array),
+    k: parts[0]!.k,
+    max: concat(parts.map((p) => p.max), (n) => new Float64Array(n)),
+    sumExp: concat(parts.map((p) => p.sumExp), (n) => new Float64Array(n)),
+    topIds: concat(parts.map((p) => p.topIds), (n) => new Uint32Array(n)),
+    topLogits: concat(parts.map((p) => p.topLogits), (n) => new Float32Array(n)),
+    targetLogits: concat(parts.map((p) => p.targetLogits), (n) => new Float32Array(n)),
   };
+}
+
+function concat<T extends Float64Array | Float32Array | Uint32Array>(arrays: readonly T[], make: (length: number) => T): T {
+  const out = make(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
 }
 
 /** The shard's batch kind: runs on a session (in this thread or a worker) and cuts per call. */

@@ -16,9 +16,11 @@
  * onnxruntime thread, and calls arriving meanwhile form the next batch.
  *
  * Copies: a call's hidden rows and target ids stay the wire bytes (any
- * alignment) until they are copied, once, into the batch's aligned arrays.
+ * alignment) until they are copied, once, into the batch's aligned arrays
+ * (batch-assembly.ts).
  */
 import { ShardmaxError } from "../../shared/errors.js";
+import { assembleBatch, prefixSums } from "./batch-assembly.js";
 import type { PartialBatch } from "./session.js";
 
 /** One caller's request as the server decoded and checked it. */
@@ -177,7 +179,8 @@ export class Batcher<R> {
     const live = pieces.filter((p) => !p.entry.settled);
     if (live.length === 0) return;
     try {
-      const { batch, slots } = this.assemble(live);
+      const parts = live.map(({ entry, firstRow, rows }) => ({ call: entry.call, targetStart: entry.targetStart, firstRow, rows }));
+      const { batch, slots } = assembleBatch(parts, this.options.dim);
       this.counters.runs++;
       this.counters.rows += batch.rows;
       const result = await this.kind.run(batch);
@@ -192,37 +195,6 @@ export class Batcher<R> {
         await this.runPieces([piece]);
       }
     }
-  }
-
-  private assemble(pieces: Piece<R>[]): { batch: PartialBatch; slots: BatchSlot[] } {
-    const { dim } = this.options;
-    const rows = pieces.reduce((n, p) => n + p.rows, 0);
-    const targets = pieces.reduce((n, p) => n + p.entry.targetStart[p.firstRow + p.rows]! - p.entry.targetStart[p.firstRow]!, 0);
-    const hidden = new Float32Array(rows * dim);
-    const hiddenBytes = new Uint8Array(hidden.buffer);
-    const temperature = new Float32Array(rows);
-    const targetCounts = new Uint32Array(rows);
-    const targetIds = new Uint32Array(targets);
-    const targetBytes = new Uint8Array(targetIds.buffer);
-    const slots: BatchSlot[] = [];
-    let row = 0;
-    let target = 0;
-    let topK = 0;
-    for (const { entry, firstRow, rows: n } of pieces) {
-      const { call, targetStart } = entry;
-      const rowBytes = dim * 4;
-      hiddenBytes.set(call.hidden.subarray(firstRow * rowBytes, (firstRow + n) * rowBytes), row * rowBytes);
-      temperature.fill(call.temperature, row, row + n);
-      targetCounts.set(call.targetCounts.subarray(firstRow, firstRow + n), row);
-      const t0 = targetStart[firstRow]!;
-      const t1 = targetStart[firstRow + n]!;
-      targetBytes.set(call.targetIds.subarray(t0 * 4, t1 * 4), target * 4);
-      slots.push({ row, rows: n, target, targets: t1 - t0, topK: call.topK });
-      topK = Math.max(topK, call.topK);
-      row += n;
-      target += t1 - t0;
-    }
-    return { batch: { rows, hidden, topK, temperature, targetCounts, targetIds }, slots };
   }
 
   private deliver(piece: Piece<R>, part: R): void {
@@ -250,10 +222,4 @@ export class Batcher<R> {
     }
     entry.reject(err);
   }
-}
-
-function prefixSums(counts: Uint32Array): Uint32Array {
-  const starts = new Uint32Array(counts.length + 1);
-  for (let i = 0; i < counts.length; i++) starts[i + 1] = starts[i]! + counts[i]!;
-  return starts;
 }
