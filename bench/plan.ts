@@ -71,18 +71,16 @@ export const FULL: Plan = {
   eventLoop: { head: head("LLM head", 131072, 1024), concurrency: 32, measureMs: 5000 },
   tuning: (cores) => [
     ...[
-      [64, 0],
-      [32, 0],
       [128, 0],
-      [64, 1000],
-      [64, 3000],
+      [32, 0],
+      [128, 3000],
     ].map(([rows, delay]): TuningVariant => ({
       label: `--max-batch-rows ${rows} --max-queue-delay-us ${delay}`,
       spec: { kind: "shardmax", shards: 2, threadsPerShard: perShard(cores, 2), maxBatchRows: rows, maxQueueDelayUs: delay },
     })),
     { label: `--threads ${cores} on each of 2 shards`, spec: { kind: "shardmax", shards: 2, threadsPerShard: cores } },
   ],
-  tuningPoints: batch1([4, 32]),
+  tuningPoints: [...batch1([4, 32]), { rows: 32, concurrency: 4 }],
   quietWaitMs: 300_000,
   retries: 2,
 };

@@ -25,7 +25,7 @@ const { values } = parseArgs({
     shard: { type: "string" },
     threads: { type: "string", default: "0" },
     listen: { type: "string", default: "127.0.0.1:0" },
-    "max-batch-rows": { type: "string", default: "64" },
+    "max-batch-rows": { type: "string", default: "128" },
     "max-queue-delay-us": { type: "string", default: "0" },
   },
 });

@@ -12,6 +12,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
 import { silentLogger } from "../../shared/log.js";
+import { SHARD_BATCH_DEFAULTS } from "../../services/cli/shard-command.js";
 import { runShard } from "../../services/shard/main.js";
 import { emit } from "../child-process.js";
 
@@ -21,7 +22,6 @@ const { values } = parseArgs({
     shard: { type: "string", default: "0/1" },
     threads: { type: "string", default: "0" },
     inference: { type: "string", default: "worker" },
-    "max-batch-rows": { type: "string", default: "64" },
   },
 });
 const [index, count] = values.shard!.split("/").map(Number) as [number, number];
@@ -35,9 +35,7 @@ const shard = await runShard(
     maxTopK: 1000,
     maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
     drainMs: 1000,
-    maxBatchRows: Number(values["max-batch-rows"]),
-    maxQueueDelayUs: 0,
-    maxQueueRows: 1 << 16,
+    ...SHARD_BATCH_DEFAULTS,
     inferenceThread: values.inference === "main" ? "main" : "worker",
   },
   silentLogger,

@@ -15,7 +15,7 @@ import { waitForStop } from "./signals.js";
 import { classRange, hostPort, integer, nonEmpty, shardSplit } from "./values.js";
 
 /** Chosen by measurement: see bench/REPORT.md ("Choosing the batching defaults"). */
-export const SHARD_BATCH_DEFAULTS = { maxBatchRows: 64, maxQueueDelayUs: 0, maxQueueRows: 8192 } as const;
+export const SHARD_BATCH_DEFAULTS = { maxBatchRows: 128, maxQueueDelayUs: 0, maxQueueRows: 8192 } as const;
 
 export const SHARD_FLAGS = {
   weights: flag.required({ metavar: "FILE", help: "the head: a .safetensors file, or builtin:default / builtin:VxD", parse: nonEmpty("a file path or builtin:default") }),

@@ -3,12 +3,19 @@
  * session, because a run streams the whole weight slice once whatever its
  * batch (at batch 1 a shard is memory-bound; 32 rows cost a few times 1 row).
  *
- * The knobs are Triton's: a batch holds at most `maxBatchRows` rows, and a
- * batch is started once the session is free and either that many rows wait
- * or the oldest call has waited `maxQueueDelayUs`. A call larger than a batch
- * is cut into several (so a run never exceeds `maxBatchRows` rows, which
- * bounds its [rows, V_s] intermediates); rows waiting beyond `maxQueueRows`
- * are refused with RESOURCE_EXHAUSTED instead of growing memory without bound.
+ * The knobs are Triton's, `maxBatchRows` and `maxQueueDelayUs`, with one
+ * difference in when the delay applies. A call reaching an idle session runs
+ * at once (with whatever arrived in the same event-loop turn). Calls that
+ * queued during a run could start as soon as it ends, but under closed-loop
+ * load that splits the callers into two cohorts that alternate in half-size
+ * batches forever: the cohort just answered sends its next calls a
+ * millisecond or two later. So after a run, if calls were waiting, the next
+ * run waits up to `maxQueueDelayUs` for as many calls as the run answered,
+ * then starts; it starts at once when `maxBatchRows` rows wait. A call
+ * larger than a batch is cut into several (so a run never exceeds
+ * `maxBatchRows` rows, which bounds its [rows, V_s] intermediates); rows
+ * waiting beyond `maxQueueRows` are refused with RESOURCE_EXHAUSTED instead
+ * of growing memory without bound.
  *
  * Isolation: a call is checked before it is queued; if a run of several calls
  * still fails (e.g. one row's logits overflow), each call is run again alone,
@@ -93,6 +100,9 @@ export class Batcher<R> {
   private queuedRows = 0;
   private running = false;
   private timer: { kind: "turn"; handle: NodeJS.Immediate } | { kind: "delay"; handle: NodeJS.Timeout } | null = null;
+  /** Set when a run ended with calls waiting: when, how many calls it answered, how many have arrived since. */
+  private afterRun: { endedMs: number; answered: number; arrived: number } | null = null;
+  private settled = 0;
   private readonly counters: BatcherStats = { runs: 0, calls: 0, rows: 0, isolatedRuns: 0, refused: 0 };
 
   constructor(
@@ -121,6 +131,7 @@ export class Batcher<R> {
       this.queue.push(entry);
       this.queuedRows += call.rows;
       this.counters.calls++;
+      if (this.afterRun) this.afterRun.arrived++;
       signal?.addEventListener("abort", () => this.abandon(entry), { once: true });
       this.schedule();
     });
@@ -134,9 +145,10 @@ export class Batcher<R> {
 
   private schedule(): void {
     if (this.running || this.queue.length === 0 || this.timer?.kind === "turn") return;
-    const waitedUs = (performance.now() - this.queue[0]!.enqueuedMs) * 1000;
-    const remainingUs = this.options.maxQueueDelayUs - waitedUs;
-    if (this.queuedRows >= this.options.maxBatchRows || remainingUs <= 0) {
+    const after = this.afterRun;
+    const back = !after || after.arrived >= after.answered;
+    const remainingUs = after ? (after.endedMs - performance.now()) * 1000 + this.options.maxQueueDelayUs : 0;
+    if (this.queuedRows >= this.options.maxBatchRows || back || remainingUs <= 0) {
       if (this.timer) clearTimeout(this.timer.handle);
       // One turn of the event loop: calls that arrived in the same read join this batch.
       this.timer = { kind: "turn", handle: setImmediate(() => this.dispatch()) };
@@ -151,10 +163,13 @@ export class Batcher<R> {
     if (this.running || this.queue.length === 0) return;
     const pieces = this.take();
     this.running = true;
+    this.afterRun = null;
+    const settledBefore = this.settled;
     this.runPieces(pieces)
       .catch(() => {}) // every failure was already handed to its call
       .finally(() => {
         this.running = false;
+        if (this.queue.length > 0) this.afterRun = { endedMs: performance.now(), answered: this.settled - settledBefore, arrived: 0 };
         this.schedule();
       });
   }
@@ -203,6 +218,7 @@ export class Batcher<R> {
     entry.parts.push(part);
     if (piece.firstRow + piece.rows < entry.call.rows) return;
     entry.settled = true;
+    this.settled++;
     try {
       entry.resolve(entry.parts.length === 1 ? entry.parts[0]! : this.kind.join(entry.parts));
     } catch (err) {
@@ -213,6 +229,7 @@ export class Batcher<R> {
   private fail(entry: Waiting<R>, err: unknown): void {
     if (entry.settled) return;
     entry.settled = true;
+    this.settled++;
     entry.parts = [];
     // A call cut across batches may still have rows queued: they leave with it.
     const at = this.queue.indexOf(entry);

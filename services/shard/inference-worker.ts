@@ -4,7 +4,13 @@
  * builds it synchronously too), which would stall the shard's event loop for
  * a whole batch — gRPC, health checks and the batch queue with it. Here only
  * this thread waits. Buffers travel by transfer, never by copy.
+ *
+ * On Linux this thread also lowers its own scheduling priority (nice is per
+ * thread there, and the onnxruntime threads it starts inherit it): when the
+ * cores are busy with inference, the event loop still gets one the moment it
+ * has work, so health checks and responses are not queued behind a batch.
  */
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { ShardmaxError } from "../../shared/errors.js";
 import { ClassRange } from "../../shared/ranges.js";
@@ -12,8 +18,12 @@ import { ShardSession } from "./session.js";
 import { WORKER_ROLE, transferablesIn, type FromWorker, type ToWorker } from "./worker-protocol.js";
 
 // Only as the worker that worker-session.ts starts; importing this file elsewhere does nothing.
+/** Nice value of the inference threads: lower priority than the event loop, still far from idle-only. */
+const INFERENCE_NICE = 10;
+
 if (parentPort && (workerData as { role?: unknown } | null)?.role === WORKER_ROLE) {
   const port = parentPort;
+  if (process.platform === "linux") setPriority(INFERENCE_NICE); // this thread only (NPTL), before the session starts its threads
   let session: ShardSession | null = null;
   const failed = (id: number | null, err: unknown): FromWorker => {
     const error = ShardmaxError.from(err);

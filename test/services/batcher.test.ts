@@ -79,13 +79,43 @@ describe("coalescing", () => {
     expect(sessionRuns - before).toBe(Math.ceil(rows / 4));
   });
 
-  it("a lone call waits up to the queue delay for batch-mates, then runs", async () => {
-    const b = batcher({ maxQueueDelayUs: 200_000 });
+  it("a call reaching an idle shard runs at once, whatever the queue delay", async () => {
+    const b = batcher({ maxQueueDelayUs: 10_000_000 });
     const spec = calls(1, 70)[0]!;
-    const started = performance.now();
-    expectShardAnswer(await b.run(toCall(spec)), head, range, spec);
+    const tooLate = new Promise((resolve) => setTimeout(() => resolve("waited"), 5000).unref());
+    const answer = await Promise.race([b.run(toCall(spec)), tooLate]);
+    expect(answer).not.toBe("waited");
+    expectShardAnswer(answer as BatchPartial, head, range, spec);
+  });
+
+  it("after a run, calls that waited through it wait for the callers it answered, then run with them", async () => {
+    const b = batcher({ maxQueueDelayUs: 10_000_000 });
+    const [first, waiting, returning] = calls(3, 75);
+    const answered = b.run(toCall(first!));
+    await new Promise((resolve) => setImmediate(resolve)); // the first run has started
+    let waitingDone = false;
+    const queued = b.run(toCall(waiting!)).then((r) => ((waitingDone = true), r));
+    expectShardAnswer(await answered, head, range, first!);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(waitingDone).toBe(false); // held for the caller just answered…
+    const back = b.run(toCall(returning!)); // …who comes back: both run together
+    expectShardAnswer(await queued, head, range, waiting!);
+    expectShardAnswer(await back, head, range, returning!);
+    expect(b.stats.runs).toBe(2);
+  });
+
+  it("that wait is bounded by the queue delay", async () => {
+    const b = batcher({ maxQueueDelayUs: 200_000 });
+    const [first, waiting] = calls(2, 78);
+    const answered = b.run(toCall(first!));
+    await new Promise((resolve) => setImmediate(resolve));
+    const queued = b.run(toCall(waiting!));
+    await answered;
+    const firstDone = performance.now();
+    expectShardAnswer(await queued, head, range, waiting!);
     // Timers never fire early: a lower bound only, so a slow machine cannot break it.
-    expect(performance.now() - started).toBeGreaterThanOrEqual(195);
+    expect(performance.now() - firstDone).toBeGreaterThanOrEqual(190);
+    expect(b.stats.runs).toBe(2);
   });
 
   it("a full batch does not wait for the queue delay", async () => {
