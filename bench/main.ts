@@ -42,7 +42,7 @@ const pct = (share: number) => `${Math.round(100 * share)}%`;
 
 /** Before measuring, wait (a while) for other users of the machine to go quiet. */
 async function quiet(pids: () => readonly number[]): Promise<void> {
-  await waitForQuiet(pids, QUIET_SHARE, 1500, plan.quietWaitMs, (seen) => say(`  waiting: other processes use ${pct(seen)} of the CPU`));
+  await waitForQuiet(pids, QUIET_SHARE, plan.quietWindowMs, plan.quietWaitMs, (seen) => say(`  waiting: other processes use ${pct(seen)} of the CPU`));
 }
 
 /** Runs `measure` until others used at most QUIET_SHARE of the CPU meanwhile (or retries run out); keeps the least disturbed run. */

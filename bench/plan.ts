@@ -43,6 +43,8 @@ export interface Plan {
   tuningPoints: LoadPoint[];
   /** How long to wait for other processes to go quiet before a measurement, and how often to repeat a disturbed one. */
   quietWaitMs: number;
+  /** Each quiet check watches the CPU for this long. */
+  quietWindowMs: number;
   retries: number;
 }
 
@@ -82,6 +84,7 @@ export const FULL: Plan = {
   ],
   tuningPoints: [...batch1([4, 32]), { rows: 32, concurrency: 4 }],
   quietWaitMs: 300_000,
+  quietWindowMs: 1500,
   retries: 2,
 };
 
@@ -97,6 +100,7 @@ export const QUICK: Plan = {
   gemmN: 1024,
   eventLoop: { head: head("LLM-shaped head", 32768, 512), concurrency: 32, measureMs: 1500 },
   tuning: () => [],
-  quietWaitMs: 3000,
+  quietWaitMs: 1000,
+  quietWindowMs: 300,
   retries: 0,
 };
