@@ -25,9 +25,12 @@ function processTicks(pid: number | "self"): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(after[11]) + Number(after[12]); // utime + stime of every thread
+    // utime + stime of every thread; for the bench itself also cutime + cstime, the time of
+    // children that have exited and been reaped, so a child that ends mid-measurement still counts as ours.
+    const own = Number(after[11]) + Number(after[12]);
+    return pid === "self" ? own + Number(after[13]) + Number(after[14]) : own;
   } catch {
-    return 0; // the process is gone
+    return 0; // the process is gone (its time is now in the bench's cutime)
   }
 }
 
