@@ -1,13 +1,20 @@
 /**
  * Runs one shard: listen first (health NOT_SERVING), load only this shard's
- * rows with progress in the log, fingerprint the head, build the session,
- * then report SERVING. Config arrives parsed and frozen from the CLI.
+ * rows with progress in the log, fingerprint the head, build the session (in
+ * its inference worker), put the dynamic batcher in front of it, then report
+ * SERVING. Config arrives parsed and frozen from the CLI.
  */
 import { openHead } from "../../shared/checkpoint/open-head.js";
 import type { Logger } from "../../shared/log.js";
+import type { BatchPartial } from "../../shared/math/partial.js";
 import { ClassRange, splitRange } from "../../shared/ranges.js";
+import { partialBatches } from "./batch-partial.js";
+import { rowsPerBlock } from "./block-plan.js";
+import { Batcher, type BatcherStats } from "./batcher.js";
 import { ShardServer } from "./server.js";
-import { ShardSession, type SliceSource } from "./session.js";
+import { ShardSession } from "./session.js";
+import { headSliceSource } from "./slice-source.js";
+import { WorkerSession } from "./worker-session.js";
 
 export type RangeSpec = { kind: "split"; index: number; count: number } | { kind: "range"; start: number; end: number };
 
@@ -24,6 +31,14 @@ export interface ShardConfig {
   maxTopK: number;
   maxMessageBytes: number;
   drainMs: number;
+  /** Most rows in one onnxruntime run; larger calls are cut across runs. */
+  maxBatchRows: number;
+  /** How long the oldest waiting call may wait for batch-mates before a run starts. */
+  maxQueueDelayUs: number;
+  /** Rows that may wait for a run; more are refused with RESOURCE_EXHAUSTED. */
+  maxQueueRows: number;
+  /** "worker" (default): onnxruntime runs off the event loop. "main" exists to measure the difference. */
+  inferenceThread?: "worker" | "main";
 }
 
 export interface RunningShard {
@@ -31,8 +46,21 @@ export interface RunningShard {
   range: ClassRange;
   /** Resolves once the slice is loaded and the shard is serving. */
   ready: Promise<void>;
+  /** Counters of the batcher (zero until ready). */
+  stats(): Readonly<BatcherStats>;
   stop(): Promise<void>;
 }
+
+/**
+ * The receive limit for the largest batch a Partial may carry: maxRows hidden
+ * rows, plus as many bytes again for target ids and framing; never below the
+ * configured floor.
+ */
+export function partialMessageBytes(maxRows: number, dim: number, floorBytes: number): number {
+  return Math.min(2 ** 31 - 1, Math.max(floorBytes, 2 * maxRows * dim * 4 + (1 << 20)));
+}
+
+type Session = Pick<ShardSession, "run" | "close">;
 
 export function resolveRange(spec: RangeSpec, vocabSize: number): ClassRange {
   if (spec.kind === "split") return splitRange(vocabSize, spec.index, spec.count);
@@ -51,11 +79,13 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
     await head.close();
     throw err;
   }
-  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes: config.maxMessageBytes, log });
+  const maxMessageBytes = partialMessageBytes(config.maxRows, dim, config.maxMessageBytes);
+  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log });
   const port = await server.listen(config.listen);
   log.info("listening, loading slice", { port, range: `${range}`, V: vocabSize, d: dim, dtype, source: head.description.source });
 
-  let session: ShardSession | null = null;
+  let session: Session | null = null;
+  let batcher: Batcher<BatchPartial> | null = null;
   const ready = (async () => {
     const started = Date.now();
     const progress = loadProgress(range.size, {
@@ -69,32 +99,42 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
         log.info(final ? "loaded" : "loading", final ? { ...fields, seconds: seconds.toFixed(1) } : fields);
       },
     });
-    // Read block by block into one buffer that onnxruntime copies from: the slice is never held twice.
-    const source: SliceSource = {
-      rows: range.size,
-      dim,
-      hasBias: head.description.biasTensor !== null,
-      read: (local, weight, bias) =>
-        head.readRowsInto(ClassRange.of(range.start + local.start, range.start + local.end), { weight, bias }, (done, total) => progress.reading(local, done, total)),
+    // The slice is read block by block into one buffer that onnxruntime copies from, on the
+    // thread that builds the session (the inference worker by default): it is never held twice.
+    const options = { threads: config.threads, blockRows: config.blockRows, onBlock: (rowsDone: number) => progress.built(rowsDone) };
+    const reading = (local: ClassRange, done: number, total: number) => progress.reading(local, done, total);
+    const onDeath = (error: Error) => {
+      log.error("inference worker died; not serving", { error: error.message });
+      server.setServing(false);
     };
-    session = await ShardSession.create(range, source, { threads: config.threads, blockRows: config.blockRows, onBlock: (rowsDone) => progress.built(rowsDone) });
+    session =
+      config.inferenceThread === "main"
+        ? await ShardSession.create(range, headSliceSource(head, range, reading), options)
+        : await WorkerSession.create(range, { weights: config.weights, tensor: config.tensor, bias: config.bias }, options, onDeath, reading);
     server.setLoading("fingerprinting");
     const hashStarted = Date.now();
     const fingerprint = await head.fingerprint();
     log.info("fingerprinted", { fingerprint, seconds: ((Date.now() - hashStarted) / 1000).toFixed(2) });
     await head.close();
     const shardSession = session;
+    const shardBatcher = new Batcher(partialBatches((batch) => shardSession.run(batch)), {
+      dim,
+      maxBatchRows: config.maxBatchRows,
+      maxQueueDelayUs: config.maxQueueDelayUs,
+      maxQueueRows: config.maxQueueRows,
+    });
+    batcher = shardBatcher;
     server.setReady({
       range,
       vocabSize,
       dim,
       fingerprint,
       dtype,
-      hasBias: source.hasBias,
+      hasBias: head.description.biasTensor !== null,
       source: head.description.source,
-      run: (batch) => shardSession.run(batch),
+      run: (call, signal) => shardBatcher.run(call, signal),
     });
-    log.info("serving", { range: `${range}`, fingerprint, blocks: shardSession.blockCount, seconds: ((Date.now() - started) / 1000).toFixed(1) });
+    log.info("serving", { range: `${range}`, fingerprint, blocks: Math.ceil(range.size / rowsPerBlock(range.size, dim, config.blockRows)), seconds: ((Date.now() - started) / 1000).toFixed(1) });
   })();
   ready.catch(() => {}); // the caller awaits `ready`; avoid an unhandled rejection before it does
 
@@ -102,9 +142,12 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
     port,
     range,
     ready,
+    stats: () => batcher?.stats ?? { runs: 0, calls: 0, rows: 0, isolatedRuns: 0, refused: 0 },
     async stop() {
       await server.shutdown(config.drainMs);
-      await (session as ShardSession | null)?.close();
+      const counts = batcher?.stats;
+      if (counts && counts.runs > 0) log.info("batches", { ...counts, rowsPerRun: (counts.rows / counts.runs).toFixed(1) });
+      await (session as Session | null)?.close();
     },
   };
 }

@@ -7,16 +7,17 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import { ShardmaxError } from "../../shared/errors.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
 import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
 import type { Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { ClassRange } from "../../shared/ranges.js";
-import { float32From, toBytes, uint32From } from "../../shared/tensor-bytes.js";
-import type { PartialBatch } from "./session.js";
+import { toBytes } from "../../shared/tensor-bytes.js";
+import type { ShardCall } from "./batcher.js";
+import { decodePartialRequest, type PartialRequestMessage } from "./partial-request.js";
 
-/** What the server needs of a loaded shard; the session (or a batcher) provides it. */
+/** What the server needs of a loaded shard; a batcher over the session provides `run`. */
 export interface LoadedShard {
   range: ClassRange;
   vocabSize: number;
@@ -25,7 +26,8 @@ export interface LoadedShard {
   dtype: string;
   hasBias: boolean;
   source: string;
-  run(batch: PartialBatch): Promise<BatchPartial>;
+  /** `signal` aborts when the caller goes away (cancel or deadline). */
+  run(call: ShardCall, signal: AbortSignal): Promise<BatchPartial>;
 }
 
 export interface ShardServerOptions {
@@ -54,7 +56,7 @@ export class ShardServer {
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
-      partial: this.unary((request) => this.partial(request)),
+      partial: this.unary((request: PartialRequestMessage, signal) => this.partial(request, signal)),
     });
   }
 
@@ -94,10 +96,12 @@ export class ShardServer {
     });
   }
 
-  private unary<Req, Res>(handler: (request: Req) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
+  private unary<Req, Res>(handler: (request: Req, signal: AbortSignal) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
+      const gone = new AbortController();
+      call.once("cancelled", () => gone.abort());
       Promise.resolve()
-        .then(() => handler(call.request))
+        .then(() => handler(call.request, gone.signal))
         .then(
           (response) => callback(null, response),
           (err: unknown) => {
@@ -129,10 +133,10 @@ export class ShardServer {
     };
   }
 
-  private async partial(request: PartialRequestMessage): Promise<object> {
+  private async partial(request: PartialRequestMessage, signal: AbortSignal): Promise<object> {
     const shard = this.loaded();
-    const batch = decodePartialRequest(request, shard, this.options);
-    const result = await shard.run(batch);
+    const call = decodePartialRequest(request, shard, this.options);
+    const result = await shard.run(call, signal);
     return {
       rows: result.rows,
       k: result.k,
@@ -144,45 +148,4 @@ export class ShardServer {
       fingerprint: shard.fingerprint,
     };
   }
-}
-
-interface PartialRequestMessage {
-  rows: number;
-  dim: number;
-  hidden: Buffer;
-  topK: number;
-  temperature: number;
-  targetCounts: number[];
-  targetIds: Buffer;
-  fingerprint: string;
-}
-
-/** Checks a Partial request against the shard; every refusal names the field. */
-function decodePartialRequest(request: PartialRequestMessage, shard: LoadedShard, limits: ShardServerOptions): PartialBatch {
-  if (request.fingerprint && request.fingerprint !== shard.fingerprint) {
-    throw new ShardmaxError("MODEL_MISMATCH", `fingerprint: this shard serves ${shard.fingerprint}, the request expects ${request.fingerprint}`);
-  }
-  const { rows, dim } = request;
-  if (rows < 1) throw invalidField("rows", "must be at least 1");
-  if (rows > limits.maxRows) throw new ShardmaxError("RESOURCE_EXHAUSTED", `rows: ${rows} is over this shard's limit of ${limits.maxRows}`);
-  if (dim !== shard.dim) throw invalidField("dim", `is ${dim}, this head has d=${shard.dim}`);
-  if (request.hidden.byteLength !== rows * dim * 4) {
-    throw invalidField("hidden", `has ${request.hidden.byteLength} bytes, rows×dim×4 = ${rows * dim * 4}`);
-  }
-  if (request.topK > limits.maxTopK) throw invalidField("top_k", `${request.topK} is over the limit of ${limits.maxTopK}`);
-  const temperature = request.temperature === 0 ? 1 : request.temperature;
-  if (!Number.isFinite(temperature) || temperature < 0) throw invalidField("temperature", "must be a finite number > 0");
-  const hidden = float32From(request.hidden, "hidden");
-  for (let i = 0; i < hidden.length; i++) {
-    if (!Number.isFinite(hidden[i]!)) throw invalidField("hidden", `row ${Math.floor(i / dim)} has a non-finite value`);
-  }
-  const counts = request.targetCounts.length === 0 ? new Uint32Array(rows) : Uint32Array.from(request.targetCounts);
-  if (counts.length !== rows) throw invalidField("target_counts", `has ${counts.length} entries for ${rows} rows`);
-  const targetIds = uint32From(request.targetIds, "target_ids");
-  const total = counts.reduce((a, b) => a + b, 0);
-  if (total !== targetIds.length) throw invalidField("target_ids", `has ${targetIds.length} ids, target_counts sum to ${total}`);
-  for (const id of targetIds) {
-    if (!shard.range.contains(id)) throw invalidField("target_ids", `class ${id} is not in this shard's range ${shard.range}`);
-  }
-  return { rows, hidden, topK: request.topK, temperature: new Float32Array(rows).fill(temperature), targetCounts: counts, targetIds };
 }

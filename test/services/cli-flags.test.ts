@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { UsageError, envName, parseFlags } from "../../services/cli/flags.js";
-import { SHARD_FLAGS, shardConfig } from "../../services/cli/shard-command.js";
+import { SHARD_BATCH_DEFAULTS, SHARD_FLAGS, shardConfig } from "../../services/cli/shard-command.js";
 import { classRange, hostPort, hostPortList, integer, shardSplit } from "../../services/cli/values.js";
 
 function usageMessage(fn: () => unknown): string {
@@ -52,6 +52,14 @@ describe("parseFlags", () => {
     expect(Object.isFrozen(config)).toBe(true);
     expect(config.maxRows).toBe(4096);
     expect(usageMessage(() => shardConfig(parseFlags(SHARD_FLAGS, ["--weights", "w", "--shard", "0/1", "--range", "0:2"], {})))).toContain("--range");
+  });
+
+  it("takes the batching flags, from flags or env, and refuses a queue smaller than one request", () => {
+    const config = shardConfig(parseFlags(SHARD_FLAGS, ["--weights", "w", "--shard", "0/1", "--max-batch-rows", "32"], { SHARDMAX_MAX_QUEUE_DELAY_US: "1500" }));
+    expect(config).toMatchObject({ maxBatchRows: 32, maxQueueDelayUs: 1500, maxQueueRows: SHARD_BATCH_DEFAULTS.maxQueueRows });
+    const message = usageMessage(() => shardConfig(parseFlags(SHARD_FLAGS, ["--weights", "w", "--shard", "0/1", "--max-queue-rows", "100"], {})));
+    expect(message).toContain("--max-queue-rows 100");
+    expect(message).toContain("--max-rows");
   });
 });
 

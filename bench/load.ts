@@ -1,0 +1,93 @@
+/**
+ * The load generator: `concurrency` callers, each sending queries of `rows`
+ * hidden rows back to back through the shardmax SDK (gRPC), for a warm-up and
+ * then a measured window. Every system under test serves the same Softmax
+ * Query, so the same code drives them all.
+ */
+import { ShardmaxClient } from "../sdk/index.js";
+
+export interface LoadSpec {
+  rows: number;
+  concurrency: number;
+  warmupMs: number;
+  measureMs: number;
+  topK: number;
+}
+
+export interface LoadResult {
+  rowsPerS: number;
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Rows answered over the whole run, warm-up included (to divide wire bytes by). */
+  rowsTotal: number;
+  errors: number;
+  firstError: string | null;
+}
+
+/** A pool of hidden rows (N(0,1)-like, deterministic) that callers cycle through. */
+export function hiddenPool(dim: number, rows: number, seed = 1): Float32Array {
+  const pool = new Float32Array(rows * dim);
+  let state = seed >>> 0;
+  for (let i = 0; i < pool.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    const u = state / 2 ** 32;
+    pool[i] = (u - 0.5) * 3.4; // variance ≈ 1
+  }
+  return pool;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export async function runLoad(address: string, dim: number, pool: Float32Array, spec: LoadSpec): Promise<LoadResult> {
+  const client = new ShardmaxClient(address, { defaultDeadlineMs: 120_000 });
+  const poolRows = pool.length / dim;
+  const latencies: number[] = [];
+  let rowsDone = 0;
+  let rowsTotal = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+  const start = performance.now();
+  const measureFrom = start + spec.warmupMs;
+  const end = measureFrom + spec.measureMs;
+  let next = 0;
+  const caller = async () => {
+    while (performance.now() < end) {
+      const first = (next++ * spec.rows) % (poolRows - spec.rows + 1);
+      const hidden = pool.subarray(first * dim, (first + spec.rows) * dim);
+      const sent = performance.now();
+      try {
+        await client.query({ hidden, dim, topK: spec.topK });
+      } catch (err) {
+        errors++;
+        firstError ??= err instanceof Error ? err.message : String(err);
+        continue;
+      }
+      const done = performance.now();
+      rowsTotal += spec.rows;
+      // Closed loop in steady state: count what completes inside the window.
+      if (done >= measureFrom && done <= end) {
+        latencies.push(done - sent);
+        rowsDone += spec.rows;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: spec.concurrency }, caller));
+  } finally {
+    client.close();
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    rowsPerS: rowsDone / (spec.measureMs / 1000),
+    requests: latencies.length,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    rowsTotal,
+    errors,
+    firstError,
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * What this machine can do, measured here and now, and what one shard batch
+ * reaches against it:
+ *  - memory bandwidth: the best time of an onnxruntime ReduceSum streaming a
+ *    tensor the size of the head (bandwidth = bytes / time);
+ *  - GEMM peak: the best time of a square n×n×n Gemm (2n³ flops);
+ *  - the shard session (ShardSession, the real graph) and a bare Gemm over
+ *    the same whole head at several batch sizes and thread counts.
+ * One JSON `result` event on stdout.
+ *
+ *   node dist/bench/probes/hardware.js --weights builtin:VxD --batches 1,64,128 --threads 1,2 --repeat 7 --gemm-n 2048
+ */
+import { parseArgs } from "node:util";
+import ort from "onnxruntime-node";
+import { openHead } from "../../shared/checkpoint/open-head.js";
+import { DataType, bytesOf, encodeModel } from "../../shared/onnx/graph-builder.js";
+import { ClassRange } from "../../shared/ranges.js";
+import { ShardSession } from "../../services/shard/session.js";
+import { emit } from "../child-process.js";
+import { shardLogitsGraph } from "../gather/graphs.js";
+
+const { values } = parseArgs({
+  options: {
+    weights: { type: "string" },
+    batches: { type: "string", default: "1,64,128" },
+    threads: { type: "string", default: "1,2" },
+    repeat: { type: "string", default: "7" },
+    "gemm-n": { type: "string", default: "2048" },
+  },
+});
+const repeat = Number(values.repeat);
+const threadCounts = values.threads!.split(",").map(Number);
+const batches = values.batches!.split(",").map(Number);
+const maxThreads = Math.max(...threadCounts);
+
+export interface Timing {
+  minMs: number;
+  medianMs: number;
+}
+
+async function time(run: () => Promise<unknown>, times = repeat): Promise<Timing> {
+  await run(); // warm: first-run allocations and page faults
+  const ms: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const started = performance.now();
+    await run();
+    ms.push(performance.now() - started);
+  }
+  ms.sort((a, b) => a - b);
+  return { minMs: ms[0]!, medianMs: ms[Math.floor(ms.length / 2)]! };
+}
+
+const sessionOptions = (threads: number): ort.InferenceSession.SessionOptions => ({
+  executionProviders: ["cpu"],
+  graphOptimizationLevel: "all",
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  extra: { session: { intra_op: { allow_spinning: "0" } } },
+});
+
+const head = await openHead(values.weights!);
+const { vocabSize: V, dim: d } = head.description;
+const slice = await head.readRows(ClassRange.of(0, V));
+const weightBytes = V * d * 4;
+
+// Memory bandwidth: ReduceSum along rows of a [V, d] input (the weights themselves), best of `repeat`.
+const reduce = await ort.InferenceSession.create(
+  encodeModel({
+    name: "stream",
+    inputs: [{ name: "x", type: DataType.FLOAT, shape: [V, d] }],
+    outputs: [{ name: "s", type: DataType.FLOAT, shape: [V, 1] }],
+    nodes: [{ op: "ReduceSum", inputs: ["x", "axes"], outputs: ["s"], attributes: { keepdims: 1 } }],
+    initializers: [{ name: "axes", type: DataType.INT64, dims: [1], data: bytesOf(new BigInt64Array([1n])) }],
+  }),
+  sessionOptions(maxThreads),
+);
+const streamed = new ort.Tensor("float32", slice.weight, [V, d]);
+const stream = await time(() => reduce.run({ x: streamed }), repeat * 2);
+await reduce.release();
+const bandwidthBytesPerS = weightBytes / (stream.minMs / 1000);
+
+// GEMM peak: square n×n×n, best of `repeat`.
+const n = Number(values["gemm-n"]);
+const square = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+const gemm = await ort.InferenceSession.create(
+  encodeModel({
+    name: "square",
+    inputs: [{ name: "a", type: DataType.FLOAT, shape: [n, n] }],
+    outputs: [{ name: "c", type: DataType.FLOAT, shape: [n, n] }],
+    nodes: [{ op: "Gemm", inputs: ["a", "B"], outputs: ["c"] }],
+    initializers: [{ name: "B", type: DataType.FLOAT, dims: [n, n], data: bytesOf(square) }],
+  }),
+  sessionOptions(maxThreads),
+);
+const squareTime = await time(() => gemm.run({ a: new ort.Tensor("float32", square, [n, n]) }));
+await gemm.release();
+const gemmPeakFlops = (2 * n ** 3) / (squareTime.minMs / 1000);
+
+// The shard's real graph and a bare Gemm (+bias) over the whole head.
+const hiddenOf = (rows: number) => new Float32Array(rows * d).map((_, i) => Math.sin(i) * 0.5);
+const kernels: { graph: string; threads: number; batch: number; timing: Timing }[] = [];
+for (const threads of threadCounts) {
+  const shard = await ShardSession.create(ClassRange.of(0, V), { rows: V, dim: d, weight: slice.weight, bias: slice.bias }, { threads });
+  for (const batch of batches) {
+    const run = () =>
+      shard.run({ rows: batch, hidden: hiddenOf(batch), topK: 10, temperature: new Float32Array(batch).fill(1), targetCounts: new Uint32Array(batch), targetIds: new Uint32Array(0) });
+    kernels.push({ graph: "shard", threads, batch, timing: await time(run, batch >= 128 ? Math.max(3, repeat >> 1) : repeat) });
+  }
+  await shard.close();
+  const bare = await ort.InferenceSession.create(shardLogitsGraph(V, d, slice.weight, slice.bias), sessionOptions(threads));
+  for (const batch of batches) {
+    const hidden = new ort.Tensor("float32", hiddenOf(batch), [batch, d]);
+    kernels.push({ graph: "gemm", threads, batch, timing: await time(() => bare.run({ hidden }), batch >= 128 ? Math.max(3, repeat >> 1) : repeat) });
+  }
+  await bare.release();
+}
+
+emit({
+  event: "result",
+  vocabSize: V,
+  dim: d,
+  weightBytes,
+  stream,
+  bandwidthBytesPerS,
+  gemmN: n,
+  square: squareTime,
+  gemmPeakFlops,
+  threads: maxThreads,
+  kernels,
+});
+process.exit(0);

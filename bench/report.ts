@@ -1,0 +1,195 @@
+/**
+ * REPORT.md from a run's results: the machine, the targets of issue #4 with
+ * what was reached, the measured hardware bound, throughput and latency per
+ * head and system, memory, accuracy, the event-loop measurement and the
+ * batching-default tuning, and how each figure was measured.
+ */
+import type { BenchResults, HardwareResult, PointResult, SystemResult } from "./results.js";
+
+const MiB = 2 ** 20;
+const fixed = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "—");
+const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "—");
+const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(100 * x)}%` : "—");
+const table = (head: string[], rows: string[][]) => [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+const requestLabel = (p: PointResult) => `${p.point.rows} × ${p.point.concurrency}`;
+
+export interface Targets {
+  lines: string[][];
+}
+
+function find(results: BenchResults, head: string, label: string, rows: number, concurrency: number): PointResult | undefined {
+  return results.systems.find((s) => s.head === head && s.label === label)?.points.find((p) => p.point.rows === rows && p.point.concurrency === concurrency);
+}
+
+const bandwidthBoundMs = (hw: HardwareResult) => (hw.weightBytes / hw.bandwidthBytesPerS) * 1000;
+const flopsOf = (hw: HardwareResult, batch: number, ms: number) => (2 * batch * hw.vocabSize * hw.dim) / (ms / 1000);
+
+export function targets(results: BenchResults): string[][] {
+  const llm = results.systems[0]?.head ?? "";
+  const A = "A · single process";
+  const B = "B · gather logits, 2 shards";
+  const C2 = "C · shardmax, 2 shards";
+  const lines: string[][] = [];
+  const a32 = find(results, llm, A, 1, 32);
+  const c32 = find(results, llm, C2, 1, 32);
+  if (a32 && c32) {
+    const ratio = c32.load.rowsPerS / a32.load.rowsPerS;
+    lines.push(["batch-1 × 32 callers, LLM head: C (2 shards) ≥ 8× A's rows/s", `${int(c32.load.rowsPerS)} vs ${int(a32.load.rowsPerS)} rows/s = **${fixed(ratio)}×**`, ratio >= 8 ? "yes" : "**no**"]);
+  }
+  const a1 = find(results, llm, A, 1, 1);
+  const c1 = find(results, llm, C2, 1, 1);
+  if (a1 && c1) {
+    const ratio = c1.load.p50Ms / a1.load.p50Ms;
+    lines.push(["batch-1 × 1 caller, LLM head: C (2 shards) p50 ≤ 1.3× A's", `${fixed(c1.load.p50Ms, 2)} vs ${fixed(a1.load.p50Ms, 2)} ms = **${fixed(ratio, 2)}×**`, ratio <= 1.3 ? "yes" : "**no**"]);
+  }
+  const b1 = find(results, llm, B, 1, 1);
+  if (b1?.wirePerRow && c1?.wirePerRow) {
+    const back = b1.wirePerRow.fromShards / c1.wirePerRow.fromShards;
+    const both = (b1.wirePerRow.fromShards + b1.wirePerRow.toShards) / (c1.wirePerRow.fromShards + c1.wirePerRow.toShards);
+    lines.push([
+      `bytes on the wire per row, top-${results.topK}, LLM head: ≥ 1000× fewer than B`,
+      `shards → gateway ${int(c1.wirePerRow.fromShards)} vs ${int(b1.wirePerRow.fromShards)} B/row = **${int(back)}×** fewer; both directions (the hidden row goes to every shard in both) ${int(both)}×`,
+      back >= 1000 ? "yes (answers)" : "**no**",
+    ]);
+  }
+  for (const hw of results.hardware) {
+    const shard = (batch: number) => hw.kernels.find((k) => k.graph === "shard" && k.threads === hw.threads && k.batch === batch);
+    const one = shard(1);
+    if (one) {
+      const f = bandwidthBoundMs(hw) / one.timing.medianMs;
+      lines.push([`${hw.head}: one shard batch of 1 ≥ 80% of the memory-bandwidth bound`, `${fixed(bandwidthBoundMs(hw), 2)} ms bound / ${fixed(one.timing.medianMs, 2)} ms median = **${pct(f)}** (best run ${pct(bandwidthBoundMs(hw) / one.timing.minMs)})`, f >= 0.8 ? "yes" : "**no**"]);
+    }
+    const big = hw.kernels.filter((k) => k.graph === "shard" && k.threads === hw.threads && k.batch >= 64);
+    if (big.length > 0) {
+      const best = big.reduce((a, b) => (flopsOf(hw, a.batch, a.timing.medianMs) >= flopsOf(hw, b.batch, b.timing.medianMs) ? a : b));
+      const f = flopsOf(hw, best.batch, best.timing.medianMs) / hw.gemmPeakFlops;
+      lines.push([
+        `${hw.head}: one shard batch ≥ 64 rows ≥ 80% of the measured GEMM peak`,
+        `batch ${best.batch}: ${fixed(flopsOf(hw, best.batch, best.timing.medianMs) / 1e9)} of ${fixed(hw.gemmPeakFlops / 1e9)} GFLOP/s = **${pct(f)}**`,
+        f >= 0.8 ? "yes" : "**no**",
+      ]);
+    }
+  }
+  return lines;
+}
+
+function hardwareSection(hw: HardwareResult): string {
+  const rows = hw.kernels.map((k) => [
+    k.graph === "shard" ? "shard session (real graph)" : "bare Gemm + bias",
+    `${k.threads}`,
+    `${k.batch}`,
+    fixed(k.timing.medianMs, 2),
+    fixed(k.timing.minMs, 2),
+    fixed(hw.weightBytes / (k.timing.medianMs / 1000) / 1e9),
+    fixed(flopsOf(hw, k.batch, k.timing.medianMs) / 1e9),
+    pct(bandwidthBoundMs(hw) / k.timing.medianMs),
+    pct(flopsOf(hw, k.batch, k.timing.medianMs) / hw.gemmPeakFlops),
+  ]);
+  return [
+    `### ${hw.head} (${hw.vocabSize} × ${hw.dim}, ${int(hw.weightBytes / MiB)} MiB F32)`,
+    "",
+    `- measured while other processes used ${pct(hw.foreignCpu)} of the CPU`,
+    `- memory bandwidth: **${fixed(hw.bandwidthBytesPerS / 1e9)} GB/s** (ReduceSum streaming the ${int(hw.weightBytes / MiB)} MiB weights, best of the runs, ${hw.threads} threads) → streaming W once takes **${fixed(bandwidthBoundMs(hw), 2)} ms**`,
+    `- GEMM peak: **${fixed(hw.gemmPeakFlops / 1e9)} GFLOP/s** (square Gemm ${hw.gemmN}³, best run, ${hw.threads} threads) → the compute bound on throughput is **${int(hw.gemmPeakFlops / (2 * hw.vocabSize * hw.dim))} rows/s**`,
+    "",
+    table(["graph", "threads", "batch", "median ms", "best ms", "GB/s of W", "GFLOP/s", "of bandwidth bound", "of GEMM peak"], rows),
+  ].join("\n");
+}
+
+function throughputSection(results: BenchResults, head: string): string {
+  const hw = results.hardware.find((h) => h.head === head);
+  const computeBound = hw ? hw.gemmPeakFlops / (2 * hw.vocabSize * hw.dim) : NaN;
+  const rows: string[][] = [];
+  for (const s of results.systems.filter((x) => x.head === head)) {
+    for (const p of s.points) {
+      rows.push([
+        s.label,
+        requestLabel(p),
+        `**${int(p.load.rowsPerS)}**`,
+        fixed(p.load.p50Ms, 2),
+        fixed(p.load.p99Ms, 2),
+        p.wirePerRow ? int(p.wirePerRow.toShards) : "—",
+        p.wirePerRow ? int(p.wirePerRow.fromShards) : "—",
+        pct(p.load.rowsPerS / computeBound),
+        p.load.errors > 0 ? `${p.load.errors}: ${p.load.firstError}` : "0",
+        pct(p.foreignCpu),
+      ]);
+    }
+  }
+  return table(["system", "rows × callers", "rows/s", "p50 ms", "p99 ms", "wire → shards B/row", "wire ← shards B/row", "of compute bound", "errors", "others' CPU"], rows);
+}
+
+function memorySection(systems: readonly SystemResult[]): string {
+  const rows = systems.flatMap((s) => s.processes.map((p) => [s.head, s.label, p.role, int(p.peakBytes / MiB), int(p.residentBytes / MiB), p.batches ? fixed(p.batches.rows / p.batches.runs, 1) : "—"]));
+  return table(["head", "system", "process", "peak RSS MiB", "RSS at end MiB", "rows per onnxruntime run"], rows);
+}
+
+function accuracySection(systems: readonly SystemResult[], topK: number): string {
+  const rows = systems.map((s) => [s.head, s.label, `${s.accuracy.rows}`, s.accuracy.maxLogProbError.toExponential(2), `${s.accuracy.topMismatches}`]);
+  return table(["head", "system", "rows checked", "max |Δ log p| and |Δ logZ|", `rows whose top-${topK} ids differ`], rows);
+}
+
+export function renderReport(results: BenchResults, chartFile: string): string {
+  const m = results.machine;
+  const heads = [...new Set(results.systems.map((s) => s.head))];
+  const out: string[] = [
+    "# shardmax benchmark report",
+    "",
+    `Plan **${results.plan}**, started ${results.startedAt}, took ${fixed(results.durationS / 60)} min. Command: \`${results.command}\`.`,
+    "Every figure below comes from this one run on this one machine; rerun the command to reproduce it.",
+    "",
+    "## Machine",
+    "",
+    table(["CPU", "cores", "memory", "OS", "Node", "onnxruntime", "1-min load average, start → end"], [[m.cpu, `${m.cores}`, `${m.memoryGiB} GiB`, m.os, m.node, m.onnxruntime, `${fixed(results.loadAverage.start, 2)} → ${fixed(results.loadAverage.end, 2)}`]]),
+    "",
+    "The machine may be shared. Before each measurement the bench waits for other processes to go quiet, records the share of all CPU time they used meanwhile (\"others' CPU\"), and repeats a measurement that was disturbed by more than 10% (twice at most, keeping the least disturbed).",
+    "",
+    "## The targets of issue #4",
+    "",
+    table(["target", "measured", "reached"], targets(results)),
+    "",
+    "## Throughput and latency",
+    "",
+    `Requests are \`rows × callers\`: each caller sends queries of that many hidden rows (top-${results.topK}, no targets) back to back over gRPC for a warm-up, then a measured window; rows/s counts the rows answered in the window. "Wire" is what the kernel counted on the gateway's TCP connections to its shards, per answered row (HTTP/2 framing included). "Of compute bound" is rows/s against the GEMM peak ÷ (2·V·d).`,
+    "",
+    `![rows/s against concurrency](${chartFile})`,
+    "",
+  ];
+  for (const head of heads) out.push(`### ${head}`, "", throughputSection(results, head), "");
+  out.push("## Hardware bound, measured here", "");
+  for (const hw of results.hardware) out.push(hardwareSection(hw), "");
+  out.push("## Memory per process", "", "Peak (VmHWM) includes loading: a session is built from a serialized model holding the weights, so a shard's peak is a few times its slice.", "", memorySection(results.systems), "");
+  out.push("## Accuracy against float64", "", `Sample rows were answered by every system and compared with a float64 softmax computed by the bench (bench/reference.ts) from the same weights.`, "", accuracySection(results.systems, results.topK), "");
+  if (results.eventLoop.length > 0) {
+    const rows = results.eventLoop.map((e) => [
+      e.inference === "worker" ? "worker thread (shipped)" : "main thread",
+      `${fixed(e.loop.p50Ms, 1)} / ${fixed(e.loop.p99Ms, 1)} / ${fixed(e.loop.maxMs, 1)}`,
+      `${fixed(e.health.p50Ms, 2)} / ${fixed(e.health.p99Ms, 2)} / ${fixed(e.health.maxMs, 2)} (${e.health.checks})`,
+      int(e.partialsPerS),
+      fixed(e.rowsPerRun, 1),
+    ]);
+    out.push(
+      "## Event loop of a shard under full load",
+      "",
+      "One shard serving the whole head, flooded with batch-1 Partials by 32 callers; the shard samples its own event-loop delay (monitorEventLoopDelay) while a client times gRPC health checks.",
+      "",
+      table(["onnxruntime runs on", "event-loop delay p50 / p99 / max ms", "health check p50 / p99 / max ms (checks)", "Partials/s", "rows per run"], rows),
+      "",
+    );
+  }
+  if (results.tuning.length > 0) {
+    const rows = results.tuning.flatMap((t) => t.points.map((p) => [t.label, requestLabel(p), int(p.load.rowsPerS), fixed(p.load.p50Ms, 2), fixed(p.load.p99Ms, 2), t.processes.filter((x) => x.batches).map((x) => fixed(x.batches!.rows / x.batches!.runs, 1)).join(", ")]));
+    out.push("## Choosing the batching defaults", "", `C with 2 shards on the ${heads[0]}, batch-1 requests.`, "", table(["shard flags", "rows × callers", "rows/s", "p50 ms", "p99 ms", "rows per run (each shard)"], rows), "");
+  }
+  out.push(
+    "## How each figure is measured",
+    "",
+    "- **Systems.** A: `bench/single/server.ts`, the whole head in one onnxruntime session (Gemm → Softmax → TopK), one run per request. B: `bench/gather/`, shards with the same class ranges and the same dynamic batcher return every logit of their range (`bytes`, V_s floats per row); the gateway gathers [B, V] and runs the softmax and top-k in onnxruntime. C: the real `shardmax shard` and `shardmax gateway` processes. All serve `shardmax.v1.Softmax` Query and are driven by the same load generator (`bench/load.ts`, the shardmax SDK) from the benchmark process.",
+    "- **Threads.** A uses every core; each of N shards uses cores ÷ N onnxruntime threads (at least 1), as `shardmax local` does.",
+    "- **Hardware bound.** Bandwidth: an onnxruntime ReduceSum over the head's own weight tensor, best of several runs. GEMM peak: a square Gemm, best run. One shard batch: `ShardSession.run` over the whole head in-process, median and best of several runs.",
+    "- **Memory.** VmHWM and VmRSS of each process from /proc just before it is stopped.",
+    "- **Wire.** `ss -ti` byte counters of the gateway's connections to the shard ports, before and after each measurement, divided by the rows answered in between (warm-up included).",
+    "- **Accuracy.** Max |log p − log p_ref| over the returned top-k entries and |logZ − logZ_ref|, against float64 sums over the float32 weights.",
+  );
+  return out.join("\n") + "\n";
+}

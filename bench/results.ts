@@ -1,0 +1,69 @@
+/** What a benchmark run produced: the data REPORT.md, the chart and results.json are made from. */
+import type { EventLoopResult } from "./event-loop.js";
+import type { LoadResult } from "./load.js";
+import type { Machine } from "./machine.js";
+import type { LoadPoint } from "./plan.js";
+import type { ErrorSummary } from "./reference.js";
+import type { ProcessReport, SystemSpec } from "./systems.js";
+import type { WireBytes } from "./wire.js";
+
+export interface Timing {
+  minMs: number;
+  medianMs: number;
+}
+
+export interface HardwareResult {
+  head: string;
+  vocabSize: number;
+  dim: number;
+  weightBytes: number;
+  stream: Timing;
+  bandwidthBytesPerS: number;
+  gemmN: number;
+  square: Timing;
+  gemmPeakFlops: number;
+  threads: number;
+  foreignCpu: number;
+  kernels: { graph: "shard" | "gemm"; threads: number; batch: number; timing: Timing }[];
+}
+
+export interface PointResult {
+  point: LoadPoint;
+  load: LoadResult;
+  /** Gateway ↔ shards bytes per answered row; null for A (no shards) or without `ss`. */
+  wirePerRow: WireBytes | null;
+  /** Share of all CPU time used by processes outside the benchmark during the measurement. */
+  foreignCpu: number;
+  /** Measurements thrown away because others used too much CPU meanwhile. */
+  retries: number;
+}
+
+export interface SystemResult {
+  head: string;
+  label: string;
+  spec: SystemSpec;
+  startupS: number;
+  points: PointResult[];
+  processes: ProcessReport[];
+  accuracy: ErrorSummary;
+}
+
+export interface TuningResult {
+  label: string;
+  points: PointResult[];
+  processes: ProcessReport[];
+}
+
+export interface BenchResults {
+  plan: "full" | "quick";
+  command: string;
+  startedAt: string;
+  durationS: number;
+  machine: Machine;
+  loadAverage: { start: number; end: number };
+  topK: number;
+  hardware: HardwareResult[];
+  eventLoop: EventLoopResult[];
+  systems: SystemResult[];
+  tuning: TuningResult[];
+}

@@ -1,0 +1,74 @@
+/**
+ * Checks a Partial request against the shard before it is queued, so a bad
+ * call fails alone and never reaches a batch; every refusal names the field.
+ *
+ * The `bytes` fields are checked where they lie in the received frame (any
+ * alignment, read byte-wise) and are not copied here: the batcher copies them
+ * once, into the aligned arrays of the batch that runs them.
+ */
+import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import type { ClassRange } from "../../shared/ranges.js";
+import type { ShardCall } from "./batcher.js";
+
+export interface PartialRequestMessage {
+  rows: number;
+  dim: number;
+  hidden: Buffer;
+  topK: number;
+  temperature: number;
+  targetCounts: number[];
+  targetIds: Buffer;
+  fingerprint: string;
+}
+
+export interface PartialLimits {
+  maxRows: number;
+  maxTopK: number;
+}
+
+export interface ServedHead {
+  range: ClassRange;
+  dim: number;
+  fingerprint: string;
+}
+
+export function decodePartialRequest(request: PartialRequestMessage, shard: ServedHead, limits: PartialLimits): ShardCall {
+  if (request.fingerprint && request.fingerprint !== shard.fingerprint) {
+    throw new ShardmaxError("MODEL_MISMATCH", `fingerprint: this shard serves ${shard.fingerprint}, the request expects ${request.fingerprint}`);
+  }
+  const { rows, dim } = request;
+  if (rows < 1) throw invalidField("rows", "must be at least 1");
+  if (rows > limits.maxRows) throw new ShardmaxError("RESOURCE_EXHAUSTED", `rows: ${rows} is over this shard's limit of ${limits.maxRows}`);
+  if (dim !== shard.dim) throw invalidField("dim", `is ${dim}, this head has d=${shard.dim}`);
+  if (request.hidden.byteLength !== rows * dim * 4) {
+    throw invalidField("hidden", `has ${request.hidden.byteLength} bytes, rows×dim×4 = ${rows * dim * 4}`);
+  }
+  if (request.topK > limits.maxTopK) throw invalidField("top_k", `${request.topK} is over the limit of ${limits.maxTopK}`);
+  const temperature = request.temperature === 0 ? 1 : request.temperature;
+  if (!Number.isFinite(temperature) || temperature < 0) throw invalidField("temperature", "must be a finite number > 0");
+  const bad = firstNonFiniteFloat32(request.hidden);
+  if (bad >= 0) throw invalidField("hidden", `row ${Math.floor(bad / dim)} has a non-finite value`);
+  const counts = request.targetCounts.length === 0 ? new Uint32Array(rows) : Uint32Array.from(request.targetCounts);
+  if (counts.length !== rows) throw invalidField("target_counts", `has ${counts.length} entries for ${rows} rows`);
+  if (request.targetIds.byteLength % 4 !== 0) throw invalidField("target_ids", `${request.targetIds.byteLength} bytes is not a whole number of uint32 ids`);
+  const ids = request.targetIds.byteLength / 4;
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total !== ids) throw invalidField("target_ids", `has ${ids} ids, target_counts sum to ${total}`);
+  for (let i = 0; i < ids; i++) {
+    const id = request.targetIds.readUInt32LE(i * 4);
+    if (!shard.range.contains(id)) throw invalidField("target_ids", `class ${id} is not in this shard's range ${shard.range}`);
+  }
+  return { rows, hidden: request.hidden, topK: request.topK, temperature, targetCounts: counts, targetIds: request.targetIds };
+}
+
+/**
+ * Index of the first NaN or ±∞ among little-endian float32s at any byte
+ * offset, or −1. A float32 is non-finite exactly when its 8 exponent bits are
+ * all ones: bits 0–6 of its high byte and bit 7 of the byte below.
+ */
+export function firstNonFiniteFloat32(bytes: Uint8Array): number {
+  for (let at = 3; at < bytes.length; at += 4) {
+    if ((bytes[at]! & 0x7f) === 0x7f && (bytes[at - 1]! & 0x80) === 0x80) return (at - 3) / 4;
+  }
+  return -1;
+}
