@@ -5,7 +5,8 @@ import type { ShardSet } from "./shard-set.js";
 
 export interface GatewayContext {
   shardSet: ShardSet;
-  fanOut: FanOut;
+  /** The fan-out, or the coalescer in front of it: anything that answers `partials`. */
+  fanOut: Pick<FanOut, "partials">;
   limits: QueryLimits;
   deadlineMs: number;
 }

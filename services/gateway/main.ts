@@ -4,6 +4,7 @@
  */
 import type { Logger } from "../../shared/log.js";
 import { buildApp } from "./app.js";
+import { CoalescingFanOut } from "./coalescer.js";
 import { FanOut } from "./fanout.js";
 import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
@@ -44,7 +45,8 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     maxMessageBytes: config.maxMessageBytes,
     log: log.child("shards"),
   });
-  const fanOut = new FanOut(shardSet);
+  // Concurrent queries share one Partial per range (coalescer.ts).
+  const fanOut = new CoalescingFanOut(new FanOut(shardSet));
   const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs };
   await shardSet.start();
 

@@ -61,7 +61,7 @@ export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits): 
   });
 }
 
-export async function runQuery(query: Query, topology: Topology, fanOut: FanOut, limits: QueryLimits, deadline: Date): Promise<Answer> {
+export async function runQuery(query: Query, topology: Topology, fanOut: Pick<FanOut, "partials">, limits: QueryLimits, deadline: Date): Promise<Answer> {
   if (!topology.ready) throw new ShardmaxError(topology.code, topology.reason);
   checkQuery(query, topology.model, limits);
   const routed = routeTargets(query.targets, query.rows, topology.map);
