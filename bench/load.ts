@@ -42,20 +42,38 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** A slow point (seconds per request) gets a longer window: at least this many requests complete inside it. */
+const MIN_REQUESTS_PER_CALLER = 2;
+const MAX_WINDOW_MS = 60_000;
+
 export async function runLoad(address: string, dim: number, pool: Float32Array, spec: LoadSpec): Promise<LoadResult> {
   const client = new ShardmaxClient(address, { defaultDeadlineMs: 120_000 });
   const poolRows = pool.length / dim;
   const latencies: number[] = [];
   let rowsDone = 0;
   let rowsTotal = 0;
+  let lastDone = 0;
   let errors = 0;
   let firstError: string | null = null;
   const start = performance.now();
-  const measureFrom = start + spec.warmupMs;
-  const end = measureFrom + spec.measureMs;
+  // The window opens after the warm-up and once every caller has had an answer (first runs of a batch size are slow).
+  let measureFrom = Infinity;
+  let end = Infinity;
+  let answered = 0;
+  const warmedUp = () => {
+    if (measureFrom === Infinity && answered >= spec.concurrency && performance.now() >= start + spec.warmupMs) {
+      measureFrom = performance.now();
+      end = measureFrom + spec.measureMs;
+    }
+  };
+  const windowFull = () => {
+    const now = performance.now();
+    if (now >= start + spec.warmupMs + 2 * MAX_WINDOW_MS) return true; // nothing answers: give up
+    return now >= end && (latencies.length >= MIN_REQUESTS_PER_CALLER * spec.concurrency || now >= measureFrom + MAX_WINDOW_MS);
+  };
   let next = 0;
   const caller = async () => {
-    while (performance.now() < end) {
+    while (!windowFull()) {
       const first = (next++ * spec.rows) % (poolRows - spec.rows + 1);
       const hidden = pool.subarray(first * dim, (first + spec.rows) * dim);
       const sent = performance.now();
@@ -68,11 +86,14 @@ export async function runLoad(address: string, dim: number, pool: Float32Array, 
       }
       const done = performance.now();
       rowsTotal += spec.rows;
+      answered++;
       // Closed loop in steady state: count what completes inside the window.
-      if (done >= measureFrom && done <= end) {
+      if (done >= measureFrom && !windowFull()) {
         latencies.push(done - sent);
         rowsDone += spec.rows;
+        lastDone = done;
       }
+      warmedUp();
     }
   };
   try {
@@ -82,7 +103,7 @@ export async function runLoad(address: string, dim: number, pool: Float32Array, 
   }
   latencies.sort((a, b) => a - b);
   return {
-    rowsPerS: rowsDone / (spec.measureMs / 1000),
+    rowsPerS: rowsDone > 0 ? (rowsDone / (Math.max(end, lastDone) - measureFrom)) * 1000 : 0,
     requests: latencies.length,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),

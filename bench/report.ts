@@ -89,7 +89,7 @@ function hardwareSection(hw: HardwareResult): string {
     `### ${hw.head} (${hw.vocabSize} × ${hw.dim}, ${int(hw.weightBytes / MiB)} MiB F32)`,
     "",
     `- measured while other processes used ${pct(hw.foreignCpu)} of the CPU`,
-    `- memory bandwidth: **${fixed(hw.bandwidthBytesPerS / 1e9)} GB/s** (ReduceSum streaming the ${int(hw.weightBytes / MiB)} MiB weights, best of the runs, ${hw.threads} threads) → streaming W once takes **${fixed(bandwidthBoundMs(hw), 2)} ms**`,
+    `- memory bandwidth: **${fixed(hw.bandwidthBytesPerS / 1e9)} GB/s** (ReduceSum streaming the ${int(hw.weightBytes / MiB)} MiB weights viewed as rows of 16, 128 and 1024 floats, best run, ${hw.threads} threads) → streaming W once takes **${fixed(bandwidthBoundMs(hw), 2)} ms**`,
     `- GEMM peak: **${fixed(hw.gemmPeakFlops / 1e9)} GFLOP/s** (square Gemm ${hw.gemmN}³, best run, ${hw.threads} threads) → the compute bound on throughput is **${int(hw.gemmPeakFlops / (2 * hw.vocabSize * hw.dim))} rows/s**`,
     "",
     table(["graph", "threads", "batch", "median ms", "best ms", "GB/s of W", "GFLOP/s", "of bandwidth bound", "of GEMM peak"], rows),

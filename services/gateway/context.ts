@@ -6,7 +6,8 @@ import type { ShardSet } from "./shard-set.js";
 
 export interface GatewayContext {
   shardSet: ShardSet;
-  fanOut: FanOut;
+  /** The fan-out, or the coalescer in front of it: anything that answers `partials`. */
+  fanOut: Pick<FanOut, "partials" | "stats">;
   limits: QueryLimits;
   deadlineMs: number;
   /** Class labels for results (--labels), or null. */

@@ -8,6 +8,7 @@ import { ShardmaxError } from "../../shared/errors.js";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../../shared/log.js";
 import { buildApp } from "./app.js";
+import { CoalescingFanOut } from "./coalescer.js";
 import { hostsFileLookup, isDnsEntry, shardResolver, systemLookup } from "./discovery.js";
 import { FanOut, type FanOutStats } from "./fanout.js";
 import { SoftmaxServer } from "./grpc-service.js";
@@ -74,7 +75,8 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     maxMessageBytes: config.maxMessageBytes,
     log: log.child("shards"),
   });
-  const fanOut = new FanOut(shardSet, { log: log.child("fanout") });
+  // Concurrent queries share one Partial per range (coalescer.ts).
+  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout") }));
   const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels };
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.

@@ -14,7 +14,7 @@ import type { Labels } from "./labels.js";
 import { runQuery, type Answer, type Query, type QueryLimits } from "./query.js";
 import type { Topology } from "./topology.js";
 
-export async function runOnCurrentTopology(query: Query, current: () => Topology, fanOut: FanOut, limits: QueryLimits, deadline: Date, labels: Labels | null = null): Promise<Answer> {
+export async function runOnCurrentTopology(query: Query, current: () => Topology, fanOut: Pick<FanOut, "partials" | "stats">, limits: QueryLimits, deadline: Date, labels: Labels | null = null): Promise<Answer> {
   const first = current();
   try {
     return await runQuery(query, first, fanOut, limits, deadline, labels);

@@ -62,7 +62,7 @@ export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits): 
   });
 }
 
-export async function runQuery(query: Query, topology: Topology, fanOut: FanOut, limits: QueryLimits, deadline: Date, labels: Labels | null = null): Promise<Answer> {
+export async function runQuery(query: Query, topology: Topology, fanOut: Pick<FanOut, "partials">, limits: QueryLimits, deadline: Date, labels: Labels | null = null): Promise<Answer> {
   if (!topology.ready) throw new ShardmaxError(topology.code, topology.reason);
   const mislabeled = labelProblem(labels, topology.model);
   if (mislabeled) throw new ShardmaxError("MODEL_MISMATCH", mislabeled);

@@ -27,6 +27,7 @@
  * (batch-assembly.ts).
  */
 import { ShardmaxError } from "../../shared/errors.js";
+import type { PartialSlot } from "../../shared/math/partial-slice.js";
 import { assembleBatch, prefixSums } from "./batch-assembly.js";
 import type { PartialBatch } from "./session.js";
 
@@ -44,13 +45,7 @@ export interface ShardCall {
 }
 
 /** Which rows and targets of a batch answer one call (or one part of a call cut across batches). */
-export interface BatchSlot {
-  row: number;
-  rows: number;
-  target: number;
-  targets: number;
-  topK: number;
-}
+export type BatchSlot = PartialSlot;
 
 /** What a batcher needs of the work it batches; `R` is a run's result (a BatchPartial for a shard). */
 export interface BatchKind<R> {
