@@ -20,7 +20,7 @@ import { describeMachine, loadAverage } from "./machine.js";
 import { FULL, QUICK, type HeadPlan, type LoadPoint, type Plan } from "./plan.js";
 import { compareToReference, referenceRows, type ReferenceRow } from "./reference.js";
 import { renderReport } from "./report.js";
-import type { BenchResults, HardwareResult, PointResult, SystemResult, TuningResult } from "./results.js";
+import type { BenchResults, HardwareResult, PairedRound, PointResult, SystemResult, TuningResult } from "./results.js";
 import { startSystem, systemLabel, type RunningSystem, type SystemSpec } from "./systems.js";
 import { wireCounters, wireDelta } from "./wire.js";
 
@@ -133,6 +133,30 @@ async function tune(head: HeadPlan, pool: Float32Array): Promise<TuningResult[]>
   return results;
 }
 
+/** A and C (2 shards) both up; each point measured A then C, for several rounds. */
+async function pairedRounds(head: HeadPlan, pool: Float32Array): Promise<PairedRound[]> {
+  const [aSpec, cSpec] = [plan.systems(cores).find((s) => s.kind === "single")!, plan.systems(cores).find((s) => s.kind === "shardmax" && s.shards === 2)!];
+  say(`${head.name}: paired rounds of ${systemLabel(aSpec)} and ${systemLabel(cSpec)}: starting both…`);
+  const a = await startSystem(aSpec, head.weights, head.vocabSize);
+  const c = await startSystem(cSpec, head.weights, head.vocabSize).catch(async (err: unknown) => {
+    await a.stop();
+    throw err;
+  });
+  const rounds: PairedRound[] = [];
+  try {
+    for (let round = 1; round <= plan.paired.rounds; round++) {
+      for (const point of plan.paired.points) {
+        const first = await measurePoint(a, head, pool, point, `round ${round} · ${systemLabel(aSpec)}`);
+        const second = await measurePoint(c, head, pool, point, `round ${round} · ${systemLabel(cSpec)}`);
+        rounds.push({ point, a: first, c: second });
+      }
+    }
+  } finally {
+    await Promise.all([a.stop(), c.stop()]);
+  }
+  return rounds;
+}
+
 say(`shardmax bench, ${plan.name} plan: ${machine.cpu}, ${cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, onnxruntime ${machine.onnxruntime}; load average ${loadAverage().toFixed(2)}`);
 const results: BenchResults = {
   plan: plan.name,
@@ -146,6 +170,7 @@ const results: BenchResults = {
   eventLoop: [],
   systems: [],
   tuning: [],
+  paired: [],
 };
 for (const head of plan.heads) results.hardware.push(await hardware(head));
 
@@ -163,6 +188,7 @@ for (const head of plan.heads) {
   const refs = await referenceRows(head.weights, pool, plan.sampleRows, plan.topK);
   for (const spec of plan.systems(cores)) results.systems.push(await measureSystem(spec, head, pool, refs));
 }
+if (plan.paired.rounds > 0) results.paired = await pairedRounds(plan.heads[0]!, hiddenPool(plan.heads[0]!.dim, POOL_ROWS));
 if (plan.tuning(cores).length > 0) results.tuning = await tune(plan.heads[0]!, hiddenPool(plan.heads[0]!.dim, POOL_ROWS));
 
 results.durationS = (Date.now() - started) / 1000;

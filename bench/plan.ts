@@ -41,6 +41,12 @@ export interface Plan {
   /** Batching and thread variants of C (2 shards) on the first head; empty in quick runs. */
   tuning: (cores: number) => TuningVariant[];
   tuningPoints: LoadPoint[];
+  /**
+   * The target ratios compare A with C (2 shards) on the first head. The machine's speed drifts by tens of
+   * percent over minutes (other VMs share its memory bus), so these points are also measured in alternation,
+   * A then C, for a few rounds with both systems up, and the ratios are taken per round.
+   */
+  paired: { points: LoadPoint[]; rounds: number };
   /** How long to wait for other processes to go quiet before a measurement, and how often to repeat a disturbed one. */
   quietWaitMs: number;
   /** Each quiet check watches the CPU for this long. */
@@ -83,6 +89,7 @@ export const FULL: Plan = {
     { label: `--threads ${cores} on each of 2 shards`, spec: { kind: "shardmax", shards: 2, threadsPerShard: cores } },
   ],
   tuningPoints: [...batch1([4, 32]), { rows: 32, concurrency: 4 }],
+  paired: { points: batch1([1, 32]), rounds: 3 },
   quietWaitMs: 300_000,
   quietWindowMs: 1500,
   retries: 2,
@@ -100,6 +107,7 @@ export const QUICK: Plan = {
   gemmN: 1024,
   eventLoop: { head: head("LLM-shaped head", 32768, 512), concurrency: 32, measureMs: 1500 },
   tuning: () => [],
+  paired: { points: batch1([1, 32]), rounds: 1 },
   quietWaitMs: 1000,
   quietWindowMs: 300,
   retries: 0,

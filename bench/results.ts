@@ -54,6 +54,13 @@ export interface TuningResult {
   processes: ProcessReport[];
 }
 
+/** One round of the paired comparison: A, then C (2 shards), at one point. */
+export interface PairedRound {
+  point: LoadPoint;
+  a: PointResult;
+  c: PointResult;
+}
+
 export interface BenchResults {
   plan: "full" | "quick";
   command: string;
@@ -66,4 +73,5 @@ export interface BenchResults {
   eventLoop: EventLoopResult[];
   systems: SystemResult[];
   tuning: TuningResult[];
+  paired: PairedRound[];
 }

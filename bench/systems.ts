@@ -8,7 +8,6 @@
  */
 import { join } from "node:path";
 import { ShardmaxClient } from "../sdk/index.js";
-import { SHARD_BATCH_DEFAULTS } from "../services/cli/shard-command.js";
 import { packageRoot } from "../shared/package-root.js";
 import { BenchChild, type Memory } from "./child-process.js";
 
@@ -66,7 +65,7 @@ export async function startSystem(spec: SystemSpec, weights: string, vocabSize: 
       Array.from({ length: spec.shards }, async (_, i) => {
         const args =
           spec.kind === "gather"
-            ? [dist("bench", "gather", "shard.js"), "--weights", weights, "--shard", `${i}/${spec.shards}`, "--threads", `${spec.threadsPerShard}`, "--max-batch-rows", `${SHARD_BATCH_DEFAULTS.maxBatchRows}`]
+            ? [dist("bench", "gather", "shard.js"), "--weights", weights, "--shard", `${i}/${spec.shards}`, "--threads", `${spec.threadsPerShard}`]
             : [dist("services", "cli", "main.js"), "shard", "--weights", weights, "--shard", `${i}/${spec.shards}`, "--listen", "127.0.0.1:0", "--threads", `${spec.threadsPerShard}`, "--events", ...batchFlags(spec)];
         const shard = new BenchChild(`shard ${i}/${spec.shards}`, args[0]!, args.slice(1));
         children.push(shard);

@@ -14,7 +14,7 @@ import { toServiceError } from "../../shared/grpc/errors.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits } from "../../shared/grpc/proto.js";
 import { splitRange } from "../../shared/ranges.js";
 import { toBytes } from "../../shared/tensor-bytes.js";
-import { Batcher, type BatchKind } from "../../services/shard/batcher.js";
+import { Batcher, autoMaxBatchRows, type BatchKind } from "../../services/shard/batcher.js";
 import { emit, untilStopped } from "../child-process.js";
 import { gatherShardService, type LogitsRequest } from "./gather-proto.js";
 import { shardLogitsGraph } from "./graphs.js";
@@ -25,7 +25,7 @@ const { values } = parseArgs({
     shard: { type: "string" },
     threads: { type: "string", default: "0" },
     listen: { type: "string", default: "127.0.0.1:0" },
-    "max-batch-rows": { type: "string", default: "128" },
+    "max-batch-rows": { type: "string", default: "auto" },
     "max-queue-delay-us": { type: "string", default: "0" },
   },
 });
@@ -48,6 +48,7 @@ interface Logits {
 }
 
 const width = range.size;
+const maxBatchRows = values["max-batch-rows"] === "auto" ? autoMaxBatchRows(range.size) : Number(values["max-batch-rows"]);
 const logitsBatches: BatchKind<Logits> = {
   async run(batch) {
     const out = await session.run({ hidden: new ort.Tensor("float32", batch.hidden, [batch.rows, dim]) });
@@ -66,7 +67,7 @@ const logitsBatches: BatchKind<Logits> = {
 };
 const batcher = new Batcher(logitsBatches, {
   dim,
-  maxBatchRows: Number(values["max-batch-rows"]),
+  maxBatchRows,
   maxQueueDelayUs: Number(values["max-queue-delay-us"]),
   maxQueueRows: 1 << 20,
 });
@@ -78,6 +79,9 @@ async function logits(request: LogitsRequest): Promise<object> {
   const result = await batcher.run(call);
   return { rows: result.rows, rangeStart: range.start, rangeEnd: range.end, logits: toBytes(result.logits) };
 }
+
+// The same warm-up as a shardmax shard: one full-size run, so the arena has grown before traffic.
+await session.run({ hidden: new ort.Tensor("float32", new Float32Array(maxBatchRows * dim), [maxBatchRows, dim]) });
 
 const server = new grpc.Server(messageLimits(DEFAULT_MAX_MESSAGE_BYTES));
 server.addService(gatherShardService().service, {

@@ -17,7 +17,14 @@ import { classRange, hostPort, integer, nonEmpty, shardSplit } from "./values.js
 const ONE_OF = "exactly one of --shard, --range, --ranges";
 const RANGE_FLAGS = ["shard", "range", "ranges"] as const;
 /** Chosen by measurement: see bench/REPORT.md ("Choosing the batching defaults"). */
-export const SHARD_BATCH_DEFAULTS = { maxBatchRows: 128, maxQueueDelayUs: 0, maxQueueRows: 8192 } as const;
+export const SHARD_BATCH_DEFAULTS = { maxBatchRows: "auto", maxQueueDelayUs: 0, maxQueueRows: 8192 } as const;
+
+/** The most rows `auto` can choose (see autoMaxBatchRows). */
+const AUTO_BATCH_ROWS_CAP = 128;
+
+function batchRows(raw: string): number | "auto" {
+  return raw.trim() === "auto" ? "auto" : integer(1, 65536)(raw);
+}
 
 export const SHARD_FLAGS = {
   weights: flag.required({ metavar: "PATH", help: "the head: a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD", parse: nonEmpty("a file or folder path, or builtin:default") }),
@@ -37,7 +44,7 @@ export const SHARD_FLAGS = {
   "block-rows": flag.optional({ metavar: "N", help: "rows per onnxruntime block (unset: about 1/8 of the slice, 32 MiB to 1 GiB of weights)", parse: integer(1) }),
   "max-rows": flag.withDefault({ metavar: "N", help: "most rows in one Partial request", parse: integer(1), default: 4096 }),
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest top-k a request may ask for", parse: integer(1), default: 1000 }),
-  "max-batch-rows": flag.withDefault({ metavar: "N", help: "most rows in one onnxruntime run; concurrent requests are coalesced up to this", parse: integer(1, 65536), default: SHARD_BATCH_DEFAULTS.maxBatchRows }),
+  "max-batch-rows": flag.withDefault<number | "auto">({ metavar: "N|auto", help: "most rows in one onnxruntime run; auto: what keeps a [rows, classes] float32 tensor within 128 MiB, 8 to 128", parse: batchRows, default: SHARD_BATCH_DEFAULTS.maxBatchRows }),
   "max-queue-delay-us": flag.withDefault({ metavar: "N", help: "how long the oldest waiting request may wait for batch-mates, in µs (Node timers: 1 ms steps)", parse: integer(0, 10_000_000), default: SHARD_BATCH_DEFAULTS.maxQueueDelayUs }),
   "max-queue-rows": flag.withDefault({ metavar: "N", help: "rows that may wait for a run; beyond, requests get RESOURCE_EXHAUSTED; at least --max-rows", parse: integer(1), default: SHARD_BATCH_DEFAULTS.maxQueueRows }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
@@ -62,7 +69,8 @@ export const shardCommand: Command = {
 
 export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardConfig> {
   const v = parsed.values;
-  if (v["max-queue-rows"] < Math.max(v["max-rows"], v["max-batch-rows"])) {
+  const batchRowsCap = v["max-batch-rows"] === "auto" ? AUTO_BATCH_ROWS_CAP : v["max-batch-rows"];
+  if (v["max-queue-rows"] < Math.max(v["max-rows"], batchRowsCap)) {
     throw new UsageError(`--max-queue-rows ${v["max-queue-rows"]} must be at least --max-rows (${v["max-rows"]}) and --max-batch-rows (${v["max-batch-rows"]}), or the largest request could never be queued`);
   }
   return Object.freeze({

@@ -56,6 +56,18 @@ export interface BatchKind<R> {
   join(parts: R[]): R;
 }
 
+/**
+ * `--max-batch-rows auto`: as many rows as keep one [rows, classes] float32
+ * tensor of a run within 128 MiB (a run holds a few such intermediates plus a
+ * float64 one), between 8 and 128. Throughput per row stops improving well
+ * before that (measured: bench/REPORT.md), while onnxruntime's arena keeps
+ * the largest run's memory for good: a 1M-class slice at 128 rows held 6 GiB.
+ */
+export function autoMaxBatchRows(sliceClasses: number): number {
+  const LOGITS_BUDGET = 2 ** 25;
+  return Math.max(8, Math.min(128, Math.floor(LOGITS_BUDGET / sliceClasses)));
+}
+
 export interface BatcherOptions {
   dim: number;
   maxBatchRows: number;

@@ -10,7 +10,7 @@ import type { BatchPartial } from "../../shared/math/partial.js";
 import { ClassRange, splitRange } from "../../shared/ranges.js";
 import { partialBatches } from "./batch-partial.js";
 import { rowsPerBlock } from "./block-plan.js";
-import { Batcher, type BatcherStats } from "./batcher.js";
+import { Batcher, autoMaxBatchRows, type BatcherStats } from "./batcher.js";
 import { ShardServer } from "./server.js";
 import { ShardSession } from "./session.js";
 import { headSliceSource } from "./slice-source.js";
@@ -31,8 +31,8 @@ export interface ShardConfig {
   maxTopK: number;
   maxMessageBytes: number;
   drainMs: number;
-  /** Most rows in one onnxruntime run; larger calls are cut across runs. */
-  maxBatchRows: number;
+  /** Most rows in one onnxruntime run; larger calls are cut across runs. "auto": sized by the slice (autoMaxBatchRows). */
+  maxBatchRows: number | "auto";
   /** How long the oldest waiting call may wait for batch-mates before a run starts. */
   maxQueueDelayUs: number;
   /** Rows that may wait for a run; more are refused with RESOURCE_EXHAUSTED. */
@@ -117,9 +117,14 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
     log.info("fingerprinted", { fingerprint, seconds: ((Date.now() - hashStarted) / 1000).toFixed(2) });
     await head.close();
     const shardSession = session;
+    const maxBatchRows = config.maxBatchRows === "auto" ? autoMaxBatchRows(range.size) : config.maxBatchRows;
+    // One full-size run before serving: onnxruntime's arena grows to the largest run it has seen, and growing
+    // (seconds of page faults on a large slice) belongs to startup, not to the first full batch of traffic.
+    server.setLoading("warming up");
+    await shardSession.run({ rows: maxBatchRows, hidden: new Float32Array(maxBatchRows * dim), topK: 1, temperature: new Float32Array(maxBatchRows).fill(1), targetCounts: new Uint32Array(maxBatchRows), targetIds: new Uint32Array(0) });
     const shardBatcher = new Batcher(partialBatches((batch) => shardSession.run(batch)), {
       dim,
-      maxBatchRows: config.maxBatchRows,
+      maxBatchRows,
       maxQueueDelayUs: config.maxQueueDelayUs,
       maxQueueRows: config.maxQueueRows,
     });
@@ -134,7 +139,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       source: head.description.source,
       run: (call, signal) => shardBatcher.run(call, signal),
     });
-    log.info("serving", { range: `${range}`, fingerprint, blocks: Math.ceil(range.size / rowsPerBlock(range.size, dim, config.blockRows)), seconds: ((Date.now() - started) / 1000).toFixed(1) });
+    log.info("serving", { range: `${range}`, fingerprint, blocks: Math.ceil(range.size / rowsPerBlock(range.size, dim, config.blockRows)), maxBatchRows, seconds: ((Date.now() - started) / 1000).toFixed(1) });
   })();
   ready.catch(() => {}); // the caller awaits `ready`; avoid an unhandled rejection before it does
 

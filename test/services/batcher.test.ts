@@ -11,7 +11,7 @@ import { ShardmaxError } from "../../shared/errors.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import { ClassRange } from "../../shared/ranges.js";
 import { partialBatches } from "../../services/shard/batch-partial.js";
-import { Batcher, type BatcherOptions } from "../../services/shard/batcher.js";
+import { Batcher, autoMaxBatchRows, type BatcherOptions } from "../../services/shard/batcher.js";
 import { ShardSession } from "../../services/shard/session.js";
 import { randomHead } from "../helpers/reference-softmax.js";
 import { expectShardAnswer, randomCall, toCall, type CallSpec } from "../helpers/shard-calls.js";
@@ -169,5 +169,15 @@ describe("isolation and limits", () => {
     await expect(dropped).rejects.toMatchObject({ code: "CANCELLED" });
     expectShardAnswer(await kept, head, range, stay!);
     expect(b.stats.rows).toBe(stay!.hidden.length);
+  });
+});
+
+describe("--max-batch-rows auto", () => {
+  it("keeps a [rows, classes] float32 tensor within 128 MiB, between 8 and 128 rows", () => {
+    expect(autoMaxBatchRows(1 << 20)).toBe(32);
+    expect(autoMaxBatchRows(1 << 19)).toBe(64);
+    expect(autoMaxBatchRows(65536)).toBe(128);
+    expect(autoMaxBatchRows(1 << 24)).toBe(8);
+    expect(autoMaxBatchRows(1)).toBe(128);
   });
 });

@@ -60,6 +60,8 @@ describe("parseFlags", () => {
     const message = usageMessage(() => shardConfig(parseFlags(SHARD_FLAGS, ["--weights", "w", "--shard", "0/1", "--max-queue-rows", "100"], {})));
     expect(message).toContain("--max-queue-rows 100");
     expect(message).toContain("--max-rows");
+    expect(shardConfig(parseFlags(SHARD_FLAGS, ["--weights", "w", "--shard", "0/1"], {})).maxBatchRows).toBe("auto");
+    expect(usageMessage(() => parseFlags(SHARD_FLAGS, ["--weights", "w", "--shard", "0/1", "--max-batch-rows", "lots"], {}))).toContain("--max-batch-rows");
   });
 });
 
