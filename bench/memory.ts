@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     batches: { type: "string", default: "1,32" },
     threads: { type: "string", default: "2" },
     "block-rows": { type: "string" },
+    "max-batch-rows": { type: "string" },
     dir: { type: "string", default: tmpdir() },
     /** Another build's CLI, to compare (e.g. before a change). */
     cli: { type: "string" },
@@ -187,7 +188,11 @@ async function main(): Promise<void> {
     console.log(`baseline (idle shard, tiny head): VmRSS ${MB(baseline.rssKiB * 1024)} MiB`);
 
     t = Date.now();
-    const blockArgs = args["block-rows"] ? ["--block-rows", args["block-rows"]] : [];
+    const blockArgs = [
+      ...(args["block-rows"] ? ["--block-rows", args["block-rows"]] : []),
+      // The shard warms up with one run of its largest batch, so working memory for it is resident from the start.
+      ...(args["max-batch-rows"] ? ["--max-batch-rows", args["max-batch-rows"]] : []),
+    ];
     const shard = await startShard(["--weights", path, "--shard", `${args.index}/${args.shards}`, ...blockArgs]);
     const loadSeconds = (Date.now() - t) / 1000;
     const report = (label: string, m: Memory) =>
