@@ -6,6 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { invalidField } from "../../shared/errors.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
+import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
 import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
 import type { Logger } from "../../shared/log.js";
 import { float32From } from "../../shared/tensor-bytes.js";
@@ -50,9 +51,7 @@ export class SoftmaxServer {
   }
 
   listen(address: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
-    });
+    return bindInsecure(this.server, address);
   }
 
   setServing(serving: boolean): void {
@@ -63,16 +62,7 @@ export class SoftmaxServer {
   }
 
   shutdown(graceMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return drainWithin(this.server, graceMs);
   }
 
   private query(request: QueryRequestMessage, callDeadline: Date): Promise<Answer> {

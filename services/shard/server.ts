@@ -9,6 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { ShardmaxError } from "../../shared/errors.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
+import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
 import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
 import type { Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
@@ -61,9 +62,7 @@ export class ShardServer {
   }
 
   async listen(address: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
-    });
+    return bindInsecure(this.server, address);
   }
 
   setLoading(note: string): void {
@@ -84,16 +83,7 @@ export class ShardServer {
   /** Stops taking calls, lets in-flight ones finish (up to graceMs), then closes. */
   async shutdown(graceMs: number): Promise<void> {
     this.setServing(false);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await drainWithin(this.server, graceMs);
   }
 
   private unary<Req, Res>(handler: (request: Req, signal: AbortSignal) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
