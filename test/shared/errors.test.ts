@@ -176,3 +176,14 @@ describe("ShardmaxError.from on a real grpc-js error (server on port 0)", () => 
     expect(err.message).toBe(`failed with ${grpcStatus}`);
   });
 });
+
+describe("documentation", () => {
+  it("every error code is in the README's table with its HTTP status", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
+    for (const [code, { http }] of Object.entries(ERROR_CODES)) {
+      expect(readme, code).toMatch(new RegExp(`\\| \`${code}\` \\| ${http} \\|`));
+    }
+  });
+});
