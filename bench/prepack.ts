@@ -11,6 +11,7 @@ import ort from "onnxruntime-node";
 import { parseArgs } from "node:util";
 import { externalData, partialGraph } from "../services/shard/partial-graph.js";
 import { DataType, bytesOf, encodeModel } from "../shared/onnx/graph-builder.js";
+import { cpuSessionOptions } from "../shared/onnx/session-options.js";
 
 const { values: args } = parseArgs({
   options: { rows: { type: "string", default: "65536" }, dim: { type: "string", default: "1024" }, threads: { type: "string", default: "2" }, batches: { type: "string", default: "1,8,32,128" } },
@@ -19,14 +20,7 @@ const rows = Number(args.rows);
 const dim = Number(args.dim);
 const weight = new Float32Array(rows * dim);
 for (let i = 0; i < weight.length; i++) weight[i] = (((i * 2654435761) >>> 0) / 2 ** 32 - 0.5) * 0.2;
-const options: ort.InferenceSession.SessionOptions = {
-  executionProviders: ["cpu"],
-  graphOptimizationLevel: "all",
-  intraOpNumThreads: Number(args.threads),
-  interOpNumThreads: 1,
-  executionMode: "sequential",
-  extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
-};
+const options: ort.InferenceSession.SessionOptions = cpuSessionOptions(Number(args.threads));
 
 const prepacked = await ort.InferenceSession.create(partialGraph({ rows, dim, hasBias: false }), { ...options, externalData: externalData(weight, null) });
 // The same computation with W as an input: Gemm → max → exp-sum (float64) → top-k.

@@ -15,6 +15,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../../s
 import { emit, untilStopped } from "../child-process.js";
 import { gatherShardService, type LogitsRequest, type LogitsResponse } from "./gather-proto.js";
 import { gatheredSoftmaxGraph } from "./graphs.js";
+import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 
 const { values } = parseArgs({
   options: { shards: { type: "string" }, "vocab-size": { type: "string" }, threads: { type: "string", default: "1" }, listen: { type: "string", default: "127.0.0.1:0" } },
@@ -25,13 +26,7 @@ type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.S
 const shards = values.shards!.split(",").map(
   (address) => new GatherShard(address, grpc.credentials.createInsecure(), messageLimits(DEFAULT_MAX_MESSAGE_BYTES)) as unknown as grpc.Client & { logits: Unary },
 );
-const session = await ort.InferenceSession.create(gatheredSoftmaxGraph(vocabSize), {
-  executionProviders: ["cpu"],
-  graphOptimizationLevel: "all",
-  intraOpNumThreads: Number(values.threads),
-  interOpNumThreads: 1,
-  extra: { session: { intra_op: { allow_spinning: "0" } } },
-});
+const session = await ort.InferenceSession.create(gatheredSoftmaxGraph(vocabSize), cpuSessionOptions(Number(values.threads)));
 
 interface QueryRequest {
   rows: number;

@@ -18,6 +18,7 @@ import { Batcher, autoMaxBatchRows, type BatchKind } from "../../services/shard/
 import { emit, untilStopped } from "../child-process.js";
 import { gatherShardService, type LogitsRequest } from "./gather-proto.js";
 import { shardLogitsGraph } from "./graphs.js";
+import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 
 const { values } = parseArgs({
   options: {
@@ -34,13 +35,7 @@ const { vocabSize, dim } = head.description;
 const [index, count] = values.shard!.split("/").map(Number) as [number, number];
 const range = splitRange(vocabSize, index, count);
 const slice = await head.readRows(range);
-const session = await ort.InferenceSession.create(shardLogitsGraph(range.size, dim, slice.weight, slice.bias), {
-  executionProviders: ["cpu"],
-  graphOptimizationLevel: "all",
-  intraOpNumThreads: Number(values.threads),
-  interOpNumThreads: 1,
-  extra: { session: { intra_op: { allow_spinning: "0" } } },
-});
+const session = await ort.InferenceSession.create(shardLogitsGraph(range.size, dim, slice.weight, slice.bias), cpuSessionOptions(Number(values.threads)));
 
 interface Logits {
   rows: number;

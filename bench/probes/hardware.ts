@@ -18,6 +18,7 @@ import { ClassRange } from "../../shared/ranges.js";
 import { ShardSession } from "../../services/shard/session.js";
 import { emit } from "../child-process.js";
 import { shardLogitsGraph } from "../gather/graphs.js";
+import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 
 const { values } = parseArgs({
   options: {
@@ -50,13 +51,7 @@ async function time(run: () => Promise<unknown>, times = repeat): Promise<Timing
   return { minMs: ms[0]!, medianMs: ms[Math.floor(ms.length / 2)]! };
 }
 
-const sessionOptions = (threads: number): ort.InferenceSession.SessionOptions => ({
-  executionProviders: ["cpu"],
-  graphOptimizationLevel: "all",
-  intraOpNumThreads: threads,
-  interOpNumThreads: 1,
-  extra: { session: { intra_op: { allow_spinning: "0" } } },
-});
+const sessionOptions = (threads: number): ort.InferenceSession.SessionOptions => cpuSessionOptions(threads);
 
 const head = await openHead(values.weights!);
 const { vocabSize: V, dim: d } = head.description;

@@ -16,19 +16,14 @@ import { ClassRange } from "../../shared/ranges.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import { emit, untilStopped } from "../child-process.js";
 import { wholeHeadGraph } from "./graph.js";
+import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 
 const { values } = parseArgs({ options: { weights: { type: "string" }, threads: { type: "string", default: "0" }, listen: { type: "string", default: "127.0.0.1:0" } } });
 const head = await openHead(values.weights!);
 const { vocabSize, dim, source } = head.description;
 const slice = await head.readRows(ClassRange.of(0, vocabSize));
 const fingerprint = await head.fingerprint();
-const session = await ort.InferenceSession.create(wholeHeadGraph(vocabSize, dim, slice.weight, slice.bias), {
-  executionProviders: ["cpu"],
-  graphOptimizationLevel: "all",
-  intraOpNumThreads: Number(values.threads),
-  interOpNumThreads: 1,
-  extra: { session: { intra_op: { allow_spinning: "0" } } },
-});
+const session = await ort.InferenceSession.create(wholeHeadGraph(vocabSize, dim, slice.weight, slice.bias), cpuSessionOptions(Number(values.threads)));
 
 interface QueryRequest {
   rows: number;

@@ -15,6 +15,7 @@ import type { FlatTargets } from "../../shared/math/combine-partials.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { INPUTS, OUTPUTS, externalData, partialGraph } from "./partial-graph.js";
+import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 
 /** The inputs every block of a batch shares, built once per batch. */
 export interface BlockFeeds {
@@ -33,15 +34,7 @@ export class BlockSession {
   /** `weight` holds exactly range.size × dim floats; it may be reused once this resolves. */
   static async create(range: ClassRange, dim: number, weight: Float32Array, bias: Float32Array | null, threads: number): Promise<BlockSession> {
     const model = partialGraph({ rows: range.size, dim, hasBias: bias !== null });
-    const session = await ort.InferenceSession.create(model, {
-      executionProviders: ["cpu"],
-      graphOptimizationLevel: "all",
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      externalData: externalData(weight, bias),
-      extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
-    });
+    const session = await ort.InferenceSession.create(model, { ...cpuSessionOptions(threads), externalData: externalData(weight, bias) });
     return new BlockSession(session, range);
   }
 
