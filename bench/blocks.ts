@@ -6,27 +6,20 @@
  *
  *   npm run build && node dist/bench/blocks.js --rows 65536 --dim 1024
  */
-import { parseArgs } from "node:util";
 import { ShardSession, type PartialBatch } from "../services/shard/session.js";
 import { rowsPerBlock } from "../services/shard/block-plan.js";
 import { ClassRange } from "../shared/ranges.js";
+import { syntheticSlice } from "./synthetic-slice.js";
 
-const { values: args } = parseArgs({
-  options: { rows: { type: "string", default: "65536" }, dim: { type: "string", default: "1024" }, threads: { type: "string", default: "2" }, batches: { type: "string", default: "1,8,32,128" } },
-});
-const rows = Number(args.rows);
-const dim = Number(args.dim);
-const weight = new Float32Array(rows * dim);
-for (let i = 0; i < weight.length; i++) weight[i] = (((i * 2654435761) >>> 0) / 2 ** 32 - 0.5) * 0.2;
+const { rows, dim, weight, threads, batches } = syntheticSlice();
 const range = ClassRange.of(0, rows);
 const slice = { rows, dim, weight, bias: null };
-const threads = Number(args.threads);
 const whole = await ShardSession.create(range, slice, { threads, blockRows: rows });
 const blocked = await ShardSession.create(range, slice, { threads });
 console.log(`slice ${rows} × ${dim} F32 (${(rows * dim * 4) / 2 ** 20} MiB): 1 block vs ${blocked.blockCount} blocks of ${rowsPerBlock(rows, dim)} rows, ${threads} threads`);
 
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
-for (const batchRows of args.batches!.split(",").map(Number)) {
+for (const batchRows of batches) {
   const batch: PartialBatch = {
     rows: batchRows,
     hidden: Float32Array.from({ length: batchRows * dim }, (_, i) => Math.sin(i)),

@@ -8,19 +8,13 @@
  *   npm run build && node dist/bench/prepack.js --rows 65536 --dim 1024
  */
 import ort from "onnxruntime-node";
-import { parseArgs } from "node:util";
 import { externalData, partialGraph } from "../services/shard/partial-graph.js";
 import { DataType, bytesOf, encodeModel } from "../shared/onnx/graph-builder.js";
 import { cpuSessionOptions } from "../shared/onnx/session-options.js";
+import { syntheticSlice } from "./synthetic-slice.js";
 
-const { values: args } = parseArgs({
-  options: { rows: { type: "string", default: "65536" }, dim: { type: "string", default: "1024" }, threads: { type: "string", default: "2" }, batches: { type: "string", default: "1,8,32,128" } },
-});
-const rows = Number(args.rows);
-const dim = Number(args.dim);
-const weight = new Float32Array(rows * dim);
-for (let i = 0; i < weight.length; i++) weight[i] = (((i * 2654435761) >>> 0) / 2 ** 32 - 0.5) * 0.2;
-const options: ort.InferenceSession.SessionOptions = cpuSessionOptions(Number(args.threads));
+const { rows, dim, weight, threads, batches } = syntheticSlice();
+const options: ort.InferenceSession.SessionOptions = cpuSessionOptions(threads);
 
 const prepacked = await ort.InferenceSession.create(partialGraph({ rows, dim, hasBias: false }), { ...options, externalData: externalData(weight, null) });
 // The same computation with W as an input: Gemm → max → exp-sum (float64) → top-k.
@@ -52,10 +46,10 @@ const asInput = await ort.InferenceSession.create(
   options,
 );
 const W = new ort.Tensor("float32", weight, [rows, dim]);
-console.log(`W ${rows} × ${dim} F32 (${(rows * dim * 4) / 2 ** 20} MiB), ${args.threads} threads: prepacked initializer vs W as a run input`);
+console.log(`W ${rows} × ${dim} F32 (${(rows * dim * 4) / 2 ** 20} MiB), ${threads} threads: prepacked initializer vs W as a run input`);
 
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
-for (const batch of args.batches!.split(",").map(Number)) {
+for (const batch of batches) {
   const hidden = new ort.Tensor("float32", Float32Array.from({ length: batch * dim }, (_, i) => Math.sin(i)), [batch, dim]);
   const k = new ort.Tensor("int64", new BigInt64Array([5n]), [1]);
   const feeds = {

@@ -16,6 +16,7 @@ import { emit, untilStopped } from "../child-process.js";
 import { gatherShardService, type LogitsRequest, type LogitsResponse } from "./gather-proto.js";
 import { gatheredSoftmaxGraph } from "./graphs.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
+import { bindInsecure } from "../../shared/grpc/server-lifecycle.js";
 
 const { values } = parseArgs({
   options: { shards: { type: "string" }, "vocab-size": { type: "string" }, threads: { type: "string", default: "1" }, listen: { type: "string", default: "127.0.0.1:0" } },
@@ -85,9 +86,7 @@ server.addService(shardmaxProto().Softmax.service, {
     );
   },
 });
-const port = await new Promise<number>((resolve, reject) =>
-  server.bindAsync(values.listen!, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-);
+const port = await bindInsecure(server, values.listen!);
 emit({ event: "listening", port });
 emit({ event: "ready" });
 await untilStopped();

@@ -19,6 +19,7 @@ import { emit, untilStopped } from "../child-process.js";
 import { gatherShardService, type LogitsRequest } from "./gather-proto.js";
 import { shardLogitsGraph } from "./graphs.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
+import { bindInsecure } from "../../shared/grpc/server-lifecycle.js";
 
 const { values } = parseArgs({
   options: {
@@ -87,9 +88,7 @@ server.addService(gatherShardService().service, {
     );
   },
 });
-const port = await new Promise<number>((resolve, reject) =>
-  server.bindAsync(values.listen!, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-);
+const port = await bindInsecure(server, values.listen!);
 emit({ event: "listening", port, rangeStart: range.start, rangeEnd: range.end });
 emit({ event: "ready" });
 await untilStopped();

@@ -17,6 +17,7 @@ import { float32From } from "../../shared/tensor-bytes.js";
 import { emit, untilStopped } from "../child-process.js";
 import { wholeHeadGraph } from "./graph.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
+import { bindInsecure } from "../../shared/grpc/server-lifecycle.js";
 
 const { values } = parseArgs({ options: { weights: { type: "string" }, threads: { type: "string", default: "0" }, listen: { type: "string", default: "127.0.0.1:0" } } });
 const head = await openHead(values.weights!);
@@ -68,9 +69,7 @@ server.addService(shardmaxProto().Softmax.service, {
     );
   },
 });
-const port = await new Promise<number>((resolve, reject) =>
-  server.bindAsync(values.listen!, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-);
+const port = await bindInsecure(server, values.listen!);
 emit({ event: "listening", port, source });
 emit({ event: "ready" });
 await untilStopped();

@@ -3,19 +3,10 @@
  * that rules across flags rely on, and the value parsers' accepted forms.
  */
 import { describe, expect, it } from "vitest";
-import { UsageError, envName, parseFlags } from "../../services/cli/flags.js";
+import { envName, parseFlags } from "../../services/cli/flags.js";
 import { SHARD_BATCH_DEFAULTS, SHARD_FLAGS, shardConfig } from "../../services/cli/shard-command.js";
 import { classRange, hostPort, hostPortList, integer, shardSplit } from "../../services/cli/values.js";
-
-function usageMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return (err as Error).message;
-  }
-  throw new Error("expected a UsageError");
-}
+import { usageMessage } from "../helpers/expect-errors.js";
 
 describe("parseFlags", () => {
   it("takes a flag over its env var, the env var over the default", () => {

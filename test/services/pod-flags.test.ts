@@ -4,22 +4,13 @@
  * `dns:NAME:PORT` shard entries.
  */
 import { describe, expect, it } from "vitest";
-import { UsageError, parseFlags } from "../../services/cli/flags.js";
+import { parseFlags } from "../../services/cli/flags.js";
 import { GATEWAY_FLAGS } from "../../services/cli/gateway-command.js";
 import { SHARD_FLAGS, shardConfig } from "../../services/cli/shard-command.js";
 import { shardAddressList } from "../../services/cli/values.js";
+import { usageMessage } from "../helpers/expect-errors.js";
 
 const shard = (argv: string[], env: Record<string, string> = {}) => shardConfig(parseFlags(SHARD_FLAGS, ["--weights", "w", ...argv], env));
-
-function usageMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return (err as Error).message;
-  }
-  throw new Error("expected a UsageError");
-}
 
 describe("--ranges N --pod-index I", () => {
   it("serves range I mod N, so pods N, 2N … are replicas of pods 0, 1 …", () => {

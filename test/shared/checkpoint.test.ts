@@ -2,12 +2,12 @@ import { open as fsOpen, mkdir, mkdtemp, readFile, rm, truncate, writeFile } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { ShardmaxError } from "../../shared/errors.js";
 import { ClassRange, splitAll } from "../../shared/ranges.js";
 import type { HeadSource } from "../../shared/checkpoint/head-source.js";
 import { openHead } from "../../shared/checkpoint/open-head.js";
 import { openSafetensors, type SafetensorsOptions } from "../../shared/checkpoint/safetensors.js";
 import { encodeSafetensors, frame, uint16Bytes, writeSafetensors, type TensorInput } from "../helpers/safetensors-writer.js";
+import { invalidArgument as rejection } from "../helpers/expect-errors.js";
 
 const V = 37;
 const D = 5;
@@ -56,18 +56,6 @@ async function open(spec: string, options?: { tensor?: string; bias?: string }):
   const head = await openHead(spec, options);
   opened.push(head);
   return head;
-}
-
-/** Resolves to the ShardmaxError the promise rejects with; fails the test otherwise. */
-async function rejection(promise: Promise<unknown>): Promise<ShardmaxError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ShardmaxError);
-  expect((err as ShardmaxError).code).toBe("INVALID_ARGUMENT");
-  expect((err as ShardmaxError).message).not.toContain("\n");
-  return err as ShardmaxError;
 }
 
 /** Bit-for-bit equality (toEqual on large typed arrays is slow and blind to −0 vs +0 in some matchers). */
