@@ -1,6 +1,6 @@
 /**
- * One onnxruntime session over one block of a shard's rows: W and b handed
- * over as in-memory external data (onnxruntime copies and prepacks them while
+ * One onnxruntime session over one block of a shard's rows: W' = [W | b]
+ * (augmented-block.ts) handed over as in-memory external data (onnxruntime copies and prepacks them while
  * the session is created, so the caller's buffer is free again afterwards),
  * and one run turned into a BatchPartial with global class ids.
  *
@@ -20,8 +20,8 @@ import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 /** The inputs every block of a batch shares, built once per batch. */
 export interface BlockFeeds {
   rows: number;
+  /** h' = [h/T | 1/T], [rows, d + 1]. */
   hidden: ort.Tensor;
-  temperature: ort.Tensor;
 }
 
 export class BlockSession {
@@ -31,10 +31,10 @@ export class BlockSession {
     readonly range: ClassRange,
   ) {}
 
-  /** `weight` holds exactly range.size × dim floats; it may be reused once this resolves. */
-  static async create(range: ClassRange, dim: number, weight: Float32Array, bias: Float32Array | null, threads: number): Promise<BlockSession> {
-    const model = partialGraph({ rows: range.size, dim, hasBias: bias !== null });
-    const session = await ort.InferenceSession.create(model, { ...cpuSessionOptions(threads), externalData: externalData(weight, bias) });
+  /** `augmented` is the block's W' (augmentInPlace); it may be reused once this resolves. */
+  static async create(range: ClassRange, dim: number, augmented: Float32Array, threads: number): Promise<BlockSession> {
+    const model = partialGraph({ rows: range.size, dim });
+    const session = await ort.InferenceSession.create(model, { ...cpuSessionOptions(threads), externalData: externalData(augmented) });
     return new BlockSession(session, range);
   }
 
@@ -52,7 +52,6 @@ export class BlockSession {
     }
     const out = await this.session.run({
       [INPUTS.hidden]: feeds.hidden,
-      [INPUTS.temperature]: feeds.temperature,
       [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([BigInt(kRun)]), [1]),
       [INPUTS.targets]: new ort.Tensor("int64", local, [rows, targetWidth]),
     });

@@ -13,6 +13,7 @@ import { ShardmaxError } from "../../shared/errors.js";
 import { combinePartials, routeFlatTargets } from "../../shared/math/combine-partials.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import { ClassRange } from "../../shared/ranges.js";
+import { augmentHidden, augmentInPlace, augmentedLength } from "./augmented-block.js";
 import { planBlocks, rowsPerBlock } from "./block-plan.js";
 import { BlockSession, type BlockFeeds } from "./block-session.js";
 import type { SliceWeights } from "./partial-graph.js";
@@ -53,31 +54,22 @@ export class ShardSession {
     private readonly blockRows: number,
   ) {}
 
-  static async create(range: ClassRange, slice: SliceWeights | SliceSource, options: SessionOptions): Promise<ShardSession> {
+  static async create(range: ClassRange, weights: SliceWeights | SliceSource, options: SessionOptions): Promise<ShardSession> {
+    const slice = "weight" in weights ? memorySource(weights) : weights;
     if (slice.rows !== range.size) throw new ShardmaxError("INTERNAL", `slice has ${slice.rows} rows for range ${range}`);
     const perBlock = rowsPerBlock(slice.rows, slice.dim, options.blockRows);
     const blocks: BlockSession[] = [];
+    // One buffer of one block, refilled for each (onnxruntime keeps its own copy).
+    const buffer = new Float32Array(augmentedLength(perBlock, slice.dim));
+    const bias = slice.hasBias ? new Float32Array(perBlock) : null;
     try {
-      if ("weight" in slice) {
-        // Already in memory: each block's bytes are a view into the slice.
-        for (const block of planBlocks(range, perBlock)) {
-          const [from, to] = [block.start - range.start, block.end - range.start];
-          const bias = slice.bias?.subarray(from, to) ?? null;
-          blocks.push(await BlockSession.create(block, slice.dim, slice.weight.subarray(from * slice.dim, to * slice.dim), bias, options.threads));
-          options.onBlock?.(to, slice.rows);
-        }
-      } else {
-        // From disk: one buffer of one block, refilled for each (onnxruntime keeps its own copy).
-        const weight = new Float32Array(perBlock * slice.dim);
-        const bias = slice.hasBias ? new Float32Array(perBlock) : null;
-        for (const block of planBlocks(range, perBlock)) {
-          const local = ClassRange.of(block.start - range.start, block.end - range.start);
-          const w = weight.subarray(0, local.size * slice.dim);
-          const b = bias?.subarray(0, local.size) ?? null;
-          await slice.read(local, w, b);
-          blocks.push(await BlockSession.create(block, slice.dim, w, b, options.threads));
-          options.onBlock?.(local.end, slice.rows);
-        }
+      for (const block of planBlocks(range, perBlock)) {
+        const local = ClassRange.of(block.start - range.start, block.end - range.start);
+        const b = bias?.subarray(0, local.size) ?? null;
+        await slice.read(local, buffer.subarray(0, local.size * slice.dim), b);
+        const augmented = augmentInPlace(buffer, local.size, slice.dim, b);
+        blocks.push(await BlockSession.create(block, slice.dim, augmented, options.threads));
+        options.onBlock?.(local.end, slice.rows);
       }
     } catch (err) {
       await Promise.all(blocks.map((b) => b.close()));
@@ -97,8 +89,7 @@ export class ShardSession {
     const k = Math.min(batch.topK, this.range.size);
     const feeds: BlockFeeds = {
       rows,
-      hidden: new ort.Tensor("float32", batch.hidden, [rows, this.dim]),
-      temperature: new ort.Tensor("float32", batch.temperature, [rows, 1]),
+      hidden: new ort.Tensor("float32", augmentHidden(batch.hidden, batch.temperature, rows, this.dim), [rows, this.dim + 1]),
     };
     const targets = { counts: batch.targetCounts, ids: batch.targetIds };
     if (this.blocks.length === 1) return this.blocks[0]!.run(feeds, k, targets);
@@ -112,4 +103,17 @@ export class ShardSession {
   async close(): Promise<void> {
     await Promise.all(this.blocks.map((b) => b.close()));
   }
+}
+
+/** A slice already in memory, read like one on disk. */
+function memorySource(slice: SliceWeights): SliceSource {
+  return {
+    rows: slice.rows,
+    dim: slice.dim,
+    hasBias: slice.bias !== null,
+    read: async (local, weight, bias) => {
+      weight.set(slice.weight.subarray(local.start * slice.dim, local.end * slice.dim));
+      bias?.set(slice.bias!.subarray(local.start, local.end));
+    },
+  };
 }
