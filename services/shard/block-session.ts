@@ -68,7 +68,8 @@ export class BlockSession {
 
   private toPartial(rows: number, k: number, kRun: number, targets: FlatTargets, targetWidth: number, out: ort.InferenceSession.ReturnType): BatchPartial {
     const maxOut = out[OUTPUTS.max]!.data as Float32Array;
-    const sumOut = out[OUTPUTS.sumExp]!.data as Float64Array;
+    const probSum = out[OUTPUTS.probSum]!.data as Float64Array;
+    const probOfMax = out[OUTPUTS.probOfMax]!.data as Float32Array;
     const max = new Float64Array(rows);
     const sumExp = new Float64Array(rows);
     for (let row = 0; row < rows; row++) {
@@ -78,7 +79,7 @@ export class BlockSession {
       }
       max[row] = m;
       // All classes −∞: exp(−∞ − (−∞)) is NaN; such a block holds no mass.
-      sumExp[row] = m === -Infinity ? 0 : sumOut[row]!;
+      sumExp[row] = m === -Infinity ? 0 : probSum[row]! / probOfMax[row]!;
     }
     const logitsOut = out[OUTPUTS.topLogits]!.data as Float32Array;
     const indicesOut = out[OUTPUTS.topIndices]!.data as BigInt64Array;

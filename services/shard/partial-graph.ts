@@ -3,19 +3,22 @@
  * target logits)` over that block's rows of W, in the augmented layout of
  * augmented-block.ts (bias and temperature folded into the Gemm):
  *
- *   z = h'·W'ᵀ = (h·Wᵀ + b)/T,  top = TopK(z, k),  m = top[0],
- *   S = Σ_groups float64( Σ_{256 classes} float32 exp(z − m) ),  t = z[targets]
+ *   z = h'·W'ᵀ = (h·Wᵀ + b)/T,   top = TopK(z, k),   m = top[0],   t = z[targets]
+ *   p = Softmax(z),   P = Σ_groups float64( Σ_{256 classes} float32 p ),   S = P / p[argmax]
  *
  * Every op after the Gemm is a pass over [B, V_block] memory, and at small d
  * (a recommendation head, d = 128) those passes cost as much as the Gemm. So
  * the graph keeps as few as it can: the max is TopK's first value (TopK runs
- * anyway, k ≥ 1), and the exp-sum is summed in float32 within groups of 256
- * classes (relative error ≤ 256·2⁻²⁴ ≈ 1.5e-5 in the worst case, ~1e-7 in
- * practice) and in float64 across groups, so its precision does not depend on
- * the slice size while only a 1/256-size tensor is widened to float64.
- * Measured against the previous graph (bias through Gemm's C, a Div by T,
- * ReduceMax, Cast of every exp to float64): 1.3× faster on a 131072 × 128
- * block at 64 rows, 1.2× on 16384 × 1024 (bench/kernels.ts).
+ * anyway, k ≥ 1), and the exp-sum comes from onnxruntime's fused Softmax
+ * (max, exp and scale in one cache-resident sweep per row). Softmax sums its
+ * exps in float32 lanes, which would lose precision over a million classes;
+ * so S is not taken from it: p_i = exp(z_i − m)·r with r = p[argmax] the
+ * scale it used, and P/r = Σ exp(z_i − m) with P summed here in float32
+ * within groups of 256 classes (relative error ≤ 256·2⁻²⁴ in the worst case,
+ * ~1e-7 in practice) and in float64 across groups, so the precision does not
+ * depend on the slice size. Measured against the previous graph (bias
+ * through Gemm's C, a Div by T, ReduceMax, Sub, Exp, Cast of every exp to
+ * float64): 1.5× faster on a 131072 × 128 block at 64 rows.
  *
  * W' is an initializer whose bytes are *external*: the model carries only its
  * name, and the caller hands onnxruntime the bytes as in-memory external data
@@ -43,7 +46,16 @@ export interface BlockShape {
 }
 
 export const INPUTS = { hidden: "hidden", k: "k", targets: "targets" } as const;
-export const OUTPUTS = { max: "max", sumExp: "sum_exp", topLogits: "top_logits", topIndices: "top_indices", targetLogits: "target_logits" } as const;
+export const OUTPUTS = {
+  max: "max",
+  /** Σ p over the block, float64. */
+  probSum: "prob_sum",
+  /** p at the block's argmax: the scale Softmax applied, so exp-sum = probSum / probOfMax. */
+  probOfMax: "prob_of_max",
+  topLogits: "top_logits",
+  topIndices: "top_indices",
+  targetLogits: "target_logits",
+} as const;
 
 /** Name of the in-memory "file" holding W', as the model refers to it. */
 const WEIGHT_FILE = "W.bin";
@@ -69,14 +81,15 @@ export function partialGraph(block: BlockShape, { weightAsInput = false } = {}):
     { op: "Gemm", inputs: [INPUTS.hidden, "W"], outputs: ["z"], attributes: { transB: 1 } },
     // ONNX TopK orders equal values by smaller index, which is our tie rule; padding rows come last.
     { op: "TopK", inputs: ["z", INPUTS.k], outputs: [OUTPUTS.topLogits, OUTPUTS.topIndices], attributes: { axis: 1, largest: 1, sorted: 1 } },
+    { op: "GatherElements", inputs: ["z", INPUTS.targets], outputs: [OUTPUTS.targetLogits], attributes: { axis: 1 } },
     { op: "Slice", inputs: [OUTPUTS.topLogits, "first", "second", "axis1"], outputs: [OUTPUTS.max] },
-    { op: "Sub", inputs: ["z", OUTPUTS.max], outputs: ["shifted"] },
-    { op: "Exp", inputs: ["shifted"], outputs: ["exps"] },
-    { op: "Reshape", inputs: ["exps", "groups"], outputs: ["grouped"] },
+    { op: "Slice", inputs: [OUTPUTS.topIndices, "first", "second", "axis1"], outputs: ["argmax"] },
+    { op: "Softmax", inputs: ["z"], outputs: ["p"], attributes: { axis: 1 } },
+    { op: "GatherElements", inputs: ["p", "argmax"], outputs: [OUTPUTS.probOfMax], attributes: { axis: 1 } },
+    { op: "Reshape", inputs: ["p", "groups"], outputs: ["grouped"] },
     { op: "ReduceSum", inputs: ["grouped", "axis2"], outputs: ["group_sums"], attributes: { keepdims: 0 } },
     { op: "Cast", inputs: ["group_sums"], outputs: ["group_sums64"], attributes: { to: DataType.DOUBLE } },
-    { op: "ReduceSum", inputs: ["group_sums64", "axis1"], outputs: [OUTPUTS.sumExp], attributes: { keepdims: 0 } },
-    { op: "GatherElements", inputs: ["z", INPUTS.targets], outputs: [OUTPUTS.targetLogits], attributes: { axis: 1 } },
+    { op: "ReduceSum", inputs: ["group_sums64", "axis1"], outputs: [OUTPUTS.probSum], attributes: { keepdims: 0 } },
   ];
   return encodeModel({
     name: "shardmax_partial",
@@ -88,7 +101,8 @@ export function partialGraph(block: BlockShape, { weightAsInput = false } = {}):
     ],
     outputs: [
       { name: OUTPUTS.max, type: DataType.FLOAT, shape: ["batch", 1] },
-      { name: OUTPUTS.sumExp, type: DataType.DOUBLE, shape: ["batch"] },
+      { name: OUTPUTS.probSum, type: DataType.DOUBLE, shape: ["batch"] },
+      { name: OUTPUTS.probOfMax, type: DataType.FLOAT, shape: ["batch", 1] },
       { name: OUTPUTS.topLogits, type: DataType.FLOAT, shape: ["batch", "k"] },
       { name: OUTPUTS.topIndices, type: DataType.INT64, shape: ["batch", "k"] },
       { name: OUTPUTS.targetLogits, type: DataType.FLOAT, shape: ["batch", "targets"] },

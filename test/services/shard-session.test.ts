@@ -124,3 +124,37 @@ it("default blocks: ~1/8 of the slice, at least 32 MiB, at most 1 GiB of weights
   expect(rowsPerBlock(4_000_000, 4096)).toBe(65536); // 61 GiB: blocks of 1 GiB
   expect(rowsPerBlock(1000, 64, 7)).toBe(7);
 });
+
+it("the exp-sum keeps float64-level precision over a block of 200 003 classes (flat, skewed and extreme logits)", async () => {
+  const rows = 200_003;
+  const dim = 3;
+  // Row 0: every logit but one equal (the worst case for summing in float32); row 1: a few classes dominate;
+  // row 2: logits of magnitude ~1e4 at temperature 0.5. Chosen so that every product is exact in
+  // float32, so the reference below knows the very logits onnxruntime sums.
+  const weight = new Float32Array(rows * dim);
+  const bias = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    weight[i * dim] = i % 997 === 0 ? 30 : Math.sin(i);
+    weight[i * dim + 1] = Math.round(Math.cos(i * 0.37) * 1e4);
+    weight[i * dim + 2] = i === 77 ? 0.125 : 0;
+    bias[i] = 0.25;
+  }
+  const hiddenRows = [[0, 0, 1], [1, 0, 0], [0, 1, 0]];
+  const temperatures = [1, 1, 0.5];
+  const session = await ShardSession.create(ClassRange.of(0, rows), { rows, dim, weight, bias }, { threads: 1 });
+  sessions.push(session);
+  const got = await session.run({
+    rows: 3,
+    hidden: Float32Array.from(hiddenRows.flat()),
+    topK: 3,
+    temperature: Float32Array.from(temperatures),
+    targetCounts: new Uint32Array(3),
+    targetIds: new Uint32Array(0),
+  });
+  hiddenRows.forEach((h, r) => {
+    const z = new Float64Array(rows);
+    for (let i = 0; i < rows; i++) z[i] = Math.fround((h[0]! * weight[i * dim]! + h[1]! * weight[i * dim + 1]! + h[2]! * weight[i * dim + 2]! + bias[i]!) / temperatures[r]!);
+    const logSum = got.max[r]! + Math.log(got.sumExp[r]!);
+    expect(Math.abs(logSum - referenceLogSumExp(z))).toBeLessThan(2e-6);
+  });
+});
