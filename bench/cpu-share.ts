@@ -7,6 +7,7 @@
  * all threads); both in the same clock ticks, so no tick rate is needed.
  */
 import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
 
 interface Sample {
   busy: number;
@@ -21,14 +22,14 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
-function processTicks(pid: number | "self"): number {
+function processTicks(pid: number | "self", withReaped = pid === "self"): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // utime + stime of every thread; for the bench itself also cutime + cstime, the time of
     // children that have exited and been reaped, so a child that ends mid-measurement still counts as ours.
     const own = Number(after[11]) + Number(after[12]);
-    return pid === "self" ? own + Number(after[13]) + Number(after[14]) : own;
+    return withReaped ? own + Number(after[13]) + Number(after[14]) : own;
   } catch {
     return 0; // the process is gone (its time is now in the bench's cutime)
   }
@@ -53,6 +54,38 @@ export function foreignCpu(pids: () => readonly number[]): () => number {
     const total = end.total - start.total;
     if (total <= 0) return 0;
     return Math.max(0, end.busy - start.busy - (end.ours - start.ours)) / total;
+  };
+}
+
+/** Cores' worth of CPU time used since the call: by the system's processes, and by the bench itself (its load generator). */
+export interface CpuUse {
+  servers: number;
+  loadGenerator: number;
+}
+
+/**
+ * Starts measuring what the system under test and the load generator use:
+ * when the cores are saturated this is where the time went (a 2-core box
+ * shares them between shards, gateway and the callers).
+ */
+export function cpuUse(pids: () => readonly number[]): () => CpuUse {
+  const take = () => {
+    const machine = machineTicks();
+    return { total: machine.total, servers: pids().reduce((n, pid) => n + processTicks(pid), 0), self: processTicks("self", false) };
+  };
+  let start: ReturnType<typeof take> | null = null;
+  try {
+    start = take();
+  } catch {
+    start = null;
+  }
+  return () => {
+    if (!start) return { servers: NaN, loadGenerator: NaN };
+    const end = take();
+    // All CPUs' ticks over the interval, per core, is the interval itself in ticks.
+    const interval = (end.total - start.total) / cpus().length;
+    if (interval <= 0) return { servers: 0, loadGenerator: 0 };
+    return { servers: (end.servers - start.servers) / interval, loadGenerator: (end.self - start.self) / interval };
   };
 }
 

@@ -13,7 +13,7 @@ import { ShardmaxClient } from "../sdk/index.js";
 import { packageRoot } from "../shared/package-root.js";
 import { BenchChild } from "./child-process.js";
 import { chartPng, chartSvg } from "./chart.js";
-import { foreignCpu, waitForQuiet } from "./cpu-share.js";
+import { cpuUse, foreignCpu, waitForQuiet } from "./cpu-share.js";
 import { measureEventLoop } from "./event-loop.js";
 import { hiddenPool, runLoad } from "./load.js";
 import { describeMachine, loadAverage } from "./machine.js";
@@ -82,11 +82,13 @@ async function hardware(head: HeadPlan): Promise<HardwareResult> {
 async function measurePoint(system: RunningSystem, head: HeadPlan, pool: Float32Array, point: LoadPoint, label: string): Promise<PointResult> {
   const { value, foreignCpu: share, retries } = await undisturbed(system.pids, async () => {
     const before = await wireCounters(system.shardPorts);
+    const cpu = cpuUse(system.pids);
     const load = await runLoad(system.address, head.dim, pool, { ...point, ...plan.window, topK: plan.topK });
+    const cpuCores = cpu();
     const after = await wireCounters(system.shardPorts);
-    return { load, delta: system.shardPorts.length > 0 ? wireDelta(before, after) : null };
+    return { load, cpuCores, delta: system.shardPorts.length > 0 ? wireDelta(before, after) : null };
   });
-  const { load, delta } = value;
+  const { load, delta, cpuCores } = value;
   const wirePerRow = delta && load.rowsTotal > 0 ? { toShards: delta.toShards / load.rowsTotal, fromShards: delta.fromShards / load.rowsTotal } : null;
   say(
     `  ${label} · ${point.rows} row${point.rows === 1 ? "" : "s"} × ${point.concurrency} caller${point.concurrency === 1 ? "" : "s"}: ${Math.round(load.rowsPerS)} rows/s, p50 ${load.p50Ms.toFixed(1)} ms, p99 ${load.p99Ms.toFixed(1)} ms` +
@@ -94,7 +96,7 @@ async function measurePoint(system: RunningSystem, head: HeadPlan, pool: Float32
       (load.errors ? `, ${load.errors} errors (${load.firstError})` : "") +
       (share > 0.02 ? ` (others used ${pct(share)} of the CPU)` : ""),
   );
-  return { point, load, wirePerRow, foreignCpu: share, retries };
+  return { point, load, wirePerRow, cpuCores, foreignCpu: share, retries };
 }
 
 async function measureSystem(spec: SystemSpec, head: HeadPlan, pool: Float32Array, refs: ReferenceRow[]): Promise<SystemResult> {

@@ -130,12 +130,13 @@ function throughputSection(results: BenchResults, head: string): string {
         p.wirePerRow ? int(p.wirePerRow.toShards) : "—",
         p.wirePerRow ? int(p.wirePerRow.fromShards) : "—",
         pct(p.load.rowsPerS / computeBound),
+        p.cpuCores ? `${fixed(p.cpuCores.servers, 2)} + ${fixed(p.cpuCores.loadGenerator, 2)}` : "—",
         p.load.errors > 0 ? `${p.load.errors}: ${p.load.firstError}` : "0",
         pct(p.foreignCpu),
       ]);
     }
   }
-  return table(["system", "rows × callers", "rows/s", "p50 ms", "p99 ms", "wire → shards B/row", "wire ← shards B/row", "of compute bound", "errors", "others' CPU"], rows);
+  return table(["system", "rows × callers", "rows/s", "p50 ms", "p99 ms", "wire → shards B/row", "wire ← shards B/row", "of compute bound", "CPU cores: servers + callers", "errors", "others' CPU"], rows);
 }
 
 function memorySection(systems: readonly SystemResult[]): string {
@@ -170,7 +171,7 @@ export function renderReport(results: BenchResults, chartFile: string): string {
     "",
     "## Throughput and latency",
     "",
-    `Requests are \`rows × callers\`: each caller sends queries of that many hidden rows (top-${results.topK}, no targets) back to back over gRPC for a warm-up, then a measured window; rows/s counts the rows answered in the window. "Wire" is what the kernel counted on the gateway's TCP connections to its shards, per answered row (HTTP/2 framing included). "Of compute bound" is rows/s against the GEMM peak ÷ (2·V·d).`,
+    `Requests are \`rows × callers\`: each caller sends queries of that many hidden rows (top-${results.topK}, no targets) back to back over gRPC for a warm-up, then a measured window; rows/s counts the rows answered in the window. "Wire" is what the kernel counted on the gateway's TCP connections to its shards, per answered row (HTTP/2 framing included). "Of compute bound" is rows/s against the GEMM peak ÷ (2·V·d). "CPU cores" is the CPU time the system's processes (shards, gateway) and the callers (the load generator, one process running the shardmax SDK) used over the run, in cores: on this ${results.machine.cores}-core machine they all share the same cores.`,
     "",
     `![rows/s against concurrency](${chartFile})`,
     "",
@@ -178,7 +179,7 @@ export function renderReport(results: BenchResults, chartFile: string): string {
   for (const head of heads) out.push(`### ${head}`, "", throughputSection(results, head), "");
   out.push("## Hardware bound, measured here", "");
   for (const hw of results.hardware) out.push(hardwareSection(hw), "");
-  out.push("## Memory per process", "", "Peak (VmHWM) includes loading: a session is built from a serialized model holding the weights, so a shard's peak is a few times its slice.", "", memorySection(results.systems), "");
+  out.push("## Memory per process", "", "Peak (VmHWM) includes loading. A and B build one onnxruntime session from a model holding the weights, so their peak is a few times what they serve; a shardmax shard builds its slice block by block (README, Memory), and its figures include the warm-up run of its largest batch.", "", memorySection(results.systems), "");
   out.push("## Accuracy against float64", "", `Sample rows were answered by every system and compared with a float64 softmax computed by the bench (bench/reference.ts) from the same weights.`, "", accuracySection(results.systems, results.topK), "");
   if (results.eventLoop.length > 0) {
     const rows = results.eventLoop.map((e) => [

@@ -1,4 +1,5 @@
 /** What a benchmark run produced: the data REPORT.md, the chart and results.json are made from. */
+import type { CpuUse } from "./cpu-share.js";
 import type { EventLoopResult } from "./event-loop.js";
 import type { LoadResult } from "./load.js";
 import type { Machine } from "./machine.js";
@@ -32,6 +33,8 @@ export interface PointResult {
   load: LoadResult;
   /** Gateway ↔ shards bytes per answered row; null for A (no shards) or without `ss`. */
   wirePerRow: WireBytes | null;
+  /** Cores' worth of CPU the system's processes and the load generator used during the measurement (warm-up included). */
+  cpuCores: CpuUse;
   /** Share of all CPU time used by processes outside the benchmark during the measurement. */
   foreignCpu: number;
   /** Measurements thrown away because others used too much CPU meanwhile. */

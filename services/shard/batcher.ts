@@ -58,8 +58,8 @@ export interface BatchKind<R> {
 
 /**
  * `--max-batch-rows auto`: as many rows as keep one [rows, classes] float32
- * tensor of a run within 128 MiB (a run holds a few such intermediates plus a
- * float64 one), between 8 and 128. Throughput per row stops improving well
+ * tensor of a run within 128 MiB (a run holds a few such intermediates),
+ * between 8 and 128. Throughput per row stops improving well
  * before that (measured: bench/REPORT.md), while onnxruntime's arena keeps
  * the largest run's memory for good: a 1M-class slice at 128 rows held 6 GiB.
  */
