@@ -23,6 +23,7 @@ export const GATEWAY_DEFAULTS = {
   maxTopK: 1000,
   maxTargets: 10000,
   drainMs: 10000,
+  lingerUs: 20000,
 } as const;
 
 const D = GATEWAY_DEFAULTS;
@@ -44,6 +45,12 @@ export const GATEWAY_FLAGS = {
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest topK a query may ask for", parse: integer(1), default: D.maxTopK }),
   "max-targets": flag.withDefault({ metavar: "N", help: "most target ids per row", parse: integer(0), default: D.maxTargets }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight queries may finish", parse: integer(0), default: D.drainMs }),
+  "linger-us": flag.withDefault({
+    metavar: "N",
+    help: "after a batch of queries is answered, how long the next batch may wait for those callers' next queries (0: never wait)",
+    parse: integer(0, 10_000_000),
+    default: D.lingerUs,
+  }),
   labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
 };
 
@@ -72,6 +79,7 @@ export const gatewayCommand: Command = {
       maxTopK: v["max-top-k"],
       maxTargets: v["max-targets"],
       drainMs: v["drain-ms"],
+      lingerUs: v["linger-us"],
       labels: v.labels,
     });
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
@@ -99,6 +107,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
     limits: Object.freeze({ maxRows: s.maxRows, maxTopK: s.maxTopK, maxTargetsPerRow: s.maxTargets }),
     drainMs: s.drainMs,
+    lingerUs: s.lingerUs,
     ...(s.labels === undefined ? {} : { labels: s.labels }),
   });
 }

@@ -8,7 +8,7 @@ import { ShardmaxError } from "../../shared/errors.js";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../../shared/log.js";
 import { buildApp } from "./app.js";
-import { CoalescingFanOut } from "./coalescer.js";
+import { COALESCER_DEFAULTS, CoalescingFanOut } from "./coalescer.js";
 import { hostsFileLookup, isDnsEntry, shardResolver, systemLookup } from "./discovery.js";
 import { FanOut, type FanOutStats } from "./fanout.js";
 import { SoftmaxServer } from "./grpc-service.js";
@@ -33,6 +33,8 @@ export interface GatewayConfig {
   maxMessageBytes: number;
   limits: QueryLimits;
   drainMs: number;
+  /** After a coalesced batch is answered, how long the next may wait for its callers' next queries (coalescer.ts). */
+  lingerUs: number;
   /** A label file (text, one per line) or tokenizer.json, or a folder holding one; unset: no labels. */
   labels?: string;
 }
@@ -76,7 +78,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     log: log.child("shards"),
   });
   // Concurrent queries share one Partial per range (coalescer.ts).
-  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout") }));
+  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout") }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
   const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels };
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.

@@ -1,4 +1,5 @@
 /** A real gateway (REST + gRPC on port 0) in the test process, over real shard addresses. */
+import { COALESCER_DEFAULTS } from "../../services/gateway/coalescer.js";
 import { runGateway, type GatewayConfig, type RunningGateway } from "../../services/gateway/main.js";
 import { silentLogger } from "../../shared/log.js";
 
@@ -22,6 +23,7 @@ export async function startGateway(shards: string[], overrides: Partial<GatewayC
       maxMessageBytes: 64 << 20,
       limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000 },
       drainMs: 1000,
+      lingerUs: COALESCER_DEFAULTS.lingerUs,
       ...overrides,
     },
     silentLogger,

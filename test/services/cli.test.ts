@@ -98,6 +98,7 @@ describe("usage errors exit 2 and name the flag", () => {
     ["--listen nope", ["shard", "--weights", "w", "--shard", "0/1", "--listen", "nope"], "--listen"],
     ["--deadline-ms -1", ["gateway", "--shards", "127.0.0.1:1", "--deadline-ms", "-1"], "--deadline-ms"],
     ["--deadline-ms=-1", ["gateway", "--shards", "127.0.0.1:1", "--deadline-ms=-1"], "--deadline-ms"],
+    ["--linger-us -1", ["gateway", "--shards", "127.0.0.1:1", "--linger-us", "-1"], "--linger-us"],
     ["--shards missing", ["gateway"], "--shards"],
     ["--shards with a bad address", ["gateway", "--shards", "127.0.0.1:1,[::1]:70000"], "--shards"],
     ["neither --shard nor --range", ["shard", "--weights", "w"], "--shard"],

@@ -1,0 +1,82 @@
+/**
+ * The gateway's coalescer with closed-loop callers: after a batch is
+ * answered, the next waits (up to lingerUs) for the callers just answered, so
+ * they do not split into cohorts; with lingerUs 0 it never waits. The shards
+ * behind it are a function here (the same path runs against real shard
+ * processes in test/e2e/coalescing.test.ts).
+ */
+import { describe, expect, it } from "vitest";
+import { CoalescingFanOut, COALESCER_DEFAULTS } from "../../../services/gateway/coalescer.js";
+import type { PartialCall } from "../../../services/gateway/shard-client.js";
+import { buildTopology } from "../../../services/gateway/topology.js";
+import type { BatchPartial } from "../../../shared/math/partial.js";
+import type { RoutedTargets } from "../../../shared/math/targets.js";
+
+const V = 8;
+const topology = (() => {
+  const t = buildTopology([{ address: "a", healthy: true, error: null, info: { rangeStart: 0, rangeEnd: V, vocabSize: V, dim: 2, fingerprint: "f", dtype: "F32", hasBias: false, source: "", maxRows: 64 } }]);
+  if (!t.ready) throw new Error(t.reason);
+  return t;
+})();
+const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, temperature: 1, fingerprint: "f" };
+const routed = (): RoutedTargets[] => [{ counts: new Uint32Array(1), ids: new Uint32Array(0) }];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A shard that takes `runMs` per batch and records each batch's rows. */
+function shard(runMs: number) {
+  const batches: number[] = [];
+  return {
+    batches,
+    inner: {
+      stats: { calls: 0, retries: 0, failures: 0 } as never,
+      async partials(_t: unknown, c: Pick<PartialCall, "rows">): Promise<BatchPartial[]> {
+        batches.push(c.rows);
+        await sleep(runMs);
+        return [{ rows: c.rows, k: 0, max: new Float64Array(c.rows), sumExp: new Float64Array(c.rows).fill(1), topIds: new Uint32Array(0), topLogits: new Float32Array(0), targetLogits: new Float32Array(0) }];
+      },
+    },
+  };
+}
+
+/** `callers` loops, each sending its next query `thinkMs(i)` after its answer, `rounds` times. */
+async function closedLoop(fanOut: CoalescingFanOut, callers: number, rounds: number, thinkMs: (caller: number) => number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: callers }, async (_, i) => {
+      // Callers start out of step, as they do when they connect one after another.
+      await sleep(i % 2 === 0 ? 0 : 15);
+      for (let r = 0; r < rounds; r++) {
+        await fanOut.partials(topology, call, routed(), new Date(Date.now() + 10_000));
+        await sleep(thinkMs(i));
+      }
+    }),
+  );
+}
+
+describe("coalescing closed-loop callers", () => {
+  it("waits for the callers just answered, so every batch after the first carries all of them", async () => {
+    const { inner, batches } = shard(30);
+    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 500_000 });
+    await closedLoop(fanOut, 8, 6, (i) => i);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(48);
+    // The even callers start first and go alone; from then on every batch carries all 8 until the evens are done.
+    expect(batches.slice(1, -1).length).toBeGreaterThanOrEqual(4);
+    expect(batches.slice(1, -1).every((rows) => rows === 8)).toBe(true);
+  });
+
+  it("with lingerUs 0 it never waits: callers out of step stay in separate batches", async () => {
+    const { inner, batches } = shard(30);
+    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 0 });
+    await closedLoop(fanOut, 8, 6, (i) => i);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(48);
+    expect(Math.max(...batches)).toBeLessThan(8);
+  });
+
+  it("does not wait when nobody else is waiting: a lone caller is sent at once", async () => {
+    const { inner, batches } = shard(5);
+    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 10_000_000 });
+    const started = performance.now();
+    await closedLoop(fanOut, 1, 5, () => 1);
+    expect(batches).toEqual([1, 1, 1, 1, 1]);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+});
