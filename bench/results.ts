@@ -26,6 +26,11 @@ export interface HardwareResult {
   threads: number;
   foreignCpu: number;
   kernels: { graph: "shard" | "gemm"; threads: number; batch: number; timing: Timing }[];
+  /**
+   * Per-round ratios measured in alternation (so both sides see the machine in the same state):
+   * streaming the weights once ÷ a shard batch of 1, and a shard batch of `bigBatch` rows' GFLOP/s ÷ the square Gemm's.
+   */
+  paired: { bandwidth: number[]; gemm: number[]; bigBatch: number | null };
 }
 
 export interface PointResult {

@@ -27,6 +27,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1,2" },
     repeat: { type: "string", default: "7" },
     "gemm-n": { type: "string", default: "2048" },
+    "paired-rounds": { type: "string", default: "7" },
   },
 });
 const repeat = Number(values.repeat);
@@ -58,12 +59,10 @@ const { vocabSize: V, dim: d } = head.description;
 const slice = await head.readRows(ClassRange.of(0, V));
 const weightBytes = V * d * 4;
 
-// Memory bandwidth: ReduceSum along the rows of the weights viewed as [n, w] for several row widths
-// (onnxruntime's reduction speed depends on the shape), best run of the best shape.
-const streamed = { minMs: Infinity, medianMs: Infinity };
-for (const width of [16, 128, 1024].filter((w) => (V * d) % w === 0)) {
+/** ReduceSum along the rows of the weights viewed as [n, width]: one read of every weight. */
+async function streamSession(width: number): Promise<{ run: () => Promise<unknown>; release: () => Promise<void> }> {
   const rows = (V * d) / width;
-  const reduce = await ort.InferenceSession.create(
+  const session = await ort.InferenceSession.create(
     encodeModel({
       name: "stream",
       inputs: [{ name: "x", type: DataType.FLOAT, shape: [rows, width] }],
@@ -74,9 +73,21 @@ for (const width of [16, 128, 1024].filter((w) => (V * d) % w === 0)) {
     sessionOptions(maxThreads),
   );
   const input = new ort.Tensor("float32", slice.weight, [rows, width]);
-  const timing = await time(() => reduce.run({ x: input }), repeat * 2);
+  return { run: () => session.run({ x: input }), release: () => session.release() };
+}
+
+// Memory bandwidth: ReduceSum along the rows of the weights viewed as [n, w] for several row widths
+// (onnxruntime's reduction speed depends on the shape), best run of the best shape.
+const streamed = { minMs: Infinity, medianMs: Infinity };
+let streamWidth = 0;
+for (const width of [16, 128, 1024].filter((w) => (V * d) % w === 0)) {
+  const reduce = await streamSession(width);
+  const timing = await time(() => reduce.run(), repeat * 2);
   await reduce.release();
-  if (timing.minMs < streamed.minMs) Object.assign(streamed, timing);
+  if (timing.minMs < streamed.minMs) {
+    Object.assign(streamed, timing);
+    streamWidth = width;
+  }
 }
 const stream = streamed;
 const bandwidthBytesPerS = weightBytes / (stream.minMs / 1000);
@@ -94,8 +105,8 @@ const gemm = await ort.InferenceSession.create(
   }),
   sessionOptions(maxThreads),
 );
-const squareTime = await time(() => gemm.run({ a: new ort.Tensor("float32", square, [n, n]) }));
-await gemm.release();
+const squareInput = new ort.Tensor("float32", square, [n, n]);
+const squareTime = await time(() => gemm.run({ a: squareInput }));
 const gemmPeakFlops = (2 * n ** 3) / (squareTime.minMs / 1000);
 
 // The shard's real graph and a bare Gemm (+bias) over the whole head.
@@ -117,6 +128,32 @@ for (const threads of threadCounts) {
   await bare.release();
 }
 
+// Paired rounds: the machine's memory and CPU speed drift by tens of percent within minutes, so
+// the shard batch is also measured in alternation with what bounds it, each round giving a ratio
+// under the same conditions: batch 1 against streaming the weights once, the largest batch of at
+// most 128 rows against the square Gemm.
+const pairedRounds = Number(values["paired-rounds"]);
+const bigBatch = Math.max(...batches.filter((b) => b >= 64 && b <= 128));
+const paired = { bandwidth: [] as number[], gemm: [] as number[], bigBatch: Number.isFinite(bigBatch) ? bigBatch : null };
+if (pairedRounds > 0) {
+  const shard = await ShardSession.create(ClassRange.of(0, V), { rows: V, dim: d, weight: slice.weight, bias: slice.bias }, { threads: maxThreads });
+  const reduce = await streamSession(streamWidth);
+  const shardRun = (batch: number) => () =>
+    shard.run({ rows: batch, hidden: hiddenOf(batch), topK: 10, temperature: new Float32Array(batch).fill(1), targetCounts: new Uint32Array(batch), targetIds: new Uint32Array(0) });
+  for (let round = 0; round < pairedRounds; round++) {
+    const streamMs = (await time(() => reduce.run(), 3)).minMs;
+    paired.bandwidth.push(streamMs / (await time(shardRun(1), 3)).medianMs);
+    if (paired.bigBatch !== null) {
+      const squareMs = (await time(() => gemm.run({ a: squareInput }), 2)).minMs;
+      const shardMs = (await time(shardRun(paired.bigBatch), 1)).medianMs;
+      paired.gemm.push(((2 * paired.bigBatch * V * d) / shardMs) / ((2 * n ** 3) / squareMs));
+    }
+  }
+  await reduce.release();
+  await shard.close();
+}
+await gemm.release();
+
 emit({
   event: "result",
   vocabSize: V,
@@ -129,5 +166,6 @@ emit({
   gemmPeakFlops,
   threads: maxThreads,
   kernels,
+  paired,
 });
 process.exit(0);
