@@ -77,7 +77,7 @@ export function targets(results: BenchResults): string[][] {
     if (one) {
       const f = bandwidthBoundMs(hw) / one.timing.medianMs;
       const sequential = `${fixed(bandwidthBoundMs(hw), 2)} ms bound / ${fixed(one.timing.medianMs, 2)} ms median = ${pct(f)} (best run ${pct(bandwidthBoundMs(hw) / one.timing.minMs)})`;
-      const rounds = hw.paired.bandwidth;
+      const rounds = hw.paired?.bandwidth ?? [];
       const reached = rounds.length > 0 ? median(rounds) : f;
       const paired = rounds.length > 0 ? `median of ${rounds.length} paired rounds **${pct(reached)}** (${rounds.map(pct).join(", ")}); ` : "";
       lines.push([`${hw.head}: one shard batch of 1 ≥ 80% of the memory-bandwidth bound`, `${paired}sequential: ${sequential}`, reached >= 0.8 ? "yes" : "**no**"]);
@@ -87,9 +87,9 @@ export function targets(results: BenchResults): string[][] {
       const best = big.reduce((a, b) => (flopsOf(hw, a.batch, a.timing.medianMs) >= flopsOf(hw, b.batch, b.timing.medianMs) ? a : b));
       const f = flopsOf(hw, best.batch, best.timing.medianMs) / hw.gemmPeakFlops;
       const sequential = `batch ${best.batch}: ${fixed(flopsOf(hw, best.batch, best.timing.medianMs) / 1e9)} of ${fixed(hw.gemmPeakFlops / 1e9)} GFLOP/s = ${pct(f)}`;
-      const rounds = hw.paired.gemm;
+      const rounds = hw.paired?.gemm ?? [];
       const reached = rounds.length > 0 ? median(rounds) : f;
-      const paired = rounds.length > 0 ? `batch ${hw.paired.bigBatch}, median of ${rounds.length} paired rounds **${pct(reached)}** (${rounds.map(pct).join(", ")}); ` : "";
+      const paired = rounds.length > 0 ? `batch ${hw.paired?.bigBatch}, median of ${rounds.length} paired rounds **${pct(reached)}** (${rounds.map(pct).join(", ")}); ` : "";
       lines.push([`${hw.head}: one shard batch ≥ 64 rows ≥ 80% of the measured GEMM peak`, `${paired}sequential, best batch: ${sequential}`, reached >= 0.8 ? "yes" : "**no**"]);
     }
   }
@@ -113,7 +113,7 @@ function hardwareSection(hw: HardwareResult): string {
     "",
     `- measured while other processes used ${pct(hw.foreignCpu)} of the CPU`,
     `- memory bandwidth: ${fixed(hw.bandwidthBytesPerS / 1e9)} GB/s measured with these weights (ReduceSum streaming the ${int(hw.weightBytes / MiB)} MiB viewed as rows of 16, 128 and 1024 floats, best run, ${hw.threads} threads); the bound uses the best of the run, **${fixed(Math.max(hw.bandwidthBytesPerS, machineBandwidth) / 1e9)} GB/s** → streaming W once takes **${fixed(bandwidthBoundMs(hw), 2)} ms**`,
-    hw.paired.bandwidth.length > 0
+    hw.paired && hw.paired.bandwidth.length > 0
       ? `- paired rounds (stream ÷ shard batch of 1; shard batch of ${hw.paired.bigBatch} ÷ square Gemm, in GFLOP/s): ${hw.paired.bandwidth.map(pct).join(", ")}; ${hw.paired.gemm.map(pct).join(", ")}`
       : "- no paired rounds",
     `- GEMM peak: **${fixed(hw.gemmPeakFlops / 1e9)} GFLOP/s** (square Gemm ${hw.gemmN}³, best run, ${hw.threads} threads) → the compute bound on throughput is **${int(hw.gemmPeakFlops / (2 * hw.vocabSize * hw.dim))} rows/s**`,
@@ -233,7 +233,7 @@ export function renderReport(results: BenchResults, chartFile: string): string {
     "",
     "- **Systems.** A: `bench/single/server.ts`, the whole head in one onnxruntime session (Gemm → Softmax → TopK), one run per request. B: `bench/gather/`, shards with the same class ranges and the same dynamic batcher return every logit of their range (`bytes`, V_s floats per row); the gateway gathers [B, V] and runs the softmax and top-k in onnxruntime. C: the real `shardmax shard` and `shardmax gateway` processes with their defaults (the gateway coalesces concurrent queries into one Partial per range, the shards batch what reaches them). All serve `shardmax.v1.Softmax` Query and are driven by the same load generator (`bench/load.ts`, the shardmax SDK) from the benchmark process.",
     "- **Threads.** A uses every core; each of N shards uses cores ÷ N onnxruntime threads (at least 1), as `shardmax local` does.",
-    "- **Hardware bound.** Bandwidth: an onnxruntime ReduceSum over the head's own weight tensor, best of several runs. GEMM peak: a square Gemm, best run. One shard batch: `ShardSession.run` over the whole head in-process, median and best of several runs. The targets use paired rounds: in each, the stream (best of 3) and a shard batch of 1 (median of 3) run back to back, as do the square Gemm (best of 2) and a shard batch of 128 rows, and the round's ratio is taken under the same machine state; the target is the median round.",
+    "- **Hardware bound.** Bandwidth: an onnxruntime ReduceSum over the head's own weight tensor, best of several runs. GEMM peak: a square Gemm, best run. One shard batch: `ShardSession.run` over the whole head in-process, median and best of several runs. The targets use paired rounds: in each, the stream (best of 3) and a shard batch of 1 (median of 3) run back to back, as do the square Gemm (best of 2) and a shard batch of the largest size from 64 to 128 rows the plan measures, and the round's ratio is taken under the same machine state; the target is the median round.",
     "- **Memory.** VmHWM and VmRSS of each process from /proc just before it is stopped.",
     "- **Wire.** `ss -ti` byte counters of the gateway's connections to the shard ports, before and after each measurement, divided by the rows answered in between (warm-up included).",
     "- **Accuracy.** Max |log p − log p_ref| over the returned top-k entries and |logZ − logZ_ref|, against float64 sums over the float32 weights.",

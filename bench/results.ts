@@ -29,8 +29,9 @@ export interface HardwareResult {
   /**
    * Per-round ratios measured in alternation (so both sides see the machine in the same state):
    * streaming the weights once ÷ a shard batch of 1, and a shard batch of `bigBatch` rows' GFLOP/s ÷ the square Gemm's.
+   * Absent from results written before they were measured.
    */
-  paired: { bandwidth: number[]; gemm: number[]; bigBatch: number | null };
+  paired?: { bandwidth: number[]; gemm: number[]; bigBatch: number | null };
 }
 
 export interface PointResult {

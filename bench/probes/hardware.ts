@@ -89,6 +89,7 @@ for (const width of [16, 128, 1024].filter((w) => (V * d) % w === 0)) {
     streamWidth = width;
   }
 }
+if (streamWidth === 0) throw new Error(`no row width of 16, 128 or 1024 divides V·d = ${V * d}`);
 const stream = streamed;
 const bandwidthBytesPerS = weightBytes / (stream.minMs / 1000);
 

@@ -16,9 +16,11 @@
  * several milliseconds on a busy machine, so the default waits up to 20 ms
  * (`--linger-us`): on 2 shards of the LLM head at 32 batch-1 callers, 5 ms
  * left runs of ~16 rows (368 rows/s, p50 99 ms) and 20 ms gives runs of 32
- * (415 rows/s, p50 73 ms); at 4 callers it changes nothing. Open-loop
- * traffic with queries already waiting pays up to that wait per batch; lower
- * the flag there. A query that
+ * (415 rows/s, p50 73 ms); at 4 callers it changes nothing. It does not
+ * wait when the queries already waiting fill a batch, or when some were left
+ * out of the last one (too many rows, another temperature): more arrivals
+ * cannot help then. Open-loop traffic with a few queries already waiting pays
+ * up to that wait per batch; lower the flag there. A query that
  * arrives with no batch answered recently is sent at once. Queries share a batch only when the Partial can carry them all:
  * same topology, head, dimension and temperature; the batch asks for the
  * largest top-k and each query keeps the prefix it asked for (exact, since a
@@ -47,6 +49,7 @@ export const COALESCER_DEFAULTS: CoalescerOptions = { maxBatchRows: 256, maxInFl
 
 interface Waiting {
   args: Args;
+  enqueuedMs: number;
   settled: boolean;
   resolve(partials: BatchPartial[]): void;
   reject(error: unknown): void;
@@ -72,7 +75,7 @@ export class CoalescingFanOut {
 
   partials(...args: Args): Promise<BatchPartial[]> {
     return new Promise((resolve, reject) => {
-      const entry: Waiting = { args, settled: false, resolve, reject };
+      const entry: Waiting = { args, enqueuedMs: performance.now(), settled: false, resolve, reject };
       const deadline = args[3];
       const timer = setTimeout(() => this.settle(entry, new ShardmaxError("DEADLINE_EXCEEDED", "the query did not finish within its deadline")), Math.max(0, deadline.getTime() - Date.now()));
       entry.resolve = (partials) => {
@@ -92,7 +95,7 @@ export class CoalescingFanOut {
   private schedule(): void {
     if (this.scheduled || this.inFlight >= this.options.maxInFlight || this.waiting.length === 0) return;
     const after = this.afterBatch;
-    const waitMs = after && after.arrived < after.answered ? after.doneMs + this.options.lingerUs / 1000 - performance.now() : 0;
+    const waitMs = after && after.arrived < after.answered && !this.fullBatchWaits() ? after.doneMs + this.options.lingerUs / 1000 - performance.now() : 0;
     if (waitMs > 0) {
       // The callers just answered usually send their next query within milliseconds: let them join.
       this.lingering ??= setTimeout(() => {
@@ -110,16 +113,31 @@ export class CoalescingFanOut {
     setImmediate(() => {
       this.scheduled = false;
       while (this.inFlight < this.options.maxInFlight && this.waiting.length > 0) {
+        const dispatchedMs = performance.now();
         const group = this.take();
         if (group.length === 0) continue;
         this.inFlight++;
         void this.send(group).finally(() => {
           this.inFlight--;
-          this.afterBatch = { doneMs: performance.now(), answered: group.length, arrived: 0 };
+          // Queries that were already waiting but did not fit this batch (rows, temperature…) go next
+          // without a wait: the callers just answered may well be waiting for them.
+          const leftBehind = this.waiting.some((w) => !w.settled && w.enqueuedMs <= dispatchedMs);
+          const doneMs = performance.now();
+          this.afterBatch = leftBehind ? null : { doneMs, answered: group.length, arrived: 0 };
           this.schedule();
         });
       }
     });
+  }
+
+  /** Whether the queries waiting already fill a batch, so waiting for more cannot make it larger. */
+  private fullBatchWaits(): boolean {
+    const first = this.waiting.find((w) => !w.settled);
+    if (!first) return false;
+    const limit = Math.min(this.options.maxBatchRows, first.args[0].info.maxRows || Infinity);
+    let rows = 0;
+    for (const w of this.waiting) if (!w.settled) rows += w.args[1].rows;
+    return rows >= limit;
   }
 
   /** The first live query and the later ones that can share its Partial, up to the row limit. */

@@ -11,6 +11,7 @@
  * SUM_GROUP with rows of logit −∞ (zero weights, bias −∞): they carry no
  * probability mass, rank last and let the graph sum exps in groups.
  */
+import { ShardmaxError } from "../../shared/errors.js";
 
 /** The exp-sum is taken in float32 over groups of this many classes, then in float64 over the groups. */
 export const SUM_GROUP = 256;
@@ -44,16 +45,28 @@ export function augmentInPlace(block: Float32Array, rows: number, dim: number, b
   return block.subarray(0, end);
 }
 
-/** h' = [h/T | 1/T] for a batch; each entry is h/T rounded once to float32. */
+/**
+ * h' = [h/T | 1/T] for a batch; each entry is h/T rounded once to float32.
+ * A row whose h/T or 1/T leaves float32 (an infinity would meet the padding
+ * rows' zeros and −∞ as NaN) is refused, naming the row.
+ */
 export function augmentHidden(hidden: Float32Array, temperature: Float32Array, rows: number, dim: number): Float32Array {
   const width = dim + 1;
   const out = new Float32Array(rows * width);
   for (let r = 0; r < rows; r++) {
     const t = temperature[r]!;
+    const inverse = Math.fround(1 / t);
+    if (!(inverse > 0 && inverse < Infinity)) {
+      throw new ShardmaxError("INVALID_ARGUMENT", `row ${r}: temperature ${t} is out of float32 range (1/T must be a finite float32 above 0)`);
+    }
     const from = r * dim;
     const to = r * width;
-    for (let j = 0; j < dim; j++) out[to + j] = hidden[from + j]! / t;
-    out[to + dim] = 1 / t;
+    for (let j = 0; j < dim; j++) {
+      const scaled = Math.fround(hidden[from + j]! / t);
+      if (!Number.isFinite(scaled)) throw new ShardmaxError("INVALID_ARGUMENT", `row ${r}: hidden/temperature overflows float32 (is the temperature too small?)`);
+      out[to + j] = scaled;
+    }
+    out[to + dim] = inverse;
   }
   return out;
 }

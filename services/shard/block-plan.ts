@@ -15,17 +15,22 @@
  * instead of fragmenting the heap.
  */
 import { ClassRange } from "../../shared/ranges.js";
+import { paddedRows } from "./augmented-block.js";
 
 export const TARGET_BLOCKS = 8;
 export const MIN_BLOCK_BYTES = 32 * 1024 * 1024;
 export const MAX_BLOCK_BYTES = 1024 * 1024 * 1024;
 
-/** Rows per block: `requested` when given (the --block-rows flag), else from the slice size. */
+/**
+ * Rows per block: `requested` when given (the --block-rows flag), else from
+ * the slice size, rounded up to whole exp-sum groups so that only the last
+ * block carries padding rows (augmented-block.ts).
+ */
 export function rowsPerBlock(sliceRows: number, dim: number, requested?: number): number {
   if (requested !== undefined) return Math.max(1, Math.min(requested, sliceRows));
   const rowBytes = dim * 4;
   const blockBytes = Math.min(MAX_BLOCK_BYTES, Math.max(MIN_BLOCK_BYTES, Math.ceil((sliceRows * rowBytes) / TARGET_BLOCKS)));
-  return Math.max(1, Math.min(sliceRows, Math.floor(blockBytes / rowBytes)));
+  return Math.max(1, Math.min(sliceRows, paddedRows(Math.floor(blockBytes / rowBytes))));
 }
 
 /** Consecutive blocks of `perBlock` rows (the last may be shorter) tiling `range`. */

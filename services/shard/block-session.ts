@@ -74,12 +74,14 @@ export class BlockSession {
     const sumExp = new Float64Array(rows);
     for (let row = 0; row < rows; row++) {
       const m = maxOut[row]!;
-      if (Number.isNaN(m) || m === Infinity) {
+      // All classes −∞: such a block holds no mass (and exp(−∞ − (−∞)) would be NaN).
+      const s = m === -Infinity ? 0 : probSum[row]! / probOfMax[row]!;
+      // A finite max contributes exp(0) = 1 by itself, so S ≥ 1: NaN or ∞ anywhere means the logits left float32.
+      if (Number.isNaN(m) || m === Infinity || (m !== -Infinity && !(s >= 0.5 && s < Infinity))) {
         throw new ShardmaxError("INVALID_ARGUMENT", `row ${row}: logits overflow float32 (is the temperature too small?)`);
       }
       max[row] = m;
-      // All classes −∞: exp(−∞ − (−∞)) is NaN; such a block holds no mass.
-      sumExp[row] = m === -Infinity ? 0 : probSum[row]! / probOfMax[row]!;
+      sumExp[row] = s;
     }
     const logitsOut = out[OUTPUTS.topLogits]!.data as Float32Array;
     const indicesOut = out[OUTPUTS.topIndices]!.data as BigInt64Array;

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { SUM_GROUP, augmentHidden, augmentInPlace, augmentedLength, paddedRows } from "../../services/shard/augmented-block.js";
+import { invalidArgument } from "../helpers/expect-errors.js";
 
 describe("augmentInPlace", () => {
   it.each([1, 255, 256, 257, 700])("spreads %i rows to stride d + 1, appends the bias and pads to a whole group", (rows) => {
@@ -51,5 +52,21 @@ describe("augmentHidden", () => {
     const want = (hidden[0]! * w[0]! + hidden[1]! * w[1]! + hidden[2]! * w[2]! + b) / t;
     const got = out[0]! * w[0]! + out[1]! * w[1]! + out[2]! * w[2]! + out[3]! * b;
     expect(Math.abs(got - want)).toBeLessThan(1e-6 * Math.abs(want));
+  });
+});
+
+describe("augmentHidden refuses what float32 cannot carry (an infinity would meet the padding rows as NaN)", () => {
+  const hidden = Float32Array.of(1, -2, 0.5, 3);
+  it.each([
+    ["a temperature whose float32 is ∞ (1/T = 0)", Float32Array.of(1, 3.5e38), /row 1: temperature/],
+    ["a temperature whose inverse overflows", Float32Array.of(1e-40, 1), /row 0: temperature/],
+  ])("%s", async (_, temperature, message) => {
+    const err = await invalidArgument((async () => augmentHidden(hidden, temperature, 2, 2))());
+    expect(err.message).toMatch(message);
+  });
+
+  it("a row whose h/T overflows, naming the row", async () => {
+    const err = await invalidArgument((async () => augmentHidden(Float32Array.of(1, 2, 3e38, 1), Float32Array.of(1, 0.01), 2, 2))());
+    expect(err.message).toMatch(/row 1: hidden\/temperature overflows float32/);
   });
 });

@@ -112,14 +112,21 @@ it("k above the slice size is clamped; k = 0 gives only max and sum", async () =
   const session = await create(slice, 300);
   const all = await session.run({ ...batch, topK: 5000 });
   expect(all.k).toBe(RANGE.size);
+  // Every class of the slice once, the −∞ ones (700…759) last and by id: never a padding row of a block.
+  const dead = Array.from({ length: 60 }, (_, i) => 700 + i);
+  hidden.forEach((_, r) => {
+    const ids = Array.from(all.topIds.subarray(r * RANGE.size, (r + 1) * RANGE.size));
+    expect([...ids].sort((a, b) => a - b)).toEqual(Array.from({ length: RANGE.size }, (_, i) => RANGE.start + i));
+    expect(ids.slice(-dead.length)).toEqual(dead);
+  });
   const none = await session.run({ ...batch, topK: 0 });
   expect(none.k).toBe(0);
   expect(none.max).toEqual(all.max);
 });
 
-it("default blocks: ~1/8 of the slice, at least 32 MiB, at most 1 GiB of weights", () => {
+it("default blocks: ~1/8 of the slice, at least 32 MiB, at most 1 GiB of weights, whole groups of 256 rows", () => {
   expect(rowsPerBlock(65536, 1024)).toBe(8192); // 256 MiB slice → 8 blocks of 32 MiB
-  expect(rowsPerBlock(100_000, 8192)).toBe(12500); // 3.05 GiB slice → 8 blocks of 390 MiB
+  expect(rowsPerBlock(100_000, 8192)).toBe(12544); // 3.05 GiB slice → 8 blocks of 392 MiB (whole groups of 256 rows)
   expect(rowsPerBlock(1000, 64)).toBe(1000); // 250 KiB: one block
   expect(rowsPerBlock(4_000_000, 4096)).toBe(65536); // 61 GiB: blocks of 1 GiB
   expect(rowsPerBlock(1000, 64, 7)).toBe(7);
@@ -156,5 +163,6 @@ it("the exp-sum keeps float64-level precision over a block of 200 003 classes (f
     for (let i = 0; i < rows; i++) z[i] = Math.fround((h[0]! * weight[i * dim]! + h[1]! * weight[i * dim + 1]! + h[2]! * weight[i * dim + 2]! + bias[i]!) / temperatures[r]!);
     const logSum = got.max[r]! + Math.log(got.sumExp[r]!);
     expect(Math.abs(logSum - referenceLogSumExp(z))).toBeLessThan(2e-6);
+    expect(Array.from(got.topIds.subarray(r * 3, r * 3 + 3))).toEqual(referenceTopK(z, 3));
   });
 });

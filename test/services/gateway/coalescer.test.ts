@@ -22,15 +22,19 @@ const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, temperatur
 const routed = (): RoutedTargets[] => [{ counts: new Uint32Array(1), ids: new Uint32Array(0) }];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A shard that takes `runMs` per batch and records each batch's rows. */
+/** A shard that takes `runMs` per batch and records each batch's rows; `firstCall` resolves when the first batch reaches it. */
 function shard(runMs: number) {
   const batches: number[] = [];
+  let reached: () => void = () => {};
+  const firstCall = new Promise<void>((resolve) => (reached = resolve));
   return {
     batches,
+    firstCall,
     inner: {
       stats: { calls: 0, retries: 0, failures: 0 } as never,
       async partials(_t: unknown, c: Pick<PartialCall, "rows">): Promise<BatchPartial[]> {
         batches.push(c.rows);
+        reached();
         await sleep(runMs);
         return [{ rows: c.rows, k: 0, max: new Float64Array(c.rows), sumExp: new Float64Array(c.rows).fill(1), topIds: new Uint32Array(0), topLogits: new Float32Array(0), targetLogits: new Float32Array(0) }];
       },
@@ -38,12 +42,14 @@ function shard(runMs: number) {
   };
 }
 
-/** `callers` loops, each sending its next query `thinkMs(i)` after its answer, `rounds` times. */
-async function closedLoop(fanOut: CoalescingFanOut, callers: number, rounds: number, thinkMs: (caller: number) => number): Promise<void> {
+/**
+ * `callers` loops, each sending its next query `thinkMs(i)` after its answer, `rounds` times. The odd
+ * callers start once the first batch is out (`outOfStep`), as callers do that connect one after another.
+ */
+async function closedLoop(fanOut: CoalescingFanOut, callers: number, rounds: number, thinkMs: (caller: number) => number, outOfStep: Promise<void> = Promise.resolve()): Promise<void> {
   await Promise.all(
     Array.from({ length: callers }, async (_, i) => {
-      // Callers start out of step, as they do when they connect one after another.
-      await sleep(i % 2 === 0 ? 0 : 15);
+      if (i % 2 === 1) await outOfStep;
       for (let r = 0; r < rounds; r++) {
         await fanOut.partials(topology, call, routed(), new Date(Date.now() + 10_000));
         await sleep(thinkMs(i));
@@ -54,9 +60,12 @@ async function closedLoop(fanOut: CoalescingFanOut, callers: number, rounds: num
 
 describe("coalescing closed-loop callers", () => {
   it("waits for the callers just answered, so every batch after the first carries all of them", async () => {
-    const { inner, batches } = shard(30);
+    const { inner, batches, firstCall } = shard(30);
     const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 500_000 });
-    await closedLoop(fanOut, 8, 6, (i) => i);
+    const started = performance.now();
+    await closedLoop(fanOut, 8, 6, (i) => i, firstCall);
+    // It goes as soon as they are back: waiting out 500 ms each time would take seconds.
+    expect(performance.now() - started).toBeLessThan(2000);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(48);
     // The even callers start first and go alone; from then on every batch carries all 8 until the evens are done.
     expect(batches.slice(1, -1).length).toBeGreaterThanOrEqual(4);
@@ -64,9 +73,9 @@ describe("coalescing closed-loop callers", () => {
   });
 
   it("with lingerUs 0 it never waits: callers out of step stay in separate batches", async () => {
-    const { inner, batches } = shard(30);
+    const { inner, batches, firstCall } = shard(30);
     const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 0 });
-    await closedLoop(fanOut, 8, 6, (i) => i);
+    await closedLoop(fanOut, 8, 6, (i) => i, firstCall);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(48);
     expect(Math.max(...batches)).toBeLessThan(8);
   });
@@ -77,6 +86,30 @@ describe("coalescing closed-loop callers", () => {
     const started = performance.now();
     await closedLoop(fanOut, 1, 5, () => 1);
     expect(batches).toEqual([1, 1, 1, 1, 1]);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe("when waiting cannot help, it does not wait", () => {
+  it("queries left out of a batch (another temperature) go right after it, not after the linger", async () => {
+    const { inner, batches } = shard(20);
+    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 5_000_000 });
+    const started = performance.now();
+    const ask = (temperature: number) => fanOut.partials(topology, { ...call, temperature }, routed(), new Date(Date.now() + 60_000));
+    await Promise.all([ask(1), ask(1), ask(0.5), ask(0.5)]);
+    expect(batches).toEqual([2, 2]);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it("a full batch that queued during the last one goes at once", async () => {
+    const { inner, batches, firstCall } = shard(20);
+    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, maxBatchRows: 2, lingerUs: 5_000_000 });
+    const started = performance.now();
+    const ask = () => fanOut.partials(topology, call, routed(), new Date(Date.now() + 60_000));
+    const first = [ask(), ask()];
+    await firstCall;
+    await Promise.all([...first, ask(), ask()]);
+    expect(batches).toEqual([2, 2]);
     expect(performance.now() - started).toBeLessThan(2000);
   });
 });
