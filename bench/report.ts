@@ -21,7 +21,7 @@ function find(results: BenchResults, head: string, label: string, rows: number, 
   return results.systems.find((s) => s.head === head && s.label === label)?.points.find((p) => p.point.rows === rows && p.point.concurrency === concurrency);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /** Per-round ratios of the paired comparison at one point, or [] when it was not run. */
 function pairedRatios(results: BenchResults, concurrency: number, ratio: (a: PointResult, c: PointResult) => number): number[] {
@@ -37,6 +37,16 @@ let machineBandwidth = 0;
 const bandwidthBoundMs = (hw: HardwareResult) => (hw.weightBytes / Math.max(hw.bandwidthBytesPerS, machineBandwidth)) * 1000;
 const flopsOf = (hw: HardwareResult, batch: number, ms: number) => (2 * batch * hw.vocabSize * hw.dim) / (ms / 1000);
 
+/**
+ * A target's figure from paired rounds when there are any (their median, listed), else the
+ * sequential figure: `{ reached, paired }` where `paired` is the text to put before the sequential one.
+ */
+function fromRounds(rounds: readonly number[], sequential: number, show: (x: number) => string, label = ""): { reached: number; paired: string } {
+  if (rounds.length === 0) return { reached: sequential, paired: "" };
+  const reached = median(rounds);
+  return { reached, paired: `${label}median of ${rounds.length} paired rounds **${show(reached)}** (${rounds.map(show).join(", ")}); ` };
+}
+
 export function targets(results: BenchResults): string[][] {
   const llm = results.systems[0]?.head ?? "";
   const A = "A · single process";
@@ -48,8 +58,7 @@ export function targets(results: BenchResults): string[][] {
   const throughputRounds = pairedRatios(results, 32, (a, c) => c.load.rowsPerS / a.load.rowsPerS);
   if (a32 && c32) {
     const sequential = c32.load.rowsPerS / a32.load.rowsPerS;
-    const ratio = throughputRounds.length > 0 ? median(throughputRounds) : sequential;
-    const paired = throughputRounds.length > 0 ? `median of ${throughputRounds.length} paired rounds **${fixed(ratio)}×** (${throughputRounds.map((r) => `${fixed(r)}×`).join(", ")}); ` : "";
+    const { reached: ratio, paired } = fromRounds(throughputRounds, sequential, (r) => `${fixed(r)}×`);
     lines.push(["batch-1 × 32 callers, LLM head: C (2 shards) ≥ 8× A's rows/s", `${paired}main table ${int(c32.load.rowsPerS)} vs ${int(a32.load.rowsPerS)} rows/s = ${fixed(sequential)}×`, ratio >= 8 ? "yes" : "**no**"]);
   }
   const a1 = find(results, llm, A, 1, 1);
@@ -57,8 +66,7 @@ export function targets(results: BenchResults): string[][] {
   const latencyRounds = pairedRatios(results, 1, (a, c) => c.load.p50Ms / a.load.p50Ms);
   if (a1 && c1) {
     const sequential = c1.load.p50Ms / a1.load.p50Ms;
-    const ratio = latencyRounds.length > 0 ? median(latencyRounds) : sequential;
-    const paired = latencyRounds.length > 0 ? `median of ${latencyRounds.length} paired rounds **${fixed(ratio, 2)}×** (${latencyRounds.map((r) => `${fixed(r, 2)}×`).join(", ")}); ` : "";
+    const { reached: ratio, paired } = fromRounds(latencyRounds, sequential, (r) => `${fixed(r, 2)}×`);
     lines.push(["batch-1 × 1 caller, LLM head: C (2 shards) p50 ≤ 1.3× A's", `${paired}main table ${fixed(c1.load.p50Ms, 2)} vs ${fixed(a1.load.p50Ms, 2)} ms = ${fixed(sequential, 2)}×`, ratio <= 1.3 ? "yes" : "**no**"]);
   }
   const b1 = find(results, llm, B, 1, 1);
@@ -77,9 +85,7 @@ export function targets(results: BenchResults): string[][] {
     if (one) {
       const f = bandwidthBoundMs(hw) / one.timing.medianMs;
       const sequential = `${fixed(bandwidthBoundMs(hw), 2)} ms bound / ${fixed(one.timing.medianMs, 2)} ms median = ${pct(f)} (best run ${pct(bandwidthBoundMs(hw) / one.timing.minMs)})`;
-      const rounds = hw.paired?.bandwidth ?? [];
-      const reached = rounds.length > 0 ? median(rounds) : f;
-      const paired = rounds.length > 0 ? `median of ${rounds.length} paired rounds **${pct(reached)}** (${rounds.map(pct).join(", ")}); ` : "";
+      const { reached, paired } = fromRounds(hw.paired?.bandwidth ?? [], f, pct);
       lines.push([`${hw.head}: one shard batch of 1 ≥ 80% of the memory-bandwidth bound`, `${paired}sequential: ${sequential}`, reached >= 0.8 ? "yes" : "**no**"]);
     }
     const big = hw.kernels.filter((k) => k.graph === "shard" && k.threads === hw.threads && k.batch >= 64);
@@ -87,9 +93,7 @@ export function targets(results: BenchResults): string[][] {
       const best = big.reduce((a, b) => (flopsOf(hw, a.batch, a.timing.medianMs) >= flopsOf(hw, b.batch, b.timing.medianMs) ? a : b));
       const f = flopsOf(hw, best.batch, best.timing.medianMs) / hw.gemmPeakFlops;
       const sequential = `batch ${best.batch}: ${fixed(flopsOf(hw, best.batch, best.timing.medianMs) / 1e9)} of ${fixed(hw.gemmPeakFlops / 1e9)} GFLOP/s = ${pct(f)}`;
-      const rounds = hw.paired?.gemm ?? [];
-      const reached = rounds.length > 0 ? median(rounds) : f;
-      const paired = rounds.length > 0 ? `batch ${hw.paired?.bigBatch}, median of ${rounds.length} paired rounds **${pct(reached)}** (${rounds.map(pct).join(", ")}); ` : "";
+      const { reached, paired } = fromRounds(hw.paired?.gemm ?? [], f, pct, `batch ${hw.paired?.bigBatch}, `);
       lines.push([`${hw.head}: one shard batch ≥ 64 rows ≥ 80% of the measured GEMM peak`, `${paired}sequential, best batch: ${sequential}`, reached >= 0.8 ? "yes" : "**no**"]);
     }
   }

@@ -10,13 +10,11 @@ import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import ort from "onnxruntime-node";
 import { ShardmaxError } from "../../shared/errors.js";
-import { toServiceError } from "../../shared/grpc/errors.js";
-import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
-import { emit, untilStopped } from "../child-process.js";
+import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits } from "../../shared/grpc/proto.js";
+import { serveSoftmax, type QueryRequest } from "../softmax-server.js";
 import { gatherShardService, type LogitsRequest, type LogitsResponse } from "./gather-proto.js";
 import { gatheredSoftmaxGraph } from "./graphs.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
-import { bindInsecure } from "../../shared/grpc/server-lifecycle.js";
 
 const { values } = parseArgs({
   options: { shards: { type: "string" }, "vocab-size": { type: "string" }, threads: { type: "string", default: "1" }, listen: { type: "string", default: "127.0.0.1:0" } },
@@ -28,14 +26,6 @@ const shards = values.shards!.split(",").map(
   (address) => new GatherShard(address, grpc.credentials.createInsecure(), messageLimits(DEFAULT_MAX_MESSAGE_BYTES)) as unknown as grpc.Client & { logits: Unary },
 );
 const session = await ort.InferenceSession.create(gatheredSoftmaxGraph(vocabSize), cpuSessionOptions(Number(values.threads)));
-
-interface QueryRequest {
-  rows: number;
-  dim: number;
-  hidden: Buffer;
-  topK?: number;
-  temperature?: number;
-}
 
 const askShard = (shard: (typeof shards)[number], request: LogitsRequest) =>
   new Promise<LogitsResponse>((resolve, reject) =>
@@ -76,21 +66,7 @@ async function query(request: QueryRequest): Promise<object> {
   return { model: { fingerprint: "", vocabSize, dim }, results };
 }
 
-const server = new grpc.Server(messageLimits(DEFAULT_MAX_MESSAGE_BYTES));
-server.addService(shardmaxProto().Softmax.service, {
-  info: (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(null, { model: { vocabSize }, ready: true }),
-  query: (call: grpc.ServerUnaryCall<QueryRequest, object>, callback: grpc.sendUnaryData<object>) => {
-    query(call.request).then(
-      (response) => callback(null, response),
-      (err: unknown) => callback(toServiceError(err)),
-    );
-  },
-});
-const port = await bindInsecure(server, values.listen!);
-emit({ event: "listening", port });
-emit({ event: "ready" });
-await untilStopped();
-server.forceShutdown();
+await serveSoftmax({ listen: values.listen!, model: { vocabSize }, query });
 shards.forEach((s) => s.close());
 await session.release();
 process.exit(0);

@@ -112,13 +112,15 @@ const gemmPeakFlops = (2 * n ** 3) / (squareTime.minMs / 1000);
 
 // The shard's real graph and a bare Gemm (+bias) over the whole head.
 const hiddenOf = (rows: number) => new Float32Array(rows * d).map((_, i) => Math.sin(i) * 0.5);
+const wholeHead = (threads: number) => ShardSession.create(ClassRange.of(0, V), { rows: V, dim: d, weight: slice.weight, bias: slice.bias }, { threads });
+/** One shard batch of `rows` rows over the whole head, top-10, no targets. */
+const shardRun = (shard: ShardSession, rows: number) => () =>
+  shard.run({ rows, hidden: hiddenOf(rows), topK: 10, temperature: new Float32Array(rows).fill(1), targetCounts: new Uint32Array(rows), targetIds: new Uint32Array(0) });
 const kernels: { graph: string; threads: number; batch: number; timing: Timing }[] = [];
 for (const threads of threadCounts) {
-  const shard = await ShardSession.create(ClassRange.of(0, V), { rows: V, dim: d, weight: slice.weight, bias: slice.bias }, { threads });
+  const shard = await wholeHead(threads);
   for (const batch of batches) {
-    const run = () =>
-      shard.run({ rows: batch, hidden: hiddenOf(batch), topK: 10, temperature: new Float32Array(batch).fill(1), targetCounts: new Uint32Array(batch), targetIds: new Uint32Array(0) });
-    kernels.push({ graph: "shard", threads, batch, timing: await time(run, batch >= 128 ? Math.max(3, repeat >> 1) : repeat) });
+    kernels.push({ graph: "shard", threads, batch, timing: await time(shardRun(shard, batch), batch >= 128 ? Math.max(3, repeat >> 1) : repeat) });
   }
   await shard.close();
   const bare = await ort.InferenceSession.create(shardLogitsGraph(V, d, slice.weight, slice.bias), sessionOptions(threads));
@@ -137,16 +139,14 @@ const pairedRounds = Number(values["paired-rounds"]);
 const bigBatch = Math.max(...batches.filter((b) => b >= 64 && b <= 128));
 const paired = { bandwidth: [] as number[], gemm: [] as number[], bigBatch: Number.isFinite(bigBatch) ? bigBatch : null };
 if (pairedRounds > 0) {
-  const shard = await ShardSession.create(ClassRange.of(0, V), { rows: V, dim: d, weight: slice.weight, bias: slice.bias }, { threads: maxThreads });
+  const shard = await wholeHead(maxThreads);
   const reduce = await streamSession(streamWidth);
-  const shardRun = (batch: number) => () =>
-    shard.run({ rows: batch, hidden: hiddenOf(batch), topK: 10, temperature: new Float32Array(batch).fill(1), targetCounts: new Uint32Array(batch), targetIds: new Uint32Array(0) });
   for (let round = 0; round < pairedRounds; round++) {
     const streamMs = (await time(() => reduce.run(), 3)).minMs;
-    paired.bandwidth.push(streamMs / (await time(shardRun(1), 3)).medianMs);
+    paired.bandwidth.push(streamMs / (await time(shardRun(shard, 1), 3)).medianMs);
     if (paired.bigBatch !== null) {
       const squareMs = (await time(() => gemm.run({ a: squareInput }), 2)).minMs;
-      const shardMs = (await time(shardRun(paired.bigBatch), 1)).medianMs;
+      const shardMs = (await time(shardRun(shard, paired.bigBatch), 1)).medianMs;
       paired.gemm.push(((2 * paired.bigBatch * V * d) / shardMs) / ((2 * n ** 3) / squareMs));
     }
   }

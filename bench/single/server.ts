@@ -6,18 +6,14 @@
  *   node dist/bench/single/server.js --weights builtin:VxD --threads N [--listen HOST:PORT]
  */
 import { parseArgs } from "node:util";
-import * as grpc from "@grpc/grpc-js";
 import ort from "onnxruntime-node";
 import { openHead } from "../../shared/checkpoint/open-head.js";
 import { invalidField } from "../../shared/errors.js";
-import { toServiceError } from "../../shared/grpc/errors.js";
-import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
 import { ClassRange } from "../../shared/ranges.js";
 import { float32From } from "../../shared/tensor-bytes.js";
-import { emit, untilStopped } from "../child-process.js";
+import { serveSoftmax, type QueryRequest } from "../softmax-server.js";
 import { wholeHeadGraph } from "./graph.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
-import { bindInsecure } from "../../shared/grpc/server-lifecycle.js";
 
 const { values } = parseArgs({ options: { weights: { type: "string" }, threads: { type: "string", default: "0" }, listen: { type: "string", default: "127.0.0.1:0" } } });
 const head = await openHead(values.weights!);
@@ -25,14 +21,6 @@ const { vocabSize, dim, source } = head.description;
 const slice = await head.readRows(ClassRange.of(0, vocabSize));
 const fingerprint = await head.fingerprint();
 const session = await ort.InferenceSession.create(wholeHeadGraph(vocabSize, dim, slice.weight, slice.bias), cpuSessionOptions(Number(values.threads)));
-
-interface QueryRequest {
-  rows: number;
-  dim: number;
-  hidden: Buffer;
-  topK?: number;
-  temperature?: number;
-}
 
 async function query(request: QueryRequest): Promise<object> {
   if (request.dim !== dim) throw invalidField("dim", `is ${request.dim}, this head has d=${dim}`);
@@ -59,20 +47,6 @@ async function query(request: QueryRequest): Promise<object> {
   return { model: { fingerprint, vocabSize, dim }, results };
 }
 
-const server = new grpc.Server(messageLimits(DEFAULT_MAX_MESSAGE_BYTES));
-server.addService(shardmaxProto().Softmax.service, {
-  info: (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(null, { model: { fingerprint, vocabSize, dim }, ready: true }),
-  query: (call: grpc.ServerUnaryCall<QueryRequest, object>, callback: grpc.sendUnaryData<object>) => {
-    query(call.request).then(
-      (response) => callback(null, response),
-      (err: unknown) => callback(toServiceError(err)),
-    );
-  },
-});
-const port = await bindInsecure(server, values.listen!);
-emit({ event: "listening", port, source });
-emit({ event: "ready" });
-await untilStopped();
-server.forceShutdown();
+await serveSoftmax({ listen: values.listen!, model: { fingerprint, vocabSize, dim }, query, listening: { source } });
 await session.release();
 process.exit(0);
