@@ -8,7 +8,11 @@
  */
 import { ShardmaxError, invalidField } from "../../shared/errors.js";
 import type { ClassRange } from "../../shared/ranges.js";
+import { quoteShort } from "../../shared/text/quote-short.js";
 import type { ShardCall } from "./batcher.js";
+
+/** Fingerprints are "sha256:" + 64 hex digits; anything much longer is not one. */
+export const MAX_FINGERPRINT_CHARS = 128;
 
 export interface PartialRequestMessage {
   rows: number;
@@ -33,8 +37,11 @@ export interface ServedHead {
 }
 
 export function decodePartialRequest(request: PartialRequestMessage, shard: ServedHead, limits: PartialLimits): ShardCall {
+  if (request.fingerprint.length > MAX_FINGERPRINT_CHARS) {
+    throw invalidField("fingerprint", `has ${request.fingerprint.length} characters, the limit is ${MAX_FINGERPRINT_CHARS}: ${quoteShort(request.fingerprint)}`);
+  }
   if (request.fingerprint && request.fingerprint !== shard.fingerprint) {
-    throw new ShardmaxError("MODEL_MISMATCH", `fingerprint: this shard serves ${shard.fingerprint}, the request expects ${request.fingerprint}`);
+    throw new ShardmaxError("MODEL_MISMATCH", `fingerprint: this shard serves ${shard.fingerprint}, the request expects ${quoteShort(request.fingerprint)}`);
   }
   const { rows, dim } = request;
   if (rows < 1) throw invalidField("rows", "must be at least 1");
