@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, doc: "No such route or method." },
   UNSUPPORTED_MEDIA_TYPE: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 415, doc: "The body is not application/json." },
   BODY_TOO_LARGE: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, doc: "The request body is over the configured limit." },
+  REQUEST_TOO_LARGE: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, doc: "The answer would cost more than a per-request limit; the message names the limit and the value." },
+  OVERLOADED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 503, doc: "The gateway holds as many rows as --max-inflight-rows allows; retry after a moment." },
   RESOURCE_EXHAUSTED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429, doc: "A queue or batch limit was reached; retry later." },
   UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, doc: "A class range has no reachable shard; the message names the range." },
   NOT_READY: { grpc: GrpcStatus.UNAVAILABLE, http: 503, doc: "The gateway has not yet seen a complete shard set." },

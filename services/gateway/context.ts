@@ -1,4 +1,5 @@
 /** What every door of the gateway (REST, gRPC) needs to answer a query. */
+import type { RowAdmission } from "./admission.js";
 import type { FanOut } from "./fanout.js";
 import type { Labels } from "./labels.js";
 import type { QueryLimits } from "./query.js";
@@ -12,4 +13,6 @@ export interface GatewayContext {
   deadlineMs: number;
   /** Class labels for results (--labels), or null. */
   labels: Labels | null;
+  /** Bounds the rows held at once across REST and gRPC (--max-inflight-rows). */
+  admission: RowAdmission;
 }

@@ -20,6 +20,8 @@ export interface Labels {
   readonly source: string;
   readonly kind: LabelsKind;
   readonly count: number;
+  /** Bytes of the longest label as JSON, for the cost of an answer. */
+  readonly maxBytes: number;
   label(id: number): string;
 }
 
@@ -35,7 +37,8 @@ export async function loadLabels(path: string): Promise<Labels> {
     const bytes = await readSmallFile(file, MAX_LABEL_FILE_BYTES);
     const list = kind === "tokenizer.json" ? tokenizerLabels(parseJson(bytes, file, "the file"), field) : textLabels(bytes, field);
     if (list.length === 0) throw new ShardmaxError("INVALID_ARGUMENT", `${field}: has no labels`);
-    return Object.freeze({ source: file, kind, count: list.length, label: (id: number) => list[id] ?? "" });
+    const maxBytes = list.reduce((most, label) => Math.max(most, Buffer.byteLength(JSON.stringify(label))), 0);
+    return Object.freeze({ source: file, kind, count: list.length, maxBytes, label: (id: number) => list[id] ?? "" });
   } catch (err) {
     throw relabel(err);
   }

@@ -6,6 +6,7 @@
 import { ShardmaxError, invalidField } from "../../shared/errors.js";
 import { mergePartials } from "../../shared/math/merge.js";
 import { routeTargets } from "../../shared/math/targets.js";
+import { answerBytes } from "../../shared/limits/query-cost.js";
 import type { FanOut } from "./fanout.js";
 import { labelProblem, withLabels, type Labels, type LabeledRowResult } from "./labels.js";
 import type { ModelRef, Topology } from "./topology.js";
@@ -25,6 +26,8 @@ export interface QueryLimits {
   maxRows: number;
   maxTopK: number;
   maxTargetsPerRow: number;
+  /** Largest answer one query may build (JSON estimate, shared/limits/query-cost.ts). */
+  maxResponseBytes: number;
 }
 
 export const DEFAULT_TOP_K = 5;
@@ -34,26 +37,36 @@ export interface Answer {
   results: LabeledRowResult[];
 }
 
-export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits): void {
+export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits, labelBytes = 0): void {
   const { rows, dim } = query;
   if (rows < 1) throw invalidField("hidden", "is empty: send at least one row");
   if (rows > limits.maxRows) throw new ShardmaxError("RESOURCE_EXHAUSTED", `hidden: ${rows} rows is over the limit of ${limits.maxRows} per request`);
   if (dim !== model.dim) throw invalidField("hidden", `rows have ${dim} numbers, the model has d=${model.dim}`);
-  for (let i = 0; i < query.hidden.length; i++) {
-    if (!Number.isFinite(query.hidden[i]!)) throw invalidField(`hidden[${Math.floor(i / dim)}][${i % dim}]`, "is not a finite number");
-  }
   const maxTopK = Math.min(model.vocabSize, limits.maxTopK);
   if (!Number.isInteger(query.topK) || query.topK < 0 || query.topK > maxTopK) {
     throw invalidField("topK", `must be an integer from 0 to ${maxTopK}, got ${query.topK}`);
   }
-  if (!Number.isFinite(query.temperature) || query.temperature <= 0) {
-    throw invalidField("temperature", `must be a finite number > 0, got ${query.temperature}`);
-  }
+  checkTemperature(query.temperature);
   if (query.targets.length > 0 && query.targets.length !== rows) {
     throw invalidField("targets", `must be one list per row: ${query.targets.length} lists for ${rows} rows`);
   }
+  let targets = 0;
   query.targets.forEach((list, row) => {
     if (list.length > limits.maxTargetsPerRow) throw invalidField(`targets[${row}]`, `has ${list.length} ids, the limit is ${limits.maxTargetsPerRow}`);
+    targets += list.length;
+  });
+  // Before any work proportional to the answer: the answer is what one small request can blow up.
+  const bytes = answerBytes({ rows, topK: query.topK, targets, draws: 0, labelBytes });
+  if (bytes > limits.maxResponseBytes) {
+    throw new ShardmaxError(
+      "REQUEST_TOO_LARGE",
+      `answer: ${rows} rows × (topK ${query.topK}) + ${targets} targets would be about ${bytes} bytes, over --max-response-bytes ${limits.maxResponseBytes}; send fewer rows, targets or a smaller topK`,
+    );
+  }
+  for (let i = 0; i < query.hidden.length; i++) {
+    if (!Number.isFinite(query.hidden[i]!)) throw invalidField(`hidden[${Math.floor(i / dim)}][${i % dim}]`, "is not a finite number");
+  }
+  query.targets.forEach((list, row) => {
     list.forEach((id, j) => {
       if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) {
         throw invalidField(`targets[${row}][${j}]`, `class id ${id} is outside [0, ${model.vocabSize})`);
@@ -62,11 +75,24 @@ export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits): 
   });
 }
 
+/**
+ * The shards divide in float32: h/T and 1/T must stay finite and non-zero
+ * there, so the check is made here, on the number as sent, rather than
+ * reported later as the float32 it became ("Infinity", "0").
+ */
+export function checkTemperature(temperature: number): void {
+  const ok = Number.isFinite(temperature) && temperature > 0 && Number.isFinite(Math.fround(temperature)) && Math.fround(temperature) > 0;
+  const inverse = ok ? Math.fround(1 / temperature) : 0;
+  if (!ok || !Number.isFinite(inverse) || inverse === 0) {
+    throw invalidField("temperature", `must be a number > 0 whose value and inverse fit float32 (about 1e-38 to 1e38), got ${temperature}`);
+  }
+}
+
 export async function runQuery(query: Query, topology: Topology, fanOut: Pick<FanOut, "partials">, limits: QueryLimits, deadline: Date, labels: Labels | null = null): Promise<Answer> {
   if (!topology.ready) throw new ShardmaxError(topology.code, topology.reason);
   const mislabeled = labelProblem(labels, topology.model);
   if (mislabeled) throw new ShardmaxError("MODEL_MISMATCH", mislabeled);
-  checkQuery(query, topology.model, limits);
+  checkQuery(query, topology.model, limits, labels?.maxBytes ?? 0);
   const routed = routeTargets(query.targets, query.rows, topology.map);
   const partials = await fanOut.partials(
     topology,
