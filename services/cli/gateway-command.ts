@@ -24,6 +24,11 @@ export const GATEWAY_DEFAULTS = {
   maxTargets: 10000,
   drainMs: 10000,
   lingerUs: 20000,
+  maxResponseBytes: 16 * 1024 * 1024,
+  maxInflightRows: 4096,
+  requestTimeoutMs: 30000,
+  keepAliveTimeoutMs: 5000,
+  maxConnections: 1024,
 } as const;
 
 const D = GATEWAY_DEFAULTS;
@@ -51,6 +56,17 @@ export const GATEWAY_FLAGS = {
     parse: integer(0, 10_000_000),
     default: D.lingerUs,
   }),
+  "max-response-bytes": flag.withDefault({
+    metavar: "N",
+    help: "largest answer one query may build (JSON estimate: rows × (topK + targets) × ~110 bytes + labels); larger queries get 413",
+    parse: integer(1024),
+    default: D.maxResponseBytes,
+    defaultText: `${D.maxResponseBytes} (16 MiB)`,
+  }),
+  "max-inflight-rows": flag.withDefault({ metavar: "N", help: "most rows held at once over all queries; past it queries get 503 + Retry-After", parse: integer(1), default: D.maxInflightRows }),
+  "request-timeout-ms": flag.withDefault({ metavar: "N", help: "a REST request's headers and body must arrive within this (slow clients are cut)", parse: integer(1), default: D.requestTimeoutMs }),
+  "keep-alive-timeout-ms": flag.withDefault({ metavar: "N", help: "an idle keep-alive REST connection is closed after this", parse: integer(1), default: D.keepAliveTimeoutMs }),
+  "max-connections": flag.withDefault({ metavar: "N", help: "most open REST connections; more are refused", parse: integer(1), default: D.maxConnections }),
   labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
 };
 
@@ -80,6 +96,11 @@ export const gatewayCommand: Command = {
       maxTargets: v["max-targets"],
       drainMs: v["drain-ms"],
       lingerUs: v["linger-us"],
+      maxResponseBytes: v["max-response-bytes"],
+      maxInflightRows: v["max-inflight-rows"],
+      requestTimeoutMs: v["request-timeout-ms"],
+      keepAliveTimeoutMs: v["keep-alive-timeout-ms"],
+      maxConnections: v["max-connections"],
       labels: v.labels,
     });
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
@@ -104,8 +125,13 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     resolveIntervalMs: s.resolveIntervalMs,
     ...(s.hostsFile === undefined ? {} : { hostsFile: s.hostsFile }),
     bodyLimitBytes: s.bodyLimitBytes,
-    maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
-    limits: Object.freeze({ maxRows: s.maxRows, maxTopK: s.maxTopK, maxTargetsPerRow: s.maxTargets }),
+    // Partials are ~13× smaller than the JSON answers they make; a coalesced batch holds several queries' worth.
+    maxMessageBytes: Math.max(DEFAULT_MAX_MESSAGE_BYTES, 4 * s.maxResponseBytes),
+    limits: Object.freeze({ maxRows: s.maxRows, maxTopK: s.maxTopK, maxTargetsPerRow: s.maxTargets, maxResponseBytes: s.maxResponseBytes }),
+    maxInflightRows: s.maxInflightRows,
+    requestTimeoutMs: s.requestTimeoutMs,
+    keepAliveTimeoutMs: s.keepAliveTimeoutMs,
+    maxConnections: s.maxConnections,
     drainMs: s.drainMs,
     lingerUs: s.lingerUs,
     ...(s.labels === undefined ? {} : { labels: s.labels }),

@@ -5,7 +5,8 @@
  * stdout, and stops when its parent's stdin pipe closes, so a child never
  * outlives a parent that died without cleaning up.
  */
-import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
+/** A shard takes no message larger than its largest legitimate Partial, and at least this. */
+const SHARD_MESSAGE_FLOOR_BYTES = 4 * 1024 * 1024;
 import { createLogger } from "../../shared/log.js";
 import type { RangeSpec, ShardConfig } from "../shard/main.js";
 import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
@@ -83,7 +84,8 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
     blockRows: v["block-rows"],
     maxRows: v["max-rows"],
     maxTopK: v["max-top-k"],
-    maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+    // Raised to what --max-rows × d needs once the head is known (services/shard/main.ts).
+    maxMessageBytes: SHARD_MESSAGE_FLOOR_BYTES,
     drainMs: v["drain-ms"],
     maxBatchRows: v["max-batch-rows"],
     maxQueueDelayUs: v["max-queue-delay-us"],

@@ -2,18 +2,21 @@
  * The gateway's REST app, built without listening so tests can `inject`:
  * POST /v1/softmax, GET /v1/model, GET /healthz, GET /readyz.
  */
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import type { GatewayContext } from "./context.js";
 import { DEFAULT_TOP_K, type Query } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
 import { labelProblem } from "./labels.js";
-import { errorHandler } from "./rest-errors.js";
+import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { modelView } from "./model-view.js";
+import { boundText, quoteShort } from "../../shared/text/quote-short.js";
 
 export interface AppOptions extends GatewayContext {
   bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
   log: Logger;
 }
 
@@ -40,20 +43,36 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes,
+    // Slow clients are cut: the whole request (headers and body) within requestTimeoutMs, checked every second;
+    // idle keep-alive connections close after keepAliveTimeoutMs.
+    requestTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    http: { headersTimeout: options.requestTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false },
+    // Errors the HTTP parser or the router raise before a route runs get our envelope too.
+    clientErrorHandler: clientErrorHandler(options.bodyLimitBytes),
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply).status(400).send(envelope(new ShardmaxError("MALFORMED_REQUEST", `request: ${boundText(error.message, 200)}`)));
+    },
     // Strict JSON types: "1.5" is not a number and unknown fields are errors, not silently dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   // JSON only: fastify would otherwise hand a text/plain body to the schema as a string.
   app.removeContentTypeParser("text/plain");
-  app.setErrorHandler(errorHandler(options.log));
+  app.setErrorHandler(errorHandler(options.log, options.bodyLimitBytes));
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: { code: "NOT_FOUND", message: `${request.method} ${request.url}: no such route` } });
+    void reply.status(404).send(envelope(new ShardmaxError("NOT_FOUND", `${request.method} ${quoteShort(request.url)}: no such route`)));
+  });
+  // Node answers a missing Host with a bare 400; HTTP/1.1 requires it, so refuse it here, in our envelope.
+  app.addHook("onRequest", async (request) => {
+    if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new ShardmaxError("MALFORMED_REQUEST", "Host: header is required in HTTP/1.1");
   });
 
   app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request) => {
     const query = queryFromJson(request.body);
     const deadline = new Date(Date.now() + options.deadlineMs);
-    return runOnCurrentTopology(query, () => options.shardSet.topology, options.fanOut, options.limits, deadline, options.labels);
+    return options.admission.run(query.rows, () =>
+      runOnCurrentTopology(query, () => options.shardSet.topology, options.fanOut, options.limits, deadline, options.labels),
+    );
   });
 
   app.get("/v1/model", async () => modelView(options.shardSet.topology, options.limits, options.labels));

@@ -7,7 +7,7 @@ import { HealthImplementation } from "grpc-health-check";
 import { invalidField } from "../../shared/errors.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
 import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
-import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
+import { shardmaxProto } from "../../shared/grpc/proto.js";
 import type { Logger } from "../../shared/log.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import type { GatewayContext } from "./context.js";
@@ -28,7 +28,8 @@ interface QueryRequestMessage {
 }
 
 export interface SoftmaxServerOptions extends GatewayContext {
-  maxMessageBytes: number;
+  maxReceiveBytes: number;
+  maxSendBytes: number;
   log: Logger;
 }
 
@@ -38,7 +39,10 @@ export class SoftmaxServer {
   private stopping = false;
 
   constructor(private readonly options: SoftmaxServerOptions) {
-    this.server = new grpc.Server(messageLimits(options.maxMessageBytes));
+    this.server = new grpc.Server({
+      "grpc.max_receive_message_length": options.maxReceiveBytes,
+      "grpc.max_send_message_length": options.maxSendBytes,
+    });
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Softmax.service, {
       info: this.unary(async () => modelView(this.options.shardSet.topology, this.options.limits, this.options.labels)),
@@ -79,7 +83,8 @@ export class SoftmaxServer {
     }
     const own = Date.now() + this.options.deadlineMs;
     const deadline = new Date(Math.min(own, callDeadline.getTime()));
-    return runOnCurrentTopology(query, () => this.options.shardSet.topology, this.options.fanOut, this.options.limits, deadline, this.options.labels);
+    const { shardSet, fanOut, limits, labels } = this.options;
+    return this.options.admission.run(query.rows, () => runOnCurrentTopology(query, () => shardSet.topology, fanOut, limits, deadline, labels));
   }
 
   private unary<Req>(handler: (request: Req, deadline: Date) => Promise<object>): grpc.handleUnaryCall<Req, object> {

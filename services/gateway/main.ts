@@ -7,6 +7,7 @@
 import { ShardmaxError } from "../../shared/errors.js";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../../shared/log.js";
+import { RowAdmission } from "./admission.js";
 import { buildApp } from "./app.js";
 import { COALESCER_DEFAULTS, CoalescingFanOut } from "./coalescer.js";
 import { hostsFileLookup, isDnsEntry, shardResolver, systemLookup } from "./discovery.js";
@@ -30,7 +31,14 @@ export interface GatewayConfig {
   deadlineMs: number;
   refreshMs: number;
   bodyLimitBytes: number;
+  /** gRPC message limit between the gateway and its shards. */
   maxMessageBytes: number;
+  /** Most rows held at once over all queries (admission.ts). */
+  maxInflightRows: number;
+  /** Slow clients: the whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
   limits: QueryLimits;
   drainMs: number;
   /** After a coalesced batch is answered, how long the next may wait for its callers' next queries (coalescer.ts). */
@@ -79,7 +87,8 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   });
   // Concurrent queries share one Partial per range (coalescer.ts).
   const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout") }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
-  const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels };
+  const admission = new RowAdmission(config.maxInflightRows);
+  const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission };
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.
   const mislabeled = labelProblem(labels, shardSet.topology.model);
@@ -94,12 +103,14 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     lastProblem = problem;
   });
 
-  const app = buildApp({ ...context, bodyLimitBytes: config.bodyLimitBytes, log });
+  const app = buildApp({ ...context, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log });
+  app.server.maxConnections = config.maxConnections;
   const { host, port } = splitHostPort(config.http);
   await app.listen({ host, port });
   const httpPort = (app.server.address() as { port: number }).port;
 
-  const grpcServer = new SoftmaxServer({ ...context, maxMessageBytes: config.maxMessageBytes, log });
+  // The Softmax door takes what the REST door takes, and answers at most what an answer may cost.
+  const grpcServer = new SoftmaxServer({ ...context, maxReceiveBytes: config.bodyLimitBytes, maxSendBytes: config.limits.maxResponseBytes, log });
   const grpcPort = await grpcServer.listen(config.grpc);
   log.info("gateway listening", { http: `${host}:${httpPort}`, grpc: `${splitHostPort(config.grpc).host}:${grpcPort}`, shards: config.shards.join(",") });
 

@@ -47,4 +47,8 @@ export function messageLimits(maxMessageBytes: number): grpc.ChannelOptions {
   };
 }
 
-export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/**
+ * The floor of every message limit: a shard raises its own to what its
+ * --max-rows × d needs, the gateway to what its answer limit needs.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
