@@ -41,11 +41,19 @@ export interface CoalescerOptions {
   /** Most rows in one coalesced Partial (never above what the shards accept per call). */
   maxBatchRows: number;
   maxInFlight: number;
+  /**
+   * A batch out longer than this stops counting toward `maxInFlight`: its replica may be hung (SIGSTOP, a
+   * stalled node), and the queries behind it must not wait for it. The next batch then goes, and the fan-out
+   * sends it to the replica with the fewest calls outstanding, i.e. not the hung one.
+   */
+  stallMs: number;
+  /** Most stalled batches at once; past it new queries wait as before (bounded memory under a hung range). */
+  maxStalled: number;
   /** After a batch is answered, how long the next may wait for the queries its callers send next. */
   lingerUs: number;
 }
 
-export const COALESCER_DEFAULTS: CoalescerOptions = { maxBatchRows: 256, maxInFlight: 1, lingerUs: 20000 };
+export const COALESCER_DEFAULTS: CoalescerOptions = { maxBatchRows: 256, maxInFlight: 1, stallMs: 1000, maxStalled: 8, lingerUs: 20000 };
 
 interface Waiting {
   args: Args;
@@ -58,6 +66,7 @@ interface Waiting {
 export class CoalescingFanOut {
   private readonly waiting: Waiting[] = [];
   private inFlight = 0;
+  private stalled = 0;
   private scheduled = false;
   /** Set when a batch is answered: when, how many queries it answered, how many have arrived since. */
   private afterBatch: { doneMs: number; answered: number; arrived: number } | null = null;
@@ -117,8 +126,18 @@ export class CoalescingFanOut {
         const group = this.take();
         if (group.length === 0) continue;
         this.inFlight++;
-        void this.send(group).finally(() => {
+        let counted = true;
+        const stall = setTimeout(() => {
+          if (this.stalled >= this.options.maxStalled) return;
+          counted = false;
           this.inFlight--;
+          this.stalled++;
+          this.schedule();
+        }, this.options.stallMs);
+        void this.send(group).finally(() => {
+          clearTimeout(stall);
+          if (counted) this.inFlight--;
+          else this.stalled--;
           // Queries that were already waiting but did not fit this batch (rows, temperature…) go next
           // without a wait: the callers just answered may well be waiting for them.
           const leftBehind = this.waiting.some((w) => !w.settled && w.enqueuedMs <= dispatchedMs);

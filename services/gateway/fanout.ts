@@ -70,6 +70,8 @@ export class FanOut {
     routed: readonly RoutedTargets[],
     deadline: Date,
   ): Promise<BatchPartial[]> {
+    // Said here, once: otherwise every range would report "no attempt was made" and the first (healthy) one would be blamed.
+    if (this.now() >= deadline.getTime()) throw new ShardmaxError("DEADLINE_EXCEEDED", "the query's deadline passed before it reached the shards");
     return Promise.all(
       topology.map.ranges.map((range, r) =>
         this.askRange(`${range}`, topology.healthy[r]!, { ...call, targetCounts: routed[r]!.counts, targetIds: routed[r]!.ids }, deadline),
