@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import type { GatewayContext } from "./context.js";
-import { DEFAULT_TOP_K, type Query } from "./query.js";
+import { DEFAULT_TOP_K, queryAnswerBytes, type Query } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
 import { labelProblem } from "./labels.js";
 import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
@@ -70,8 +70,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request) => {
     const query = queryFromJson(request.body);
     const deadline = new Date(Date.now() + options.deadlineMs);
-    return options.admission.run(query.rows, () =>
-      runOnCurrentTopology(query, () => options.shardSet.topology, options.fanOut, options.limits, deadline, options.labels),
+    return options.admission.run(
+      query.rows,
+      () => runOnCurrentTopology(query, () => options.shardSet.topology, options.fanOut, options.limits, deadline, options.labels),
+      queryAnswerBytes(query, options.labels),
     );
   });
 

@@ -13,7 +13,7 @@ import { float32From } from "../../shared/tensor-bytes.js";
 import type { GatewayContext } from "./context.js";
 import { labelProblem } from "./labels.js";
 import { modelView } from "./model-view.js";
-import { DEFAULT_TOP_K, type Answer, type Query } from "./query.js";
+import { DEFAULT_TOP_K, queryAnswerBytes, type Answer, type Query } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
 
 const SERVICE_NAME = "shardmax.v1.Softmax";
@@ -84,7 +84,8 @@ export class SoftmaxServer {
     const own = Date.now() + this.options.deadlineMs;
     const deadline = new Date(Math.min(own, callDeadline.getTime()));
     const { shardSet, fanOut, limits, labels } = this.options;
-    return this.options.admission.run(query.rows, () => runOnCurrentTopology(query, () => shardSet.topology, fanOut, limits, deadline, labels));
+    const work = () => runOnCurrentTopology(query, () => shardSet.topology, fanOut, limits, deadline, labels);
+    return this.options.admission.run(query.rows, work, queryAnswerBytes(query, labels));
   }
 
   private unary<Req>(handler: (request: Req, deadline: Date) => Promise<object>): grpc.handleUnaryCall<Req, object> {

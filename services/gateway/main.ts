@@ -87,7 +87,8 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   });
   // Concurrent queries share one Partial per range (coalescer.ts).
   const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout") }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
-  const admission = new RowAdmission(config.maxInflightRows);
+  // At most two worst-case answers are built at once: what the memory arithmetic in the README assumes.
+  const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
   const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission };
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.

@@ -75,6 +75,13 @@ export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits, l
   });
 }
 
+/** The estimated bytes of a query's answer (0 for a query that checkQuery will refuse anyway). */
+export function queryAnswerBytes(query: Query, labels: Labels | null): number {
+  const targets = query.targets.reduce((n, list) => n + (Array.isArray(list) ? list.length : 0), 0);
+  const topK = Number.isInteger(query.topK) && query.topK > 0 ? query.topK : 0;
+  return answerBytes({ rows: query.rows, topK, targets, draws: 0, labelBytes: labels?.maxBytes ?? 0 });
+}
+
 /**
  * The shards divide in float32: h/T and 1/T must stay finite and non-zero
  * there, so the check is made here, on the number as sent, rather than

@@ -4,6 +4,7 @@
  * built from, so the slice is never held twice. Used on whichever thread
  * builds the session (the inference worker, or the main thread).
  */
+import { checkFiniteRows } from "../../shared/checkpoint/finite-scan.js";
 import type { HeadSource } from "../../shared/checkpoint/head-source.js";
 import { ClassRange } from "../../shared/ranges.js";
 import type { SliceSource } from "./session.js";
@@ -16,7 +17,9 @@ export function headSliceSource(head: HeadSource, range: ClassRange, onRead: Rea
     rows: range.size,
     dim: head.description.dim,
     hasBias: head.description.biasTensor !== null,
-    read: (local, weight, bias) =>
-      head.readRowsInto(ClassRange.of(range.start + local.start, range.start + local.end), { weight, bias }, (done, total) => onRead(local, done, total)),
+    read: async (local, weight, bias) => {
+      await head.readRowsInto(ClassRange.of(range.start + local.start, range.start + local.end), { weight, bias }, (done, total) => onRead(local, done, total));
+      checkFiniteRows(head.description, range.start + local.start, local.size, weight, bias);
+    },
   };
 }

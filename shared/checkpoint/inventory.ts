@@ -5,6 +5,7 @@
  * refuse.
  */
 import { parseBuiltinSpec } from "./builtin-head.js";
+import { checkFiniteHead } from "./finite-scan.js";
 import { tensorRole, type TensorRole } from "./head-choice.js";
 import { listFolderTensors, type FolderLayout } from "./hf-folder.js";
 import { readNpyHeader } from "./npy-header.js";
@@ -64,7 +65,8 @@ export async function inspectCheckpoint(path: string, options: OpenHeadOptions =
 async function served(path: string, options: OpenHeadOptions): Promise<Served> {
   try {
     const head = await openHead(path, options);
-    await head.close();
+    // Reads every weight: a NaN or ∞ anywhere would make the shard refuse to load.
+    await checkFiniteHead(head).finally(() => head.close());
     const { weightTensor, biasTensor, dtype, vocabSize, dim } = head.description;
     return { ok: true, weight: weightTensor, bias: biasTensor, dtype, vocabSize, dim };
   } catch (err) {

@@ -108,6 +108,29 @@ describe("bad checkpoints: one line, exit 1", () => {
     expectOneLine(await run(["shard", "--weights", path, "--range", `0:${V + 1}`, "--listen", "127.0.0.1:0"]), new RegExp(`beyond V=${V}`));
   });
 
+  // Found while the slice loads, after the shard listens: its last line says why, after its own log lines.
+  const expectLastLine = (result: Run, pattern: RegExp) => {
+    expect(result.code).toBe(1);
+    expect(result.stderr.trimEnd().split("\n").at(-1)).toMatch(pattern);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  };
+
+  it("a non-finite weight or bias: the shard refuses to load naming tensor, row and column, and inspect says so", async () => {
+    const weights = new Float32Array(V * D).fill(0.5);
+    weights[37 * D + 2] = NaN;
+    const nan = join(dir, "nan.safetensors");
+    await writeSafetensors(nan, { "lm_head.weight": { shape: [V, D], data: weights } });
+    expectLastLine(await shardOn(nan, "--block-rows", "8"), /^shardmax: .*lm_head\.weight\[37\]\[2\] is NaN; every weight must be finite$/);
+    const inspected = await run(["inspect", nan]);
+    expect(inspected.code).toBe(0);
+    expect(inspected.stdout).toMatch(/shard refuses: .*lm_head\.weight\[37\]\[2\] is NaN/);
+    const bias = new Float32Array(V);
+    bias[5] = -Infinity;
+    const inf = join(dir, "inf-bias.safetensors");
+    await writeSafetensors(inf, { "lm_head.weight": { shape: [V, D], data: new Float32Array(V * D) }, "lm_head.bias": { shape: [V], data: bias } });
+    expectLastLine(await run(["shard", "--weights", inf, "--range", "0:20", "--listen", "127.0.0.1:0"]), /^shardmax: .*lm_head\.bias\[5\] is -Infinity; every bias must be finite$/);
+  });
+
   it("index naming a missing shard file", async () => {
     const broken = await writeHfFolder(join(dir, "missing-shard"), [{ "lm_head.weight": { shape: [V, D], data: new Float32Array(V * D) } }, { x: { shape: [1], data: new Float32Array(1) } }]);
     await rm(join(broken, "model-00002-of-00002.safetensors"));

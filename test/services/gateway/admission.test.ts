@@ -27,3 +27,17 @@ describe("RowAdmission", () => {
     expect(admission.inflightRows).toBe(0);
   });
 });
+
+describe("RowAdmission by answer bytes", () => {
+  it("refuses a query whose answer would pass the byte bound while others are built", async () => {
+    const admission = new RowAdmission(1000, 100);
+    let release: () => void = () => {};
+    const held = admission.run(1, () => new Promise<void>((resolve) => (release = resolve)), 80);
+    const refused = await admission.run(1, async () => "no", 30).catch((e: unknown) => e);
+    expect((refused as ShardmaxError).code).toBe("OVERLOADED");
+    expect(await admission.run(1, async () => "fits", 20)).toBe("fits");
+    release();
+    await held;
+    expect(await admission.run(1, async () => "alone", 500)).toBe("alone");
+  });
+});
