@@ -4,7 +4,10 @@
  * channel), the gateway in this process pointed at them, progress while the
  * shards load, then a request to paste. Ctrl-C or SIGTERM stops the gateway
  * and every child; a child that dies during startup fails the whole command
- * with its stderr tail.
+ * with its stderr tail. Once serving, a child that dies is restarted on the
+ * same range and port (supervise), with a back-off; meanwhile the gateway
+ * answers 503 naming its range. Only a child that keeps failing to start
+ * again stops the cluster.
  *
  * Logs: until the cluster is ready, children's stderr and the gateway's log
  * are held back (stdout shows the progress instead; a failing child's tail is
@@ -45,6 +48,10 @@ const CHILD_DRAIN_MS = 2000;
 const CHILD_GRACE_MS = 5000;
 const GATEWAY_DRAIN_MS = 2000;
 const GATEWAY_READY_TIMEOUT_MS = 30000;
+/** A dead shard is restarted after `first` ms, doubling to `max` while it keeps dying; `resetAfter` ms of serving starts over. */
+const RESTART_BACKOFF_MS = { first: 500, max: 10_000, resetAfter: 60_000 };
+/** Restarts in a row that never became ready before `local` gives up (a broken checkpoint, a port taken). */
+const RESTART_ATTEMPTS = 5;
 
 class StopRequested extends Error {}
 
@@ -72,6 +79,43 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
   const step = <T>(work: Promise<T>) => Promise.race([work, interrupted.then((signal) => Promise.reject(new StopRequested(signal)))]);
 
   let gatewayStarting: Promise<RunningGateway> | null = null;
+  let ports: number[] = [];
+  let stopping = false;
+  void stopped.then(() => (stopping = true));
+  /**
+   * Restarts child `index` whenever it dies, on its own port so the gateway finds it again at the same
+   * address. Resolves (with exit code 1) only when it failed to start RESTART_ATTEMPTS times in a row.
+   */
+  const supervise = async (index: number): Promise<number> => {
+    let backoffMs = RESTART_BACKOFF_MS.first;
+    let failuresInARow = 0;
+    for (;;) {
+      const child = children[index]!;
+      const exit = await child.exited;
+      if (stopping) return new Promise<number>(() => {});
+      err(`shardmax: shard ${child.label} (pid ${child.pid ?? "?"}) exited ${describeExit(exit)}${child.failure ? `: ${child.failure}` : ""}; restarting in ${backoffMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+      if (stopping) return new Promise<number>(() => {});
+      const next = spawnShard(index, v, threads, context, progress, (line) => live && err(line), `127.0.0.1:${ports[index]}`);
+      children[index] = next;
+      const readyAt = await next.ready.then(() => Date.now(), () => null);
+      if (readyAt === null) {
+        failuresInARow++;
+        if (failuresInARow >= RESTART_ATTEMPTS) {
+          err(`shardmax: shard ${next.label} failed to start ${failuresInARow} times in a row; stopping`);
+          next.stderrTail().forEach((line) => err(`  | ${line}`));
+          return 1;
+        }
+        backoffMs = Math.min(RESTART_BACKOFF_MS.max, backoffMs * 2);
+        continue;
+      }
+      out(`  shard ${next.label} restarted (pid ${next.pid ?? "?"}) and ready`);
+      failuresInARow = 0;
+      // A child that served a while before dying starts the back-off over; one that dies again at once doubles it.
+      const served = await Promise.race([next.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), RESTART_BACKOFF_MS.resetAfter).unref())]);
+      backoffMs = served ? RESTART_BACKOFF_MS.first : Math.min(RESTART_BACKOFF_MS.max, backoffMs * 2);
+    }
+  };
   const shutdown = async () => {
     out(`stopping the gateway and ${children.length} shard${children.length === 1 ? "" : "s"}…`);
     const gateway = await gatewayStarting?.catch(() => null);
@@ -83,6 +127,7 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
   try {
     out(`shardmax local: ${v.shards} shard process${v.shards === 1 ? "" : "es"} serving ${v.weights}, ${threads} onnxruntime thread${threads === 1 ? "" : "s"} each`);
     const listening = await step(Promise.all(children.map((c) => c.listening)));
+    ports = listening.map((l) => l.port);
     const addresses = listening.map((l) => `127.0.0.1:${l.port}`);
     const width = Math.max(...listening.map((l) => `[${l.rangeStart}, ${l.rangeEnd})`.length));
     listening.forEach((l, i) => out(`  shard ${children[i]!.label}  classes ${`[${l.rangeStart}, ${l.rangeEnd})`.padEnd(width)}  gRPC ${addresses[i]}  pid ${l.pid}`));
@@ -104,9 +149,11 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
     out(`  ${curlExample(rest, model.dim)}`);
     out("Ctrl-C stops the gateway and the shards.");
 
-    await interrupted;
+    const gaveUp = children.map((_, index) => supervise(index));
+    const outcome = await Promise.race([stopped.then(() => 0), ...gaveUp]);
+    stopping = true;
     await shutdown();
-    return 0;
+    return outcome;
   } catch (error) {
     if (error instanceof StopRequested) {
       await shutdown();
@@ -124,8 +171,16 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
   }
 }
 
-function spawnShard(index: number, v: FlagValues<typeof LOCAL_FLAGS>, threads: number, context: CliContext, progress: ProgressLines, onStderr: (line: string) => void): ShardChild {
-  const args = ["shard", "--weights", v.weights, "--shard", `${index}/${v.shards}`, "--listen", "127.0.0.1:0"];
+function spawnShard(
+  index: number,
+  v: FlagValues<typeof LOCAL_FLAGS>,
+  threads: number,
+  context: CliContext,
+  progress: ProgressLines,
+  onStderr: (line: string) => void,
+  listen = "127.0.0.1:0",
+): ShardChild {
+  const args = ["shard", "--weights", v.weights, "--shard", `${index}/${v.shards}`, "--listen", listen];
   args.push("--threads", String(threads), "--drain-ms", String(CHILD_DRAIN_MS), "--events");
   if (v.tensor !== undefined) args.push("--tensor", v.tensor);
   if (v.bias !== undefined) args.push("--bias", v.bias);

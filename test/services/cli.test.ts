@@ -245,6 +245,44 @@ describe("real runs", () => {
     }
   }, 20000);
 
+  it("local restarts a shard that dies: 503 naming its range meanwhile, then the same exact answers, the cluster never stopping", async () => {
+    const child = spawn(process.execPath, [CLI, ...LOCAL_ARGS], { env: cleanEnv() });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const out = lines(child);
+    try {
+      const [, , , rest] = await out.next(/^ready in .* V=(\d+) d=(\d+) .*REST http:\/\/(127\.0\.0\.1:\d+)/);
+      const ask = async () => {
+        const hidden = [Array.from({ length: 32 }, (_, i) => Math.sin(i))];
+        const response = await fetch(`http://${rest}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hidden, topK: 4 }) });
+        return { status: response.status, body: (await response.json()) as { results?: unknown; error?: { code: string; message: string } } };
+      };
+      const before = await ask();
+      expect(before.status).toBe(200);
+      const [, second] = shardPids(out.seen);
+      process.kill(second!, "SIGKILL");
+      const during = await ask();
+      expect(during.status).toBe(503);
+      expect(during.body.error!.message).toMatch(/\[1024, 2048\)/);
+      await out.next(/^ {2}shard 1\/2 restarted \(pid \d+\) and ready/);
+      let after = await ask();
+      for (let i = 0; i < 50 && after.status !== 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        after = await ask();
+      }
+      expect(after.status).toBe(200);
+      expect(after.body.results).toEqual(before.body.results);
+      expect(child.exitCode).toBeNull();
+      expect(stderr).toMatch(/shard 1\/2 \(pid \d+\) exited on SIGKILL; restarting in 500 ms/);
+      child.kill("SIGTERM");
+      expect(await out.exited).toBe(0);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- stdout\n${out.seen.join("\n")}\n--- stderr\n${stderr}`);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 30000);
+
   it("local's children stop by themselves when the parent is killed outright", async () => {
     const child = spawn(process.execPath, [CLI, ...LOCAL_ARGS], { env: cleanEnv() });
     const out = lines(child);
