@@ -67,6 +67,7 @@ export const GATEWAY_FLAGS = {
   "request-timeout-ms": flag.withDefault({ metavar: "N", help: "a REST request's headers and body must arrive within this (slow clients are cut)", parse: integer(1), default: D.requestTimeoutMs }),
   "keep-alive-timeout-ms": flag.withDefault({ metavar: "N", help: "an idle keep-alive REST connection is closed after this", parse: integer(1), default: D.keepAliveTimeoutMs }),
   "max-connections": flag.withDefault({ metavar: "N", help: "most open REST connections; more are refused", parse: integer(1), default: D.maxConnections }),
+  "expose-topology": flag.switch({ help: "show shard addresses and socket errors in /v1/model, Info and error messages (for operators)" }),
   labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
 };
 
@@ -101,6 +102,7 @@ export const gatewayCommand: Command = {
       requestTimeoutMs: v["request-timeout-ms"],
       keepAliveTimeoutMs: v["keep-alive-timeout-ms"],
       maxConnections: v["max-connections"],
+      exposeTopology: v["expose-topology"],
       labels: v.labels,
     });
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
@@ -113,7 +115,7 @@ export const gatewayCommand: Command = {
   },
 };
 
-type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
+type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
 
 export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
@@ -132,6 +134,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     requestTimeoutMs: s.requestTimeoutMs,
     keepAliveTimeoutMs: s.keepAliveTimeoutMs,
     maxConnections: s.maxConnections,
+    exposeTopology: s.exposeTopology,
     drainMs: s.drainMs,
     lingerUs: s.lingerUs,
     ...(s.labels === undefined ? {} : { labels: s.labels }),

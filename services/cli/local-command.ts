@@ -181,7 +181,7 @@ function spawnShard(
   listen = "127.0.0.1:0",
 ): ShardChild {
   const args = ["shard", "--weights", v.weights, "--shard", `${index}/${v.shards}`, "--listen", listen];
-  args.push("--threads", String(threads), "--drain-ms", String(CHILD_DRAIN_MS), "--events");
+  args.push("--threads", String(threads), "--drain-ms", String(CHILD_DRAIN_MS), "--events", "--expose-topology");
   if (v.tensor !== undefined) args.push("--tensor", v.tensor);
   if (v.bias !== undefined) args.push("--bias", v.bias);
   // The children get exactly these flags: a SHARDMAX_* variable meant for `local` must not reconfigure them.
@@ -202,7 +202,7 @@ function spawnShard(
 
 async function startGateway(addresses: string[], v: FlagValues<typeof LOCAL_FLAGS>, write: (line: string) => void): Promise<RunningGateway> {
   const { runGateway } = await import("../gateway/main.js");
-  const config = gatewayConfig({ ...GATEWAY_DEFAULTS, shards: addresses, http: v.http, grpc: v.grpc, drainMs: GATEWAY_DRAIN_MS, labels: v.labels });
+  const config = gatewayConfig({ ...GATEWAY_DEFAULTS, exposeTopology: true, shards: addresses, http: v.http, grpc: v.grpc, drainMs: GATEWAY_DRAIN_MS, labels: v.labels });
   return runGateway(config, createLogger("gateway", write));
 }
 

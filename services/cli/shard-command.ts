@@ -48,6 +48,7 @@ export const SHARD_FLAGS = {
   "max-batch-rows": flag.withDefault<number | "auto">({ metavar: "N|auto", help: "most rows in one onnxruntime run; auto: what keeps a [rows, classes] float32 tensor within 128 MiB, 8 to 128", parse: batchRows, default: SHARD_BATCH_DEFAULTS.maxBatchRows }),
   "max-queue-delay-us": flag.withDefault({ metavar: "N", help: "how long the oldest waiting request may wait for batch-mates, in µs (Node timers: 1 ms steps)", parse: integer(0, 10_000_000), default: SHARD_BATCH_DEFAULTS.maxQueueDelayUs }),
   "max-queue-rows": flag.withDefault({ metavar: "N", help: "rows that may wait for a run; beyond, requests get RESOURCE_EXHAUSTED; at least --max-rows", parse: integer(1), default: SHARD_BATCH_DEFAULTS.maxQueueRows }),
+  "expose-topology": flag.switch({ help: "say where the weights came from (their path) in Info, for operators" }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
   events: flag.switch({ hidden: true, help: "report port, progress and readiness as JSON lines on stdout (for shardmax local)" }),
 };
@@ -90,6 +91,7 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
     maxBatchRows: v["max-batch-rows"],
     maxQueueDelayUs: v["max-queue-delay-us"],
     maxQueueRows: v["max-queue-rows"],
+    exposeTopology: v["expose-topology"],
   });
 }
 

@@ -11,6 +11,7 @@ import { runOnCurrentTopology } from "./query-rerun.js";
 import { labelProblem } from "./labels.js";
 import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { modelView } from "./model-view.js";
+import { STREAM_ABOVE_BYTES, answerStream } from "./answer-stream.js";
 import { boundText, quoteShort } from "../../shared/text/quote-short.js";
 
 export interface AppOptions extends GatewayContext {
@@ -67,17 +68,20 @@ export function buildApp(options: AppOptions): FastifyInstance {
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new ShardmaxError("MALFORMED_REQUEST", "Host: header is required in HTTP/1.1");
   });
 
-  app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request) => {
+  app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request, reply) => {
     const query = queryFromJson(request.body);
     const deadline = new Date(Date.now() + options.deadlineMs);
-    return options.admission.run(
+    const bytes = queryAnswerBytes(query, options.labels);
+    const answer = await options.admission.run(
       query.rows,
       () => runOnCurrentTopology(query, () => options.shardSet.topology, options.fanOut, options.limits, deadline, options.labels),
-      queryAnswerBytes(query, options.labels),
+      bytes,
     );
+    if (bytes <= STREAM_ABOVE_BYTES) return answer;
+    return reply.type("application/json; charset=utf-8").send(answerStream(answer));
   });
 
-  app.get("/v1/model", async () => modelView(options.shardSet.topology, options.limits, options.labels));
+  app.get("/v1/model", async () => modelView(options.shardSet.topology, options.limits, options.labels, options.exposeTopology));
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async () => {
     const topology = options.shardSet.topology;

@@ -15,4 +15,6 @@ export interface GatewayContext {
   labels: Labels | null;
   /** Bounds the rows held at once across REST and gRPC (--max-inflight-rows). */
   admission: RowAdmission;
+  /** Whether /v1/model, Info and errors may show shard addresses and socket errors (--expose-topology). */
+  exposeTopology: boolean;
 }

@@ -26,6 +26,8 @@ export interface FanOutOptions {
   log?: Logger;
   /** The clock, injectable so the deadline shares can be tested. */
   now?: () => number;
+  /** Whether client-facing errors may name replica addresses and their errors (--expose-topology); the log always does. */
+  exposeTopology?: boolean;
 }
 
 /** Counters since start, for operators (logs) and the failover drill. */
@@ -55,6 +57,7 @@ export class FanOut {
   private readonly picker = new ReplicaPicker();
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly exposeTopology: boolean;
 
   constructor(
     private readonly pool: ReplicaPool,
@@ -62,6 +65,7 @@ export class FanOut {
   ) {
     this.log = options.log ?? silentLogger;
     this.now = options.now ?? Date.now;
+    this.exposeTopology = options.exposeTopology ?? true;
   }
 
   async partials(
@@ -102,8 +106,9 @@ export class FanOut {
         // A full queue is load, not failure; a replica that overran only its share is ejected until its next good Info.
         if (error.code === "RESOURCE_EXHAUSTED") busy++;
         else if (error.code !== "DEADLINE_EXCEEDED" || !last) this.pool.markFailed(address, error);
-        failures.push(`${address}: ${error.code} ${error.message}`);
-        if (!last) this.log.warn("retrying on another replica", { range: rangeKey, failed: address, code: error.code, error: error.message });
+        failures.push(this.exposeTopology ? `${address}: ${error.code} ${error.message}` : `replica ${attempt + 1} of ${order.length}: ${error.code}`);
+        if (!this.exposeTopology) this.log.warn("replica failed", { range: rangeKey, failed: address, code: error.code, error: error.message });
+        else if (!last) this.log.warn("retrying on another replica", { range: rangeKey, failed: address, code: error.code, error: error.message });
       } finally {
         this.picker.end(address);
       }

@@ -45,7 +45,7 @@ export class SoftmaxServer {
     });
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Softmax.service, {
-      info: this.unary(async () => modelView(this.options.shardSet.topology, this.options.limits, this.options.labels)),
+      info: this.unary(async () => modelView(this.options.shardSet.topology, this.options.limits, this.options.labels, this.options.exposeTopology)),
       query: this.unary(async (request: QueryRequestMessage, deadline) => toMessage(await this.query(request, deadline))),
     });
     options.shardSet.onChange((topology) => {

@@ -39,6 +39,8 @@ export interface GatewayConfig {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   maxConnections: number;
+  /** Shard addresses and socket errors in /v1/model, Info and error messages (operators); off: ranges and health only. */
+  exposeTopology: boolean;
   limits: QueryLimits;
   drainMs: number;
   /** After a coalesced batch is answered, how long the next may wait for its callers' next queries (coalescer.ts). */
@@ -84,12 +86,13 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     infoDeadlineMs: INFO_DEADLINE_MS,
     maxMessageBytes: config.maxMessageBytes,
     log: log.child("shards"),
+    exposeTopology: config.exposeTopology,
   });
   // Concurrent queries share one Partial per range (coalescer.ts).
-  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout") }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
+  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
   // At most two worst-case answers are built at once: what the memory arithmetic in the README assumes.
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
-  const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission };
+  const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.
   const mislabeled = labelProblem(labels, shardSet.topology.model);

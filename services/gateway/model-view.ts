@@ -3,7 +3,8 @@ import { labelProblem, labelsInfo, type Labels } from "./labels.js";
 import type { QueryLimits } from "./query.js";
 import type { Topology } from "./topology.js";
 
-export function modelView(topology: Topology, limits: QueryLimits, labels: Labels | null = null) {
+/** Without `exposeTopology` a replica is "replica i of n", with its health but not its address or socket error. */
+export function modelView(topology: Topology, limits: QueryLimits, labels: Labels | null = null, exposeTopology = true) {
   const info = topology.ready ? topology.info : null;
   const mislabeled = labelProblem(labels, topology.model);
   return {
@@ -14,7 +15,11 @@ export function modelView(topology: Topology, limits: QueryLimits, labels: Label
     hasBias: info?.hasBias ?? false,
     maxTopK: topology.model ? Math.min(topology.model.vocabSize, limits.maxTopK) : limits.maxTopK,
     maxRows: limits.maxRows,
-    ranges: topology.ranges.map((r) => ({ start: r.range.start, end: r.range.end, replicas: r.replicas })),
+    ranges: topology.ranges.map((r) => ({
+      start: r.range.start,
+      end: r.range.end,
+      replicas: exposeTopology ? r.replicas : r.replicas.map((x, i) => ({ address: `replica ${i + 1} of ${r.replicas.length}`, healthy: x.healthy, error: x.healthy ? null : "not answering" })),
+    })),
     /** Where result labels come from, or null without --labels. */
     labels: labelsInfo(labels),
   };

@@ -19,6 +19,8 @@ export interface ShardSetOptions {
   log: Logger;
   /** The addresses are "every ready pod" (DNS discovery): a gap is a range that is down, not misconfigured. */
   gapsAreMissingShards?: boolean;
+  /** Passed to buildTopology: whether reasons may name addresses. */
+  exposeTopology?: boolean;
   /** How long the client of a vanished address stays open for calls already under way: the query deadline. */
   retireAfterMs?: number;
 }
@@ -136,7 +138,7 @@ export class ShardSet {
   }
 
   private rebuild(): void {
-    this.topologyNow = buildTopology([...this.states.values()], { preferred: this.served, gapsAreMissingShards: this.options.gapsAreMissingShards });
+    this.topologyNow = buildTopology([...this.states.values()], { preferred: this.served, gapsAreMissingShards: this.options.gapsAreMissingShards, exposeTopology: this.options.exposeTopology });
     if (this.topologyNow.ready) this.served = this.topologyNow.model.fingerprint;
     for (const listener of this.listeners) listener(this.topologyNow);
     const reason = this.topologyNow.ready ? `ready ${this.topologyNow.model.fingerprint}` : this.topologyNow.reason;

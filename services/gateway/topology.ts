@@ -45,17 +45,21 @@ export interface TopologyOptions {
    * range whose shards are down (503), not ranges configured wrongly (409).
    */
   gapsAreMissingShards?: boolean;
+  /** Whether reasons may name shard addresses and their socket errors (--expose-topology); default yes. */
+  exposeTopology?: boolean;
 }
 
 const headKey = (i: ShardInfo) => `${i.fingerprint}|${i.vocabSize}|${i.dim}`;
 const describeHead = (i: ShardInfo) => `${i.fingerprint} (V=${i.vocabSize}, d=${i.dim})`;
-const whyDown = (s: { address: string; error: string | null }) => `${s.address}: ${s.error ?? "not yet asked"}`;
+/** Why an address is down: for operators its address and error; for everyone else only that it is. */
+const whyDown = (s: { address: string; error: string | null }, options: TopologyOptions) =>
+  options.exposeTopology === false ? (s.error === null ? "a shard not yet asked" : "a shard not answering") : `${s.address}: ${s.error ?? "not yet asked"}`;
 
 export function buildTopology(states: readonly AddressState[], options: TopologyOptions = {}): Topology {
   const known = states.filter((s) => s.info !== null);
   const unseen = states.filter((s) => s.info === null);
   if (known.length === 0) {
-    const why = states.map(whyDown).join("; ");
+    const why = states.map((s) => whyDown(s, options)).join("; ");
     return { ready: false, code: "NOT_READY", reason: `no shard has answered yet (${why || "no shard addresses"})`, model: null, ranges: [] };
   }
   const heads = new Map<string, AddressState[]>();
@@ -90,14 +94,14 @@ function headTopology(members: readonly AddressState[], unseen: readonly Address
   const problem = tilingProblem(model.vocabSize, ranges.map((r) => r.range));
   if (problem) {
     if (problem.kind === "gap" && (unseen.length > 0 || options.gapsAreMissingShards)) {
-      const why = unseen.length > 0 ? ` (unreachable: ${unseen.map(whyDown).join("; ")})` : " (no ready shard of this range is discovered)";
+      const why = unseen.length > 0 ? ` (unreachable: ${unseen.map((s) => whyDown(s, options)).join("; ")})` : " (no ready shard of this range is discovered)";
       return { ready: false, code: "UNAVAILABLE", reason: `${problem.reason}${why}`, model, ranges };
     }
     return { ready: false, code: "MODEL_MISMATCH", reason: `shard ranges do not tile the vocabulary: ${problem.reason}`, model, ranges };
   }
   const down = ranges.find((r) => !r.replicas.some((x) => x.healthy));
   if (down) {
-    const why = down.replicas.map((x) => `${x.address}: ${x.error ?? "unhealthy"}`).join("; ");
+    const why = down.replicas.map((x) => whyDown({ address: x.address, error: x.error ?? "unhealthy" }, options)).join("; ");
     return { ready: false, code: "UNAVAILABLE", reason: `range ${down.range} has no healthy shard (${why})`, model, ranges };
   }
   return {

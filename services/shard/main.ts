@@ -39,6 +39,8 @@ export interface ShardConfig {
   maxQueueRows: number;
   /** "worker" (default): onnxruntime runs off the event loop. "main" exists to measure the difference. */
   inferenceThread?: "worker" | "main";
+  /** Info names the weights' path; off, only their format (a path tells an attacker about the pod). */
+  exposeTopology?: boolean;
 }
 
 export interface RunningShard {
@@ -136,7 +138,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       fingerprint,
       dtype,
       hasBias: head.description.biasTensor !== null,
-      source: head.description.source,
+      source: config.exposeTopology ? head.description.source : "",
       run: (call, signal) => shardBatcher.run(call, signal),
     });
     log.info("serving", { range: `${range}`, fingerprint, blocks: Math.ceil(range.size / rowsPerBlock(range.size, dim, config.blockRows)), maxBatchRows, seconds: ((Date.now() - started) / 1000).toFixed(1) });

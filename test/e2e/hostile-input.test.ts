@@ -170,3 +170,39 @@ describe("HTTP parser errors and slow clients get the envelope", () => {
     expect(res.body.error.message).toMatch(/--body-limit-bytes 1048576/);
   });
 });
+
+describe("--expose-topology off (the default outside `local`)", () => {
+  it("/v1/model, not-ready reasons and shard Info show ranges and health, not addresses, socket errors or paths", async () => {
+    const closed = "127.0.0.1:1";
+    const hidden = await startGateway([shards[0]!.address, closed], { exposeTopology: false });
+    try {
+      const model = await hidden.get("/v1/model");
+      const text = JSON.stringify(model.body);
+      expect(text).not.toContain("127.0.0.1");
+      expect(text).not.toMatch(/ECONNREFUSED|\.safetensors/);
+      expect(model.body.ranges[0].replicas[0]).toMatchObject({ address: "replica 1 of 1", healthy: true });
+      const refused = await hidden.post("/v1/softmax", { hidden: [row] });
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.message).toMatch(/\[150, 300\)|a shard not answering/);
+      expect(refused.body.error.message).not.toContain("127.0.0.1");
+    } finally {
+      await hidden.stop();
+    }
+    // The gateway under test shows them: it runs with exposeTopology on, as `local` does.
+    expect(JSON.stringify((await gateway.get("/v1/model")).body)).toContain(shards[0]!.address);
+  });
+});
+
+describe("a large answer", () => {
+  it("goes out streamed row by row and parses to the same answer as the rows asked alone", async () => {
+    const rows = Array.from({ length: 40 }, (_, r) => row.map((x, i) => x + Math.sin(r * 7 + i)));
+    const roomy = await startGateway(shards.map((s) => s.address));
+    const whole = await roomy.post("/v1/softmax", { hidden: rows, topK: 280 });
+    const alone = await roomy.post("/v1/softmax", { hidden: [rows[39]], topK: 280 });
+    await roomy.stop();
+    expect(whole.status).toBe(200);
+    expect(whole.body.results).toHaveLength(40);
+    expect(whole.body.results[39].top.map((t: { id: number }) => t.id)).toEqual(alone.body.results[0].top.map((t: { id: number }) => t.id));
+    expect(whole.body.results[39].logZ).toBeCloseTo(alone.body.results[0].logZ, 5);
+  });
+});
