@@ -10,6 +10,7 @@ import { ShardSession, type PartialBatch } from "../services/shard/session.js";
 import { rowsPerBlock } from "../services/shard/block-plan.js";
 import { ClassRange } from "../shared/ranges.js";
 import { syntheticSlice } from "./synthetic-slice.js";
+import { defaultOptions } from "../shared/math/row-options.js";
 
 const { rows, dim, weight, threads, batches } = syntheticSlice();
 const range = ClassRange.of(0, rows);
@@ -24,7 +25,7 @@ for (const batchRows of batches) {
     rows: batchRows,
     hidden: Float32Array.from({ length: batchRows * dim }, (_, i) => Math.sin(i)),
     topK: 5,
-    temperature: new Float32Array(batchRows).fill(1),
+    options: defaultOptions(),
     targetCounts: new Uint32Array(batchRows),
     targetIds: new Uint32Array(0),
   };

@@ -12,6 +12,7 @@ import { ShardClient } from "../services/gateway/shard-client.js";
 import { BenchChild } from "./child-process.js";
 import { hiddenPool, percentile } from "./load.js";
 import type { HeadPlan } from "./plan.js";
+import { defaultOptions } from "../shared/math/row-options.js";
 
 export interface EventLoopResult {
   inference: "worker" | "main";
@@ -48,7 +49,7 @@ export async function measureEventLoop(head: HeadPlan, inference: "worker" | "ma
     const flood = async (caller: number) => {
       for (let i = caller; performance.now() < end; i += concurrency) {
         const row = i % 64;
-        const call = { rows: 1, dim: head.dim, hidden: pool.subarray(row * head.dim, (row + 1) * head.dim), topK: 10, temperature: 1, targetCounts: new Uint32Array(1), targetIds: new Uint32Array(0), fingerprint };
+        const call = { rows: 1, dim: head.dim, hidden: pool.subarray(row * head.dim, (row + 1) * head.dim), topK: 10, options: defaultOptions(), targetCounts: new Uint32Array(1), targetIds: new Uint32Array(0), fingerprint };
         await shard.partial(call, new Date(Date.now() + 60_000));
         partials++;
       }

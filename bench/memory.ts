@@ -21,6 +21,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { ShardClient } from "../services/gateway/shard-client.js";
 import { splitRange } from "../shared/ranges.js";
+import { defaultOptions } from "../shared/math/row-options.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -131,7 +132,7 @@ function hiddenRows(rows: number): Float32Array {
 
 async function partial(client: ShardClient, fingerprint: string, rows: number) {
   return client.partial(
-    { rows, dim: D, hidden: hiddenRows(rows), topK: 5, temperature: 1, targetCounts: new Uint32Array(rows), targetIds: new Uint32Array(0), fingerprint },
+    { rows, dim: D, hidden: hiddenRows(rows), topK: 5, options: defaultOptions(), targetCounts: new Uint32Array(rows), targetIds: new Uint32Array(0), fingerprint },
     new Date(Date.now() + 600_000),
   );
 }

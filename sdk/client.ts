@@ -12,7 +12,7 @@ import * as grpc from "@grpc/grpc-js";
 import { ShardmaxError, invalidField } from "../shared/errors.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../shared/grpc/proto.js";
 import { toBytes } from "../shared/tensor-bytes.js";
-import type { ModelInfo, QueryInput, QueryOptions, QueryResult, RowResult, ScoredClass, TargetScore } from "./types.js";
+import type { ModelInfo, QueryInput, QueryOptions, QueryResult, RowResult, SampleInput, SampledClass, ScoredClass, TargetScore } from "./types.js";
 
 export interface ClientOptions {
   /** Deadline of a call when its own options give none (default 30 000 ms). */
@@ -49,6 +49,7 @@ export class ShardmaxClient {
       topK: input.topK,
       temperature: input.temperature,
       targets: (input.targets ?? []).map((ids) => ({ ids })),
+      sample: input.sample && sampleMessage(input.sample),
     };
     const response = (await this.call("query", request, options.deadlineMs)) as QueryResponseMessage;
     return { model: response.model, results: response.results.map(toRowResult) };
@@ -91,7 +92,12 @@ function packHidden(input: QueryInput): { hidden: Float32Array; rows: number; di
 
 interface QueryResponseMessage {
   model: QueryResult["model"];
-  results: { logZ: number; top: ScoredClass[]; targets: (TargetScore & { prob?: number })[] }[];
+  results: { logZ: number; top: ScoredClass[]; targets: (TargetScore & { prob?: number })[]; seed?: number; samples: (SampledClass & { prob?: number })[] }[];
+}
+
+function sampleMessage(sample: SampleInput): object {
+  const { seed, ...rest } = sample;
+  return Array.isArray(seed) ? { ...rest, seeds: seed } : { ...rest, seed };
 }
 
 /** Drops proto3 defaults that REST does not send: an empty label, a target's prob. */
@@ -100,9 +106,14 @@ function toRowResult(row: QueryResponseMessage["results"][number]): RowResult {
     if (!x.label) delete x.label;
     return x;
   };
-  return {
+  const result: RowResult = {
     logZ: row.logZ,
     top: row.top.map(withLabel),
     targets: row.targets.map(({ prob: _prob, ...t }) => withLabel(t)),
   };
+  if (row.samples.length > 0) {
+    result.seed = row.seed!;
+    result.samples = row.samples.map(({ prob: _prob, ...s }) => withLabel(s));
+  }
+  return result;
 }

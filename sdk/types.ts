@@ -10,6 +10,30 @@ export interface QueryInput {
   targets?: number[][];
   /** > 0; default 1. */
   temperature?: number;
+  /** Exact Gumbel-max draws per row (README: Sampling). */
+  sample?: SampleInput;
+}
+
+export interface SampleInput {
+  /** Draws per row, 1 … the gateway's --max-draws (64 by default). */
+  n: number;
+  /** 0 … 2^53 − 1 for the whole request (row r uses seed + r), or one per row; omitted, the gateway picks one. */
+  seed?: number | number[];
+  /** Restrict to the K most likely classes. */
+  topK?: number;
+  /** Then to the smallest set of most likely classes of mass ≥ topP, in (0, 1]. */
+  topP?: number;
+  /** Then to classes with p ≥ minP · p_max, in [0, 1). */
+  minP?: number;
+}
+
+export interface SampledClass {
+  id: number;
+  label?: string;
+  /** The temperature-scaled logit, as in `top`. */
+  logit: number;
+  /** log p in the tempered, unrestricted distribution. */
+  logprob: number;
 }
 
 export interface QueryOptions {
@@ -44,6 +68,9 @@ export interface RowResult {
   logZ: number;
   top: ScoredClass[];
   targets: TargetScore[];
+  /** When sampled: the row's seed (send it alone with this seed for the same draws) and its draws in order. */
+  seed?: number;
+  samples?: SampledClass[];
 }
 
 export interface QueryResult {

@@ -20,6 +20,7 @@ import { gatherShardService, type LogitsRequest } from "./gather-proto.js";
 import { shardLogitsGraph } from "./graphs.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 import { bindInsecure } from "../../shared/grpc/server-lifecycle.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 
 const { values } = parseArgs({
   options: {
@@ -71,7 +72,7 @@ const batcher = new Batcher(logitsBatches, {
 async function logits(request: LogitsRequest): Promise<object> {
   if (request.dim !== dim) throw invalidField("dim", `is ${request.dim}, this head has d=${dim}`);
   if (request.rows < 1 || request.hidden.byteLength !== request.rows * dim * 4) throw invalidField("hidden", "must hold rows×dim float32");
-  const call = { rows: request.rows, hidden: request.hidden, topK: 0, temperature: 1, targetCounts: new Uint32Array(request.rows), targetIds: new Uint8Array(0) };
+  const call = { rows: request.rows, hidden: request.hidden, topK: 0, options: defaultOptions(), targetCounts: new Uint32Array(request.rows), targetIds: new Uint8Array(0) };
   const result = await batcher.run(call);
   return { rows: result.rows, rangeStart: range.start, rangeEnd: range.end, logits: toBytes(result.logits) };
 }

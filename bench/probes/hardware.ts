@@ -19,6 +19,7 @@ import { ShardSession } from "../../services/shard/session.js";
 import { emit } from "../child-process.js";
 import { shardLogitsGraph } from "../gather/graphs.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 
 const { values } = parseArgs({
   options: {
@@ -115,7 +116,7 @@ const hiddenOf = (rows: number) => new Float32Array(rows * d).map((_, i) => Math
 const wholeHead = (threads: number) => ShardSession.create(ClassRange.of(0, V), { rows: V, dim: d, weight: slice.weight, bias: slice.bias }, { threads });
 /** One shard batch of `rows` rows over the whole head, top-10, no targets. */
 const shardRun = (shard: ShardSession, rows: number) => () =>
-  shard.run({ rows, hidden: hiddenOf(rows), topK: 10, temperature: new Float32Array(rows).fill(1), targetCounts: new Uint32Array(rows), targetIds: new Uint32Array(0) });
+  shard.run({ rows, hidden: hiddenOf(rows), topK: 10, options: defaultOptions(), targetCounts: new Uint32Array(rows), targetIds: new Uint32Array(0) });
 const kernels: { graph: string; threads: number; batch: number; timing: Timing }[] = [];
 for (const threads of threadCounts) {
   const shard = await wholeHead(threads);

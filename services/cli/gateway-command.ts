@@ -22,6 +22,7 @@ export const GATEWAY_DEFAULTS = {
   maxRows: 1024,
   maxTopK: 1000,
   maxTargets: 10000,
+  maxDraws: 64,
   drainMs: 10000,
   lingerUs: 20000,
   maxResponseBytes: 16 * 1024 * 1024,
@@ -49,6 +50,7 @@ export const GATEWAY_FLAGS = {
   "max-rows": flag.withDefault({ metavar: "N", help: "most hidden rows in one query", parse: integer(1), default: D.maxRows }),
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest topK a query may ask for", parse: integer(1), default: D.maxTopK }),
   "max-targets": flag.withDefault({ metavar: "N", help: "most target ids per row", parse: integer(0), default: D.maxTargets }),
+  "max-draws": flag.withDefault({ metavar: "N", help: "most sampled draws per row (sample.n)", parse: integer(1, 1024), default: D.maxDraws }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight queries may finish", parse: integer(0), default: D.drainMs }),
   "linger-us": flag.withDefault({
     metavar: "N",
@@ -95,6 +97,7 @@ export const gatewayCommand: Command = {
       maxRows: v["max-rows"],
       maxTopK: v["max-top-k"],
       maxTargets: v["max-targets"],
+      maxDraws: v["max-draws"],
       drainMs: v["drain-ms"],
       lingerUs: v["linger-us"],
       maxResponseBytes: v["max-response-bytes"],
@@ -129,7 +132,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     bodyLimitBytes: s.bodyLimitBytes,
     // Partials are ~13× smaller than the JSON answers they make; a coalesced batch holds several queries' worth.
     maxMessageBytes: Math.max(DEFAULT_MAX_MESSAGE_BYTES, 4 * s.maxResponseBytes),
-    limits: Object.freeze({ maxRows: s.maxRows, maxTopK: s.maxTopK, maxTargetsPerRow: s.maxTargets, maxResponseBytes: s.maxResponseBytes }),
+    limits: Object.freeze({ maxRows: s.maxRows, maxTopK: s.maxTopK, maxTargetsPerRow: s.maxTargets, maxResponseBytes: s.maxResponseBytes, maxDraws: s.maxDraws }),
     maxInflightRows: s.maxInflightRows,
     requestTimeoutMs: s.requestTimeoutMs,
     keepAliveTimeoutMs: s.keepAliveTimeoutMs,

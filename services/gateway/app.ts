@@ -8,6 +8,7 @@ import type { Logger } from "../../shared/log.js";
 import type { GatewayContext } from "./context.js";
 import { DEFAULT_TOP_K, queryAnswerBytes, type Query } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
+import type { SampleRequest } from "./sampling.js";
 import { labelProblem } from "./labels.js";
 import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { modelView } from "./model-view.js";
@@ -26,6 +27,7 @@ interface SoftmaxBody {
   topK?: number;
   targets?: number[][];
   temperature?: number;
+  sample?: SampleRequest;
 }
 
 const softmaxSchema = {
@@ -37,6 +39,18 @@ const softmaxSchema = {
     topK: { type: "integer" },
     targets: { type: "array", items: { type: "array", items: { type: "integer" } } },
     temperature: { type: "number" },
+    sample: {
+      type: "object",
+      required: ["n"],
+      additionalProperties: false,
+      properties: {
+        n: { type: "integer" },
+        seed: { anyOf: [{ type: "integer" }, { type: "array", items: { type: "integer" } }] },
+        topK: { type: "integer" },
+        topP: { type: "number" },
+        minP: { type: "number" },
+      },
+    },
   },
 } as const;
 
@@ -103,5 +117,6 @@ function queryFromJson(body: SoftmaxBody): Query {
     if (row.length !== dim) throw new ShardmaxError("INVALID_ARGUMENT", `hidden[${r}]: has ${row.length} numbers, hidden[0] has ${dim} (rows must all have d numbers)`);
     hidden.set(row, r * dim);
   });
-  return { rows, dim, hidden, topK: body.topK ?? DEFAULT_TOP_K, targets: body.targets ?? [], temperature: body.temperature ?? 1 };
+  const query: Query = { rows, dim, hidden, topK: body.topK ?? DEFAULT_TOP_K, targets: body.targets ?? [], temperature: body.temperature ?? 1 };
+  return body.sample ? { ...query, sample: body.sample } : query;
 }

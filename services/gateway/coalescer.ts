@@ -22,7 +22,7 @@
  * cannot help then. Open-loop traffic with a few queries already waiting pays
  * up to that wait per batch; lower the flag there. A query that
  * arrives with no batch answered recently is sent at once. Queries share a batch only when the Partial can carry them all:
- * same topology, head, dimension and temperature; the batch asks for the
+ * same topology, head and dimension (temperature and sampling travel per row); the batch asks for the
  * largest top-k and each query keeps the prefix it asked for (exact, since a
  * shard's top-k list is sorted). A batch that fails is retried query by
  * query, so only a query that fails alone gets an error. Each query keeps
@@ -31,7 +31,8 @@
 import { ShardmaxError } from "../../shared/errors.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import { slicePartial } from "../../shared/math/partial-slice.js";
-import type { RoutedTargets } from "../../shared/math/targets.js";
+import type { FlatTargets } from "../../shared/math/combine-partials.js";
+import { joinOptions } from "../../shared/math/row-options.js";
 import type { FanOut, FanOutStats } from "./fanout.js";
 
 type Partials = FanOut["partials"];
@@ -172,7 +173,7 @@ export class CoalescingFanOut {
       const [topology, call] = entry.args;
       const first = group[0]?.args;
       const limit = Math.min(this.options.maxBatchRows, topology.info.maxRows || Infinity);
-      const fits = !first || (topology === first[0] && call.temperature === first[1].temperature && call.dim === first[1].dim && call.fingerprint === first[1].fingerprint && rows + call.rows <= limit);
+      const fits = !first || (topology === first[0] && call.dim === first[1].dim && call.fingerprint === first[1].fingerprint && rows + call.rows <= limit);
       if (!fits) {
         i++;
         continue;
@@ -196,24 +197,22 @@ export class CoalescingFanOut {
     }
     const routed = topology.map.ranges.map((_, r) => joinRouted(group.map((w) => w.args[2][r]!)));
     const topK = Math.max(...group.map((w) => w.args[1].topK));
+    const options = joinOptions(
+      group.map((w) => w.args[1].options),
+      group.map((w) => w.args[1].rows),
+    );
     const deadline = new Date(Math.max(...group.map((w) => w.args[3].getTime())));
     let partials: BatchPartial[];
     try {
-      partials = await this.inner.partials(topology, { ...first, rows, hidden, topK }, routed, deadline);
+      partials = await this.inner.partials(topology, { ...first, rows, hidden, topK, options }, routed, deadline);
     } catch {
       await Promise.all(group.map((w) => this.alone(w)));
       return;
     }
     let row = 0;
-    const target = partials.map(() => 0);
     for (const w of group) {
-      const [, call, own] = w.args;
-      const mine = partials.map((p, r) => {
-        const targets = own[r]!.ids.length;
-        const slot = slicePartial(p, { row, rows: call.rows, target: target[r]!, targets, topK: call.topK });
-        target[r]! += targets;
-        return slot;
-      });
+      const [, call] = w.args;
+      const mine = partials.map((p) => slicePartial(p, { row, rows: call.rows, topK: call.topK }));
       row += call.rows;
       this.settle(w, null, mine);
     }
@@ -235,7 +234,7 @@ export class CoalescingFanOut {
   }
 }
 
-function joinRouted(parts: readonly RoutedTargets[]): RoutedTargets {
+function joinRouted(parts: readonly FlatTargets[]): FlatTargets {
   const counts = new Uint32Array(parts.reduce((n, p) => n + p.counts.length, 0));
   const ids = new Uint32Array(parts.reduce((n, p) => n + p.ids.length, 0));
   let c = 0;

@@ -10,7 +10,7 @@
 import { ShardmaxError } from "../../shared/errors.js";
 import { silentLogger, type Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
-import type { RoutedTargets } from "../../shared/math/targets.js";
+import type { FlatTargets } from "../../shared/math/combine-partials.js";
 import { ReplicaPicker } from "./replica-picker.js";
 import type { PartialCall, ShardClient } from "./shard-client.js";
 import type { Topology } from "./topology.js";
@@ -71,7 +71,7 @@ export class FanOut {
   async partials(
     topology: ReadyTopology,
     call: Omit<PartialCall, "targetCounts" | "targetIds">,
-    routed: readonly RoutedTargets[],
+    routed: readonly FlatTargets[],
     deadline: Date,
   ): Promise<BatchPartial[]> {
     // Said here, once: otherwise every range would report "no attempt was made" and the first (healthy) one would be blamed.

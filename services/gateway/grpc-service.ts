@@ -15,6 +15,7 @@ import { labelProblem } from "./labels.js";
 import { modelView } from "./model-view.js";
 import { DEFAULT_TOP_K, queryAnswerBytes, type Answer, type Query } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
+import type { SampleRequest } from "./sampling.js";
 
 const SERVICE_NAME = "shardmax.v1.Softmax";
 
@@ -25,6 +26,7 @@ interface QueryRequestMessage {
   topK?: number;
   targets: { ids: number[] }[];
   temperature?: number;
+  sample?: { n: number; seed?: number; seeds: number[]; topK?: number; topP?: number; minP?: number } | null;
 }
 
 export interface SoftmaxServerOptions extends GatewayContext {
@@ -77,6 +79,7 @@ export class SoftmaxServer {
       topK: request.topK ?? DEFAULT_TOP_K,
       targets: request.targets.map((t) => t.ids),
       temperature: request.temperature ?? 1,
+      ...(request.sample ? { sample: sampleFromMessage(request.sample) } : {}),
     };
     if (query.hidden.length !== query.rows * query.dim) {
       throw invalidField("hidden", `has ${query.hidden.length} floats, rows×dim = ${query.rows * query.dim}`);
@@ -103,6 +106,18 @@ export class SoftmaxServer {
 function toMessage(answer: Answer): object {
   return {
     model: answer.model,
-    results: answer.results.map((r) => ({ logZ: r.logZ, top: r.top, targets: r.targets })),
+    results: answer.results.map((r) => ({ logZ: r.logZ, top: r.top, targets: r.targets, seed: r.seed, samples: r.samples ?? [] })),
   };
+}
+
+/** proto3 optional fields arrive as undefined when unset; `seeds` and `seed` are the REST `seed` (array or integer). */
+function sampleFromMessage(m: NonNullable<QueryRequestMessage["sample"]>): SampleRequest {
+  if (m.seeds.length > 0 && m.seed !== undefined) throw invalidField("sample.seed", "give seed or seeds, not both");
+  const seed = m.seeds.length > 0 ? m.seeds : m.seed;
+  const out: SampleRequest = { n: m.n };
+  if (seed !== undefined) out.seed = seed;
+  if (m.topK !== undefined) out.topK = m.topK;
+  if (m.topP !== undefined) out.topP = m.topP;
+  if (m.minP !== undefined) out.minP = m.minP;
+  return out;
 }

@@ -9,7 +9,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseJson, readSmallFile } from "../../shared/checkpoint/tensor-info.js";
 import { ShardmaxError } from "../../shared/errors.js";
-import type { RowResult, ScoredClass, TargetScore } from "../../shared/math/merge.js";
+import type { RowResult, SampledClass, ScoredClass, TargetScore } from "../../shared/math/merge.js";
 import { tokenizerLabels } from "./tokenizer-labels.js";
 import type { ModelRef } from "./topology.js";
 
@@ -74,16 +74,22 @@ export interface LabeledRowResult {
   logZ: number;
   top: Labeled<ScoredClass>[];
   targets: Labeled<TargetScore>[];
+  seed?: number;
+  samples?: Labeled<SampledClass>[];
 }
 
-/** Adds `label` to every top-k and target entry (left out when empty, as proto3 leaves it out of gRPC). */
+/** Adds `label` to every top-k, target and sample entry (left out when empty, as proto3 leaves it out of gRPC). */
 export function withLabels(results: RowResult[], labels: Labels | null): LabeledRowResult[] {
   if (!labels) return results;
   const labeled = <T extends { id: number }>({ id, ...rest }: T) => {
     const label = labels.label(id);
     return label === "" ? { id, ...rest } : { id, label, ...rest };
   };
-  return results.map((row) => ({ logZ: row.logZ, top: row.top.map(labeled), targets: row.targets.map(labeled) }));
+  return results.map((row) => {
+    const out: LabeledRowResult = { logZ: row.logZ, top: row.top.map(labeled), targets: row.targets.map(labeled) };
+    if (row.samples) Object.assign(out, { seed: row.seed, samples: row.samples.map(labeled) });
+    return out;
+  });
 }
 
 /** Errors from reading the file come out phrased for weights; say "labels" instead. */

@@ -4,11 +4,13 @@
  * merged into exact results. Every refusal names the field and the reason.
  */
 import { ShardmaxError, invalidField } from "../../shared/errors.js";
-import { mergePartials } from "../../shared/math/merge.js";
-import { routeTargets } from "../../shared/math/targets.js";
+import { routeFlatTargets } from "../../shared/math/combine-partials.js";
+import { mergeRanges, rowResults } from "../../shared/math/merge.js";
 import { answerBytes } from "../../shared/limits/query-cost.js";
+import type { DrawRecord } from "../../shared/sampling/sample-records.js";
 import type { FanOut } from "./fanout.js";
 import { labelProblem, withLabels, type Labels, type LabeledRowResult } from "./labels.js";
+import { candidatesFor, checkSample, massOptions, pickSamples, rowSeeds, sampleOptions, type SampleRequest } from "./sampling.js";
 import type { ModelRef, Topology } from "./topology.js";
 
 export interface Query {
@@ -20,6 +22,8 @@ export interface Query {
   /** Empty, or one list of global class ids per row. */
   targets: number[][];
   temperature: number;
+  /** Gumbel-max draws per row (sampling.ts); none when absent. */
+  sample?: SampleRequest;
 }
 
 export interface QueryLimits {
@@ -28,6 +32,8 @@ export interface QueryLimits {
   maxTargetsPerRow: number;
   /** Largest answer one query may build (JSON estimate, shared/limits/query-cost.ts). */
   maxResponseBytes: number;
+  /** Most draws per row (--max-draws). */
+  maxDraws: number;
 }
 
 export const DEFAULT_TOP_K = 5;
@@ -47,6 +53,7 @@ export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits, l
     throw invalidField("topK", `must be an integer from 0 to ${maxTopK}, got ${query.topK}`);
   }
   checkTemperature(query.temperature);
+  if (query.sample) checkSample(query.sample, rows, limits, model.vocabSize);
   if (query.targets.length > 0 && query.targets.length !== rows) {
     throw invalidField("targets", `must be one list per row: ${query.targets.length} lists for ${rows} rows`);
   }
@@ -56,11 +63,12 @@ export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits, l
     targets += list.length;
   });
   // Before any work proportional to the answer: the answer is what one small request can blow up.
-  const bytes = answerBytes({ rows, topK: query.topK, targets, draws: 0, labelBytes });
+  const draws = query.sample?.n ?? 0;
+  const bytes = answerBytes({ rows, topK: query.topK, targets, draws, labelBytes });
   if (bytes > limits.maxResponseBytes) {
     throw new ShardmaxError(
       "REQUEST_TOO_LARGE",
-      `answer: ${rows} rows × (topK ${query.topK}) + ${targets} targets would be about ${bytes} bytes, over --max-response-bytes ${limits.maxResponseBytes}; send fewer rows, targets or a smaller topK`,
+      `answer: ${rows} rows × (topK ${query.topK}${draws > 0 ? ` + ${draws} draws` : ""}) + ${targets} targets would be about ${bytes} bytes, over --max-response-bytes ${limits.maxResponseBytes}; send fewer rows, targets or draws or a smaller topK`,
     );
   }
   for (let i = 0; i < query.hidden.length; i++) {
@@ -79,7 +87,9 @@ export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits, l
 export function queryAnswerBytes(query: Query, labels: Labels | null): number {
   const targets = query.targets.reduce((n, list) => n + (Array.isArray(list) ? list.length : 0), 0);
   const topK = Number.isInteger(query.topK) && query.topK > 0 ? query.topK : 0;
-  return answerBytes({ rows: query.rows, topK, targets, draws: 0, labelBytes: labels?.maxBytes ?? 0 });
+  const n = query.sample?.n;
+  const draws = Number.isInteger(n) && n! > 0 ? n! : 0;
+  return answerBytes({ rows: query.rows, topK, targets, draws, labelBytes: labels?.maxBytes ?? 0 });
 }
 
 /**
@@ -100,12 +110,32 @@ export async function runQuery(query: Query, topology: Topology, fanOut: Pick<Fa
   const mislabeled = labelProblem(labels, topology.model);
   if (mislabeled) throw new ShardmaxError("MODEL_MISMATCH", mislabeled);
   checkQuery(query, topology.model, limits, labels?.maxBytes ?? 0);
-  const routed = routeTargets(query.targets, query.rows, topology.map);
-  const partials = await fanOut.partials(
-    topology,
-    { rows: query.rows, dim: query.dim, hidden: query.hidden, topK: query.topK, temperature: query.temperature, fingerprint: topology.model.fingerprint },
-    routed,
-    deadline,
-  );
-  return { model: topology.model, results: withLabels(mergePartials(topology.map, partials, query.topK, query.targets), labels) };
+  const { map, model } = { map: topology.map, model: topology.model };
+  const flat = { counts: Uint32Array.from(query.targets.length > 0 ? query.targets : Array.from({ length: query.rows }, () => []), (t) => t.length), ids: Uint32Array.from(query.targets.flat()) };
+  const routed = routeFlatTargets(flat, map.ranges.length, (id) => map.owner(id)).perPart;
+  const seeds = query.sample ? rowSeeds(query.sample, query.rows) : [];
+  const options = sampleOptions(query.rows, query.temperature, query.sample, seeds);
+  const k = Math.min(model.vocabSize, Math.max(query.topK, candidatesFor(query.sample)));
+  const call = { rows: query.rows, dim: query.dim, hidden: query.hidden, topK: k, options, fingerprint: model.fingerprint };
+  const whole = mergeRanges(map, await fanOut.partials(topology, call, routed, deadline), k, query.targets);
+  const results = rowResults(whole, query.topK, query.targets);
+  if (query.sample) {
+    const samples = await pickSamples(whole, query.sample, (rows, points) => massRound(query, rows, points, topology, fanOut, deadline));
+    results.forEach((row, r) => Object.assign(row, { seed: seeds[r], samples: samples[r] }));
+  }
+  return { model, results: withLabels(results, labels) };
 }
+
+/** Top-p's second round: for `rows` of the query, log Σ exp z before each point, over the whole vocabulary. */
+async function massRound(query: Query, rows: number[], points: DrawRecord[][], topology: ReadyTopology, fanOut: Pick<FanOut, "partials">, deadline: Date): Promise<Float64Array> {
+  const { map, model } = topology;
+  const hidden = new Float32Array(rows.length * query.dim);
+  rows.forEach((row, i) => hidden.set(query.hidden.subarray(row * query.dim, (row + 1) * query.dim), i * query.dim));
+  const options = massOptions(new Float64Array(rows.length).fill(query.temperature), points);
+  const none = { counts: new Uint32Array(rows.length), ids: new Uint32Array(0) };
+  const call = { rows: rows.length, dim: query.dim, hidden, topK: 0, options, fingerprint: model.fingerprint };
+  const partials = await fanOut.partials(topology, call, map.ranges.map(() => none), deadline);
+  return mergeRanges(map, partials, 0, []).massBefore;
+}
+
+type ReadyTopology = Extract<Topology, { ready: true }>;

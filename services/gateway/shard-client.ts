@@ -1,12 +1,15 @@
 /**
  * A gRPC client of one shard address: typed `info` and `partial`, decoding the
- * columnar bytes of a PartialResponse into a BatchPartial (one aligned copy).
+ * columnar bytes of a PartialResponse into a BatchPartial (one aligned copy),
+ * checked against the request (partial-codec.ts).
  */
 import * as grpc from "@grpc/grpc-js";
 import { ShardmaxError } from "../../shared/errors.js";
 import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
+import { decodePartialColumns, encodeOptions } from "../../shared/grpc/partial-codec.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
-import { float32From, float64From, toBytes, uint32From } from "../../shared/tensor-bytes.js";
+import type { RowOptions } from "../../shared/math/row-options.js";
+import { toBytes } from "../../shared/tensor-bytes.js";
 
 export interface ShardInfo {
   rangeStart: number;
@@ -25,7 +28,8 @@ export interface PartialCall {
   dim: number;
   hidden: Float32Array;
   topK: number;
-  temperature: number;
+  /** Per-row temperature and sampling options. */
+  options: RowOptions;
   targetCounts: Uint32Array;
   targetIds: Uint32Array;
   fingerprint: string;
@@ -61,14 +65,15 @@ export class ShardClient {
         dim: request.dim,
         hidden: toBytes(request.hidden),
         topK: request.topK,
-        temperature: request.temperature,
+        ...encodeOptions(request.options),
         targetCounts: Array.from(request.targetCounts),
         targetIds: toBytes(request.targetIds),
         fingerprint: request.fingerprint,
       },
       deadline,
     )) as PartialResponseMessage;
-    return decodePartial(response, request);
+    if (response.fingerprint !== request.fingerprint) throw new ShardmaxError("INTERNAL", "a shard sent a partial of another head than asked");
+    return decodePartialColumns(response, { rows: request.rows, k: request.topK, targetCounts: request.targetCounts, options: request.options });
   }
 
   close(): void {
@@ -83,37 +88,8 @@ export class ShardClient {
   }
 }
 
-interface PartialResponseMessage {
+interface PartialResponseMessage extends Record<string, unknown> {
   rows: number;
   k: number;
-  max: Buffer;
-  sumExp: Buffer;
-  topIds: Buffer;
-  topLogits: Buffer;
-  targetLogits: Buffer;
   fingerprint: string;
-}
-
-function decodePartial(response: PartialResponseMessage, request: PartialCall): BatchPartial {
-  const { rows, k } = response;
-  const partial: BatchPartial = {
-    rows,
-    k,
-    max: float64From(response.max, "max"),
-    sumExp: float64From(response.sumExp, "sum_exp"),
-    topIds: uint32From(response.topIds, "top_ids"),
-    topLogits: float32From(response.topLogits, "top_logits"),
-    targetLogits: float32From(response.targetLogits, "target_logits"),
-  };
-  const consistent =
-    rows === request.rows &&
-    k <= request.topK &&
-    partial.max.length === rows &&
-    partial.sumExp.length === rows &&
-    partial.topIds.length === rows * k &&
-    partial.topLogits.length === rows * k &&
-    partial.targetLogits.length === request.targetIds.length &&
-    response.fingerprint === request.fingerprint;
-  if (!consistent) throw new ShardmaxError("INTERNAL", "a shard sent a partial that does not match its request");
-  return partial;
 }

@@ -50,7 +50,7 @@ export function augmentInPlace(block: Float32Array, rows: number, dim: number, b
  * A row whose h/T or 1/T leaves float32 (an infinity would meet the padding
  * rows' zeros and −∞ as NaN) is refused, naming the row.
  */
-export function augmentHidden(hidden: Float32Array, temperature: Float32Array, rows: number, dim: number): Float32Array {
+export function augmentHidden(hidden: Float32Array, temperature: ArrayLike<number>, rows: number, dim: number): Float32Array {
   const width = dim + 1;
   const out = new Float32Array(rows * width);
   for (let r = 0; r < rows; r++) {

@@ -1,11 +1,12 @@
 /**
  * Builds one batch from parts of waiting calls: each part's hidden rows and
  * target ids are copied, once, from the wire bytes (at any alignment) into the
- * batch's fresh aligned arrays; temperatures are spread per row. Returns where
+ * batch's fresh aligned arrays; per-row options are joined. Returns where
  * each part sits in the batch, so its answer can be cut back out.
  */
 import type { BatchSlot, ShardCall } from "./batcher.js";
 import type { PartialBatch } from "./session.js";
+import { joinOptions, sliceOptions, type RowOptions } from "../../shared/math/row-options.js";
 
 /** Rows [firstRow, firstRow + rows) of a call; targetStart as from prefixSums(call.targetCounts). */
 export interface CallPart {
@@ -20,7 +21,6 @@ export function assembleBatch(parts: readonly CallPart[], dim: number): { batch:
   const targets = parts.reduce((n, p) => n + p.targetStart[p.firstRow + p.rows]! - p.targetStart[p.firstRow]!, 0);
   const hidden = new Float32Array(rows * dim);
   const hiddenBytes = new Uint8Array(hidden.buffer);
-  const temperature = new Float32Array(rows);
   const targetCounts = new Uint32Array(rows);
   const targetIds = new Uint32Array(targets);
   const targetBytes = new Uint8Array(targetIds.buffer);
@@ -29,19 +29,22 @@ export function assembleBatch(parts: readonly CallPart[], dim: number): { batch:
   let row = 0;
   let target = 0;
   let topK = 0;
+  const options: RowOptions[] = [];
+  const optionRows: number[] = [];
   for (const { call, targetStart, firstRow, rows: n } of parts) {
     hiddenBytes.set(call.hidden.subarray(firstRow * rowBytes, (firstRow + n) * rowBytes), row * rowBytes);
-    temperature.fill(call.temperature, row, row + n);
+    options.push(sliceOptions(call.options, call.rows, firstRow, n));
+    optionRows.push(n);
     targetCounts.set(call.targetCounts.subarray(firstRow, firstRow + n), row);
     const t0 = targetStart[firstRow]!;
     const t1 = targetStart[firstRow + n]!;
     targetBytes.set(call.targetIds.subarray(t0 * 4, t1 * 4), target * 4);
-    slots.push({ row, rows: n, target, targets: t1 - t0, topK: call.topK });
+    slots.push({ row, rows: n, topK: call.topK });
     topK = Math.max(topK, call.topK);
     row += n;
     target += t1 - t0;
   }
-  return { batch: { rows, hidden, topK, temperature, targetCounts, targetIds }, slots };
+  return { batch: { rows, hidden, topK, options: joinOptions(options, optionRows), targetCounts, targetIds }, slots };
 }
 
 /** starts[row] = index of the row's first target; rows + 1 entries. */

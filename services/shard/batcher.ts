@@ -28,6 +28,7 @@
  */
 import { ShardmaxError } from "../../shared/errors.js";
 import type { PartialSlot } from "../../shared/math/partial-slice.js";
+import type { RowOptions } from "../../shared/math/row-options.js";
 import { assembleBatch, prefixSums } from "./batch-assembly.js";
 import type { PartialBatch } from "./session.js";
 
@@ -37,7 +38,8 @@ export interface ShardCall {
   /** rows × d float32, little-endian, as received. */
   hidden: Uint8Array;
   topK: number;
-  temperature: number;
+  /** Per-row temperature and sampling options, decoded (small: a few numbers per row). */
+  options: RowOptions;
   /** Per row, how many of `targetIds` belong to it. */
   targetCounts: Uint32Array;
   /** uint32 little-endian global class ids, as received. */

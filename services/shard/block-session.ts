@@ -12,9 +12,11 @@
 import ort from "onnxruntime-node";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { FlatTargets } from "../../shared/math/combine-partials.js";
-import type { BatchPartial } from "../../shared/math/partial.js";
+import { partialFrom, type BatchPartial } from "../../shared/math/partial.js";
+import { needsLogits, type RowOptions } from "../../shared/math/row-options.js";
+import { partSampling } from "../../shared/sampling/part-draws.js";
 import type { ClassRange } from "../../shared/ranges.js";
-import { INPUTS, OUTPUTS, externalData, partialGraph } from "./partial-graph.js";
+import { INPUTS, OUTPUTS, PARTIAL_FETCHES, externalData, partialGraph } from "./partial-graph.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 
 /** The inputs every block of a batch shares, built once per batch. */
@@ -38,8 +40,12 @@ export class BlockSession {
     return new BlockSession(session, range);
   }
 
-  /** `targets` are the global ids this block owns, row by row; k ≤ the shard's range size. */
-  async run(feeds: BlockFeeds, k: number, targets: FlatTargets): Promise<BatchPartial> {
+  /**
+   * `targets` are the global ids this block owns, row by row; k ≤ the shard's
+   * range size. The block's logits are fetched only when a row asks for draws
+   * or mass points (sampling); otherwise a run never copies [B, V_block] out.
+   */
+  async run(feeds: BlockFeeds, k: number, targets: FlatTargets, options: RowOptions): Promise<BatchPartial> {
     const { rows } = feeds;
     if (rows === 0) throw new ShardmaxError("INTERNAL", "an empty batch must never reach onnxruntime");
     const kBlock = Math.min(k, this.range.size);
@@ -50,13 +56,21 @@ export class BlockSession {
     for (let row = 0; row < rows; row++) {
       for (let j = 0; j < targets.counts[row]!; j++) local[row * targetWidth + j] = BigInt(targets.ids[next++]! - this.range.start);
     }
-    const out = await this.session.run({
-      [INPUTS.hidden]: feeds.hidden,
-      [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([BigInt(kRun)]), [1]),
-      [INPUTS.targets]: new ort.Tensor("int64", local, [rows, targetWidth]),
-    });
+    const sampling = needsLogits(options);
+    const out = await this.session.run(
+      {
+        [INPUTS.hidden]: feeds.hidden,
+        [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([BigInt(kRun)]), [1]),
+        [INPUTS.targets]: new ort.Tensor("int64", local, [rows, targetWidth]),
+      },
+      sampling ? [...PARTIAL_FETCHES, OUTPUTS.logits] : PARTIAL_FETCHES,
+    );
     try {
-      return this.toPartial(rows, kBlock, kRun, targets, targetWidth, out);
+      const partial = this.toPartial(rows, kBlock, kRun, targets, targetWidth, out);
+      if (!sampling) return partial;
+      const logits = out[OUTPUTS.logits]!.data as Float32Array;
+      const part = { ...partial, start: this.range.start, size: this.range.size, logits, stride: logits.length / rows };
+      return { ...partial, ...partSampling(part, options) };
     } finally {
       for (const tensor of Object.values(out)) tensor.dispose();
     }
@@ -99,6 +113,6 @@ export class BlockSession {
     for (let row = 0; row < rows; row++) {
       for (let j = 0; j < targets.counts[row]!; j++) targetLogits[next++] = gathered[row * targetWidth + j]!;
     }
-    return { rows, k, max, sumExp, topIds, topLogits, targetLogits };
+    return partialFrom({ rows, k, max, sumExp, topIds, topLogits, targetCounts: targets.counts, targetLogits });
   }
 }

@@ -15,6 +15,7 @@ import { ShardServer } from "./server.js";
 import { ShardSession } from "./session.js";
 import { headSliceSource } from "./slice-source.js";
 import { WorkerSession } from "./worker-session.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 
 export type RangeSpec = { kind: "split"; index: number; count: number } | { kind: "range"; start: number; end: number };
 
@@ -123,7 +124,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
     // One full-size run before serving: onnxruntime's arena grows to the largest run it has seen, and growing
     // (seconds of page faults on a large slice) belongs to startup, not to the first full batch of traffic.
     server.setLoading("warming up");
-    await shardSession.run({ rows: maxBatchRows, hidden: new Float32Array(maxBatchRows * dim), topK: 1, temperature: new Float32Array(maxBatchRows).fill(1), targetCounts: new Uint32Array(maxBatchRows), targetIds: new Uint32Array(0) });
+    await shardSession.run({ rows: maxBatchRows, hidden: new Float32Array(maxBatchRows * dim), topK: 1, options: defaultOptions(), targetCounts: new Uint32Array(maxBatchRows), targetIds: new Uint32Array(0) });
     const shardBatcher = new Batcher(partialBatches((batch) => shardSession.run(batch)), {
       dim,
       maxBatchRows,

@@ -10,6 +10,9 @@ import { ShardmaxError, invalidField } from "../../shared/errors.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { quoteShort } from "../../shared/text/quote-short.js";
 import type { ShardCall } from "./batcher.js";
+import { decodeOptions } from "../../shared/grpc/partial-codec.js";
+import type { OptionName, RowOptions } from "../../shared/math/row-options.js";
+import { MAX_SEED } from "../../shared/sampling/gumbel.js";
 
 /** Fingerprints are "sha256:" + 64 hex digits; anything much longer is not one. */
 export const MAX_FINGERPRINT_CHARS = 128;
@@ -23,7 +26,11 @@ export interface PartialRequestMessage {
   targetCounts: number[];
   targetIds: Buffer;
   fingerprint: string;
+  [option: string]: unknown;
 }
+
+/** Most Gumbel-max draws and mass points a row may ask of a shard (the gateway's --max-draws is below it). */
+export const MAX_DRAWS_PER_ROW = 1024;
 
 export interface PartialLimits {
   maxRows: number;
@@ -51,8 +58,7 @@ export function decodePartialRequest(request: PartialRequestMessage, shard: Serv
     throw invalidField("hidden", `has ${request.hidden.byteLength} bytes, rows×dim×4 = ${rows * dim * 4}`);
   }
   if (request.topK > limits.maxTopK) throw invalidField("top_k", `${request.topK} is over the limit of ${limits.maxTopK}`);
-  const temperature = request.temperature === 0 ? 1 : request.temperature;
-  if (!Number.isFinite(temperature) || temperature < 0) throw invalidField("temperature", "must be a finite number > 0");
+  const options = decodeRowOptions(request, rows, limits);
   const bad = firstNonFiniteFloat32(request.hidden);
   if (bad >= 0) throw invalidField("hidden", `row ${Math.floor(bad / dim)} has a non-finite value`);
   const counts = request.targetCounts.length === 0 ? new Uint32Array(rows) : Uint32Array.from(request.targetCounts);
@@ -65,7 +71,29 @@ export function decodePartialRequest(request: PartialRequestMessage, shard: Serv
     const id = request.targetIds.readUInt32LE(i * 4);
     if (!shard.range.contains(id)) throw invalidField("target_ids", `class ${id} is not in this shard's range ${shard.range}`);
   }
-  return { rows, hidden: request.hidden, topK: request.topK, temperature, targetCounts: counts, targetIds: request.targetIds };
+  return { rows, hidden: request.hidden, topK: request.topK, options, targetCounts: counts, targetIds: request.targetIds };
+}
+
+/** Temperature and sampling options per row, each checked; a scalar temperature stands for every row. */
+function decodeRowOptions(request: PartialRequestMessage, rows: number, limits: PartialLimits): RowOptions {
+  const decoded = decodeOptions(request, rows);
+  const scalar = request.temperature === 0 ? 1 : request.temperature;
+  if (!Number.isFinite(scalar) || scalar < 0) throw invalidField("temperature", "must be a finite number > 0");
+  const options = decoded.temperatures.length === 0 && scalar !== 1 ? { ...decoded, temperatures: new Float64Array(rows).fill(scalar) } : decoded;
+  const check = (name: OptionName, ok: (v: number) => boolean, rule: string) => {
+    options[name].forEach((v, r) => {
+      if (!ok(v)) throw invalidField(`${name}[${r}]`, `${rule}, got ${v}`);
+    });
+  };
+  check("temperatures", (t) => Number.isFinite(t) && t > 0, "must be a finite number > 0");
+  check("drawCounts", (n) => n <= MAX_DRAWS_PER_ROW, `must be at most ${MAX_DRAWS_PER_ROW}`);
+  check("seeds", (s) => Number.isSafeInteger(s) && s >= 0, `must be an integer from 0 to ${MAX_SEED}`);
+  check("sampleTopK", (k) => k <= limits.maxTopK, `must be at most ${limits.maxTopK}`);
+  check("topP", (p) => p >= 0 && p <= 1, "must be in [0, 1]");
+  check("minP", (p) => p >= 0 && p < 1, "must be in [0, 1)");
+  check("pointCounts", (n) => n <= MAX_DRAWS_PER_ROW, `must be at most ${MAX_DRAWS_PER_ROW}`);
+  check("pointLogits", (z) => !Number.isNaN(z), "must be a number");
+  return options;
 }
 
 /**

@@ -14,7 +14,7 @@ import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
 import type { Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { ClassRange } from "../../shared/ranges.js";
-import { toBytes } from "../../shared/tensor-bytes.js";
+import { encodePartialColumns } from "../../shared/grpc/partial-codec.js";
 import type { ShardCall } from "./batcher.js";
 import { decodePartialRequest, type PartialRequestMessage } from "./partial-request.js";
 
@@ -127,15 +127,6 @@ export class ShardServer {
     const shard = this.loaded();
     const call = decodePartialRequest(request, shard, this.options);
     const result = await shard.run(call, signal);
-    return {
-      rows: result.rows,
-      k: result.k,
-      max: toBytes(result.max),
-      sumExp: toBytes(result.sumExp),
-      topIds: toBytes(result.topIds),
-      topLogits: toBytes(result.topLogits),
-      targetLogits: toBytes(result.targetLogits),
-      fingerprint: shard.fingerprint,
-    };
+    return { rows: result.rows, k: result.k, ...encodePartialColumns(result), fingerprint: shard.fingerprint };
   }
 }

@@ -12,6 +12,7 @@ import ort from "onnxruntime-node";
 import { ShardmaxError } from "../../shared/errors.js";
 import { combinePartials, routeFlatTargets } from "../../shared/math/combine-partials.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
+import { filled, type RowOptions } from "../../shared/math/row-options.js";
 import { ClassRange } from "../../shared/ranges.js";
 import { augmentHidden, augmentInPlace, augmentedLength } from "./augmented-block.js";
 import { planBlocks, rowsPerBlock } from "./block-plan.js";
@@ -40,8 +41,8 @@ export interface PartialBatch {
   rows: number;
   hidden: Float32Array;
   topK: number;
-  /** One temperature per row (requests with different temperatures may share a batch). */
-  temperature: Float32Array;
+  /** Per-row temperature and sampling options (requests with different options share a batch). */
+  options: RowOptions;
   targetCounts: Uint32Array;
   targetIds: Uint32Array;
 }
@@ -89,14 +90,14 @@ export class ShardSession {
     const k = Math.min(batch.topK, this.range.size);
     const feeds: BlockFeeds = {
       rows,
-      hidden: new ort.Tensor("float32", augmentHidden(batch.hidden, batch.temperature, rows, this.dim), [rows, this.dim + 1]),
+      hidden: new ort.Tensor("float32", augmentHidden(batch.hidden, filled(batch.options, "temperatures", rows), rows, this.dim), [rows, this.dim + 1]),
     };
     const targets = { counts: batch.targetCounts, ids: batch.targetIds };
-    if (this.blocks.length === 1) return this.blocks[0]!.run(feeds, k, targets);
+    if (this.blocks.length === 1) return this.blocks[0]!.run(feeds, k, targets, batch.options);
     const routed = routeFlatTargets(targets, this.blocks.length, (id) => Math.floor((id - this.range.start) / this.blockRows));
     const parts: BatchPartial[] = [];
     // One block at a time: each run already uses every intra-op thread.
-    for (const [i, block] of this.blocks.entries()) parts.push(await block.run(feeds, k, routed.perPart[i]!));
+    for (const [i, block] of this.blocks.entries()) parts.push(await block.run(feeds, k, routed.perPart[i]!, batch.options));
     return combinePartials(parts, k, routed.owners);
   }
 

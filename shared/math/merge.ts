@@ -1,14 +1,17 @@
 /**
  * Merges the partials of every range of a RangeMap into exact per-row results.
  * Pure: no I/O; the gateway calls it once all ranges have answered (a merge is
- * never attempted over a subset, since the RangeMap tiles [0, V)).
+ * never attempted over a subset, since the RangeMap tiles [0, V)). The ranges
+ * are combined by the same rule as a shard's blocks (combine-partials.ts),
+ * into the partial of the whole vocabulary, from which
+ *
+ *   logZ = M + log S,   log p_i = z_i − logZ.
  */
 import { ShardmaxError } from "../errors.js";
 import type { RangeMap } from "../ranges.js";
-import { combineLogSumExp, logProb } from "./logsumexp.js";
+import { combinePartials } from "./combine-partials.js";
+import { logProb } from "./logsumexp.js";
 import type { BatchPartial } from "./partial.js";
-import { gatherTargetLogits } from "./targets.js";
-import { mergeTopK, type SortedRun } from "./topk-merge.js";
 
 export interface ScoredClass {
   id: number;
@@ -23,49 +26,65 @@ export interface TargetScore {
   logprob: number;
 }
 
+/** One draw: the class and what it scores in the tempered, unrestricted distribution. */
+export interface SampledClass {
+  id: number;
+  logit: number;
+  logprob: number;
+}
+
 export interface RowResult {
   logZ: number;
   top: ScoredClass[];
   targets: TargetScore[];
+  /** Present when the row was sampled: the row's seed and its draws in order. */
+  seed?: number;
+  samples?: SampledClass[];
 }
 
-/** `partials[s]` answers `map.ranges[s]`; `targets` are the global ids asked per row. */
-export function mergePartials(
-  map: RangeMap,
-  partials: readonly BatchPartial[],
-  topK: number,
-  targets: readonly (readonly number[])[],
-): RowResult[] {
+/**
+ * `partials[s]` answers `map.ranges[s]`, each with its top min(k, range size):
+ * their combine, the partial of [0, V), whose top list is then the exact first
+ * min(k, V) classes of class order.
+ */
+export function mergeRanges(map: RangeMap, partials: readonly BatchPartial[], k: number, targets: readonly (readonly number[])[]): BatchPartial {
   const rows = partials[0]?.rows ?? 0;
   // The one guard that makes a subset merge impossible whatever the caller does.
   if (partials.length !== map.ranges.length || partials.some((p) => p.rows !== rows)) {
     throw new ShardmaxError("INTERNAL", `merge needs one partial of ${rows} rows per range (${map.ranges.length}), got ${partials.length}`);
   }
-  const maxes = new Float64Array(partials.length);
-  const sumExps = new Float64Array(partials.length);
-  const targetLogits = gatherTargetLogits(targets, map, partials.map((p) => p.targetLogits));
+  const owners = Uint32Array.from(targets.flatMap((list) => list.map((id) => map.owner(id))));
+  return combinePartials(partials, k, owners);
+}
+
+/** logZ of row `row` of a whole-vocabulary partial; −∞ when every class is −∞. */
+export function logZOf(whole: BatchPartial, row: number): number {
+  const m = whole.max[row]!;
+  return m === -Infinity ? -Infinity : m + Math.log(whole.sumExp[row]!);
+}
+
+/** Rows of exact results from the partial of the whole vocabulary. */
+export function rowResults(whole: BatchPartial, topK: number, targets: readonly (readonly number[])[]): RowResult[] {
   const results: RowResult[] = [];
-  for (let row = 0; row < rows; row++) {
-    const runs: SortedRun[] = [];
-    partials.forEach((p, s) => {
-      maxes[s] = p.max[row]!;
-      sumExps[s] = p.sumExp[row]!;
-      runs.push({ ids: p.topIds, logits: p.topLogits, offset: row * p.k, count: p.k });
-    });
-    const logZ = combineLogSumExp(maxes, sumExps);
-    const top = mergeTopK(runs, topK).map(({ id, logit }) => {
+  let target = 0;
+  for (let row = 0; row < whole.rows; row++) {
+    const logZ = logZOf(whole, row);
+    const top: ScoredClass[] = [];
+    for (let j = 0; j < Math.min(topK, whole.k); j++) {
+      const logit = whole.topLogits[row * whole.k + j]!;
       const logprob = logProb(logit, logZ);
-      return { id, logit, logprob, prob: Math.exp(logprob) };
+      top.push({ id: whole.topIds[row * whole.k + j]!, logit, logprob, prob: Math.exp(logprob) });
+    }
+    const rowTargets = (targets[row] ?? []).map((id) => {
+      const logit = whole.targetLogits[target++]!;
+      return { id, logit, logprob: logProb(logit, logZ) };
     });
-    const rowTargets = targets[row] ?? [];
-    results.push({
-      logZ,
-      top,
-      targets: rowTargets.map((id, i) => {
-        const logit = targetLogits[row]![i]!;
-        return { id, logit, logprob: logProb(logit, logZ) };
-      }),
-    });
+    results.push({ logZ, top, targets: rowTargets });
   }
   return results;
+}
+
+/** `partials[s]` answers `map.ranges[s]`; `targets` are the global ids asked per row. */
+export function mergePartials(map: RangeMap, partials: readonly BatchPartial[], topK: number, targets: readonly (readonly number[])[]): RowResult[] {
+  return rowResults(mergeRanges(map, partials, topK, targets), topK, targets);
 }

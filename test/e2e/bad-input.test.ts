@@ -21,7 +21,7 @@ let client: ShardmaxClient;
 beforeAll(async () => {
   const file = await writeHead(join(await tempDir(), "head.safetensors"), randomHead(5, V, D));
   shards = await Promise.all([0, 1].map((i) => startShard(["--weights", file, "--shard", `${i}/2`, "--listen", "127.0.0.1:0", "--threads", "1"])));
-  gateway = await startGateway(shards.map((s) => s.address), { bodyLimitBytes: 64 * 1024, limits: { maxRows: 16, maxTopK: 1000, maxTargetsPerRow: 100, maxResponseBytes: 16 << 20 } });
+  gateway = await startGateway(shards.map((s) => s.address), { bodyLimitBytes: 64 * 1024, limits: { maxRows: 16, maxTopK: 1000, maxTargetsPerRow: 100, maxResponseBytes: 16 << 20, maxDraws: 64 } });
   client = new ShardmaxClient(gateway.grpcAddress);
 });
 

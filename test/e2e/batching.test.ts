@@ -17,6 +17,7 @@ import { tempDir, writeHead } from "../helpers/heads.js";
 import { startShard, type ShardProcess } from "../helpers/processes.js";
 import { randomHead } from "../helpers/reference-softmax.js";
 import { expectShardAnswer, randomCall, type CallSpec } from "../helpers/shard-calls.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 
 const V = 3000;
 const D = 32;
@@ -52,7 +53,7 @@ function partial(client: ShardClient, fingerprint: string, spec: CallSpec, dim =
       dim,
       hidden,
       topK: spec.topK,
-      temperature: spec.temperature,
+      options: { ...defaultOptions(), temperatures: new Float64Array(spec.hidden.length).fill(spec.temperature) },
       targetCounts: Uint32Array.from(spec.targets.map((t) => t.length)),
       targetIds: Uint32Array.from(spec.targets.flat()),
       fingerprint,

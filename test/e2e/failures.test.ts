@@ -9,6 +9,7 @@ import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
 import { startShard, waitFor, type ShardProcess } from "../helpers/processes.js";
 import { randomHead, randomHidden } from "../helpers/reference-softmax.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 
 const V = 500;
 const D = 8;
@@ -108,7 +109,7 @@ describe("one model", () => {
     const { ShardClient } = await import("../../services/gateway/shard-client.js");
     const a0 = await shard(["--weights", fileA, "--shard", "0/1", "--listen", "127.0.0.1:0"]);
     const client = new ShardClient(a0.address, 1 << 20);
-    const call = { rows: 1, dim: D, hidden: Float32Array.from(row), topK: 1, temperature: 1, targetCounts: new Uint32Array(1), targetIds: new Uint32Array(0), fingerprint: "sha256:not-this-head" };
+    const call = { rows: 1, dim: D, hidden: Float32Array.from(row), topK: 1, options: defaultOptions(), targetCounts: new Uint32Array(1), targetIds: new Uint32Array(0), fingerprint: "sha256:not-this-head" };
     await expect(client.partial(call, new Date(Date.now() + 5000))).rejects.toMatchObject({ code: 9 });
     client.close();
   });

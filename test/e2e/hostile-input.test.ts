@@ -29,7 +29,7 @@ beforeAll(async () => {
   shards = await Promise.all([0, 1].map((i) => startShard(["--weights", file, "--shard", `${i}/2`, "--listen", "127.0.0.1:0", "--threads", "1"])));
   gateway = await startGateway(
     shards.map((s) => s.address),
-    { limits: { maxRows: 64, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: RESPONSE_LIMIT }, requestTimeoutMs: 1000 },
+    { limits: { maxRows: 64, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: RESPONSE_LIMIT, maxDraws: 64 }, requestTimeoutMs: 1000 },
   );
   client = new ShardmaxClient(gateway.grpcAddress);
 });

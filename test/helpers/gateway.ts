@@ -21,7 +21,7 @@ export async function startGateway(shards: string[], overrides: Partial<GatewayC
       resolveIntervalMs: 200,
       bodyLimitBytes: 1 << 20,
       maxMessageBytes: 64 << 20,
-      limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: 16 << 20 },
+      limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: 16 << 20, maxDraws: 64 },
       maxInflightRows: 4096,
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,

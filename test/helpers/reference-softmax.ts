@@ -12,7 +12,7 @@
  */
 import { RangeMap, splitAll } from "../../shared/ranges.js";
 import { mergePartials, type RowResult } from "../../shared/math/merge.js";
-import { partialOfLogits, scaleLogit, type BatchPartial } from "../../shared/math/partial.js";
+import { partialFrom, partialOfLogits, scaleLogit, type BatchPartial } from "../../shared/math/partial.js";
 
 /** A softmax head: W is V×d row-major (one row per class), bias has V entries. */
 export interface Head {
@@ -213,7 +213,8 @@ export function simulateShards(head: Head, hidden: readonly ArrayLike<number>[],
       });
       owned.push(...p.targetLogits);
     }
-    return { rows, k, max, sumExp, topIds, topLogits, targetLogits: Float32Array.from(owned) };
+    const targetCounts = Uint32Array.from({ length: rows }, (_, row) => (targets[row] ?? []).filter((t) => range.contains(t)).length);
+    return partialFrom({ rows, k, max, sumExp, topIds, topLogits, targetCounts, targetLogits: Float32Array.from(owned) });
   });
   return { map, partials, results: mergePartials(map, partials, topK, targets) };
 }

@@ -11,6 +11,7 @@ import type { BatchPartial } from "../../shared/math/partial.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import type { ShardCall } from "../../services/shard/batcher.js";
 import { mulberry32, randInt, referenceLogits, referenceTopK, type Head } from "./reference-softmax.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 
 export interface CallSpec {
   hidden: Float32Array[];
@@ -35,7 +36,7 @@ export function toCall(spec: CallSpec): ShardCall {
     rows: spec.hidden.length,
     hidden: unalignedBytes(hidden),
     topK: spec.topK,
-    temperature: spec.temperature,
+    options: { ...defaultOptions(), temperatures: new Float64Array(spec.hidden.length).fill(spec.temperature) },
     targetCounts: Uint32Array.from(spec.targets.map((t) => t.length)),
     targetIds: unalignedBytes(Uint32Array.from(spec.targets.flat())),
   };

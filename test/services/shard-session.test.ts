@@ -11,6 +11,7 @@ import { rowsPerBlock } from "../../services/shard/block-plan.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import { ClassRange } from "../../shared/ranges.js";
 import { randomHead, randomHidden, referenceLogits, referenceLogSumExp, referenceTopK } from "../helpers/reference-softmax.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 
 const V = 1009;
 const D = 24;
@@ -35,13 +36,13 @@ const batch: PartialBatch = {
   rows: hidden.length,
   hidden: Float32Array.from(hidden.flatMap((h) => Array.from(h))),
   topK: K,
-  temperature: Float32Array.from(hidden, (_, r) => (r === 1 ? 0.5 : 1)),
+  options: { ...defaultOptions(), temperatures: Float64Array.from(hidden, (_, r) => (r === 1 ? 0.5 : 1)) },
   targetCounts: Uint32Array.from(targets, (t) => t.length),
   targetIds: Uint32Array.from(targets.flat()),
 };
 
 /** The slice's own float64 logits for row r (temperature applied). */
-const sliceLogits = (r: number) => referenceLogits(head, hidden[r]!, batch.temperature[r]!).subarray(RANGE.start, RANGE.end);
+const sliceLogits = (r: number) => referenceLogits(head, hidden[r]!, batch.options.temperatures[r]!).subarray(RANGE.start, RANGE.end);
 
 function expectExact(got: BatchPartial): void {
   expect(got.k).toBe(K);
@@ -154,7 +155,7 @@ it("the exp-sum keeps float64-level precision over a block of 200 003 classes (f
     rows: 3,
     hidden: Float32Array.from(hiddenRows.flat()),
     topK: 3,
-    temperature: Float32Array.from(temperatures),
+    options: { ...defaultOptions(), temperatures: Float64Array.from(temperatures) },
     targetCounts: new Uint32Array(3),
     targetIds: new Uint32Array(0),
   });

@@ -10,6 +10,7 @@ import { ClassRange } from "../../shared/ranges.js";
 import { ShardSession, type PartialBatch } from "../../services/shard/session.js";
 import { WorkerSession } from "../../services/shard/worker-session.js";
 import { randomHead } from "../helpers/reference-softmax.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 
 const V = 400;
 const D = 16;
@@ -36,7 +37,7 @@ function batch(rows: number, temperature: number, targets: number[][]): PartialB
     rows,
     hidden: Float32Array.from({ length: rows * D }, (_, i) => Math.cos(i * 0.37)),
     topK: 7,
-    temperature: new Float32Array(rows).fill(temperature),
+    options: { ...defaultOptions(), temperatures: new Float64Array(rows).fill(temperature) },
     targetCounts: Uint32Array.from(targets.map((t) => t.length)),
     targetIds: Uint32Array.from(targets.flat()),
   };

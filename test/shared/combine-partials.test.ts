@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { combinePartials, routeFlatTargets } from "../../shared/math/combine-partials.js";
-import { partialOfLogits, type BatchPartial } from "../../shared/math/partial.js";
+import { partialFrom, partialOfLogits, type BatchPartial } from "../../shared/math/partial.js";
 import { mulberry32, normal } from "../helpers/reference-softmax.js";
 
 const START = 1000;
@@ -30,7 +30,7 @@ function partialOf(logits: Float32Array[], from: number, to: number, k: number, 
     });
     targetLogits.push(...p.targetLogits);
   });
-  return { ...out, targetLogits: Float32Array.from(targetLogits) };
+  return partialFrom({ ...out, targetCounts: targets.counts, targetLogits: Float32Array.from(targetLogits) });
 }
 
 function cases(seed: number, rows: number, size: number): { logits: Float32Array[]; targets: { counts: Uint32Array; ids: Uint32Array } } {

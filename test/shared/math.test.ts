@@ -7,8 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { combineLogSumExp, logProb } from "../../shared/math/logsumexp.js";
 import type { RowResult } from "../../shared/math/merge.js";
-import { comesBefore, partialOfLogits, scaleLogit } from "../../shared/math/partial.js";
-import { gatherTargetLogits, routeTargets } from "../../shared/math/targets.js";
+import { comesBefore, partialFrom, partialOfLogits, scaleLogit } from "../../shared/math/partial.js";
+import { routeFlatTargets } from "../../shared/math/combine-partials.js";
 import { mergeTopK } from "../../shared/math/topk-merge.js";
 import { RangeMap, splitAll, type ClassRange } from "../../shared/ranges.js";
 import {
@@ -440,23 +440,16 @@ describe("targets", () => {
       expectAllRowsMatch(results, referenceSoftmax(head, hidden, 3), targets, "targets");
     });
 
-    it("routeTargets sends each shard exactly its ids, row by row in asked order", () => {
-      const routed = routeTargets(targets, targets.length, map);
-      expect(routed).toHaveLength(shards);
+    it("routeFlatTargets sends each shard exactly its ids, row by row in asked order", () => {
+      const flat = { counts: Uint32Array.from(targets, (t) => t.length), ids: Uint32Array.from(targets.flat()) };
+      const { perPart, owners } = routeFlatTargets(flat, shards, (id) => map.owner(id));
+      expect(perPart).toHaveLength(shards);
       map.ranges.forEach((range, s) => {
         const perRow = targets.map((row) => row.filter((id) => range.contains(id)));
-        expect([...routed[s]!.counts], `shard ${s} counts`).toEqual(perRow.map((r) => r.length));
-        expect([...routed[s]!.ids], `shard ${s} ids`).toEqual(perRow.flat());
+        expect([...perPart[s]!.counts], `shard ${s} counts`).toEqual(perRow.map((r) => r.length));
+        expect([...perPart[s]!.ids], `shard ${s} ids`).toEqual(perRow.flat());
       });
-    });
-
-    it("gatherTargetLogits reassembles per-shard values into the asked order", () => {
-      // Encode each target as row·1e6 + id so that a misplaced value is visible.
-      const perShard = map.ranges.map((range) =>
-        Float64Array.from(targets.flatMap((row, r) => row.filter((id) => range.contains(id)).map((id) => r * 1e6 + id))),
-      );
-      const gathered = gatherTargetLogits(targets, map, perShard);
-      expect(gathered).toEqual(targets.map((row, r) => row.map((id) => r * 1e6 + id)));
+      expect([...owners]).toEqual(targets.flat().map((id) => map.owner(id)));
     });
   });
 });
@@ -531,12 +524,7 @@ describe("merge guards", () => {
   it("refuses to merge fewer partials than ranges (never a subset softmax)", async () => {
     const { mergePartials } = await import("../../shared/math/merge.js");
     const { RangeMap, splitAll } = await import("../../shared/ranges.js");
-    const one = { rows: 1, k: 1, max: new Float64Array([0]), sumExp: new Float64Array([1]), topIds: new Uint32Array([0]), topLogits: new Float32Array([0]), targetLogits: new Float32Array(0) };
+    const one = partialFrom({ rows: 1, k: 1, max: new Float64Array([0]), sumExp: new Float64Array([1]), topIds: new Uint32Array([0]), topLogits: new Float32Array([0]) });
     expect(() => mergePartials(RangeMap.tile(10, splitAll(10, 2)), [one], 1, [])).toThrow(/one partial/);
-  });
-  it("refuses more target lists than rows", async () => {
-    const { routeTargets } = await import("../../shared/math/targets.js");
-    const { RangeMap, splitAll } = await import("../../shared/ranges.js");
-    expect(() => routeTargets([[1], [2]], 1, RangeMap.tile(10, splitAll(10, 2)))).toThrow(/2 lists for 1 rows/);
   });
 });

@@ -10,7 +10,9 @@ import { CoalescingFanOut, COALESCER_DEFAULTS } from "../../../services/gateway/
 import type { PartialCall } from "../../../services/gateway/shard-client.js";
 import { buildTopology } from "../../../services/gateway/topology.js";
 import type { BatchPartial } from "../../../shared/math/partial.js";
-import type { RoutedTargets } from "../../../shared/math/targets.js";
+import type { FlatTargets } from "../../../shared/math/combine-partials.js";
+import { defaultOptions } from "../../../shared/math/row-options.js";
+import { partialFrom } from "../../../shared/math/partial.js";
 
 const V = 8;
 const topology = (() => {
@@ -18,8 +20,8 @@ const topology = (() => {
   if (!t.ready) throw new Error(t.reason);
   return t;
 })();
-const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, temperature: 1, fingerprint: "f" };
-const routed = (): RoutedTargets[] => [{ counts: new Uint32Array(1), ids: new Uint32Array(0) }];
+const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, options: defaultOptions(), fingerprint: "f" };
+const routed = (): FlatTargets[] => [{ counts: new Uint32Array(1), ids: new Uint32Array(0) }];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A shard that takes `runMs` per batch and records each batch's rows; `firstCall` resolves when the first batch reaches it. */
@@ -36,7 +38,7 @@ function shard(runMs: number) {
         batches.push(c.rows);
         reached();
         await sleep(runMs);
-        return [{ rows: c.rows, k: 0, max: new Float64Array(c.rows), sumExp: new Float64Array(c.rows).fill(1), topIds: new Uint32Array(0), topLogits: new Float32Array(0), targetLogits: new Float32Array(0) }];
+        return [partialFrom({ rows: c.rows, k: 0, max: new Float64Array(c.rows), sumExp: new Float64Array(c.rows).fill(1) })];
       },
     },
   };
@@ -91,12 +93,12 @@ describe("coalescing closed-loop callers", () => {
 });
 
 describe("when waiting cannot help, it does not wait", () => {
-  it("queries left out of a batch (another temperature) go right after it, not after the linger", async () => {
+  it("queries left out of a batch (another head) go right after it, not after the linger", async () => {
     const { inner, batches } = shard(20);
     const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 5_000_000 });
     const started = performance.now();
-    const ask = (temperature: number) => fanOut.partials(topology, { ...call, temperature }, routed(), new Date(Date.now() + 60_000));
-    await Promise.all([ask(1), ask(1), ask(0.5), ask(0.5)]);
+    const ask = (fingerprint: string) => fanOut.partials(topology, { ...call, fingerprint }, routed(), new Date(Date.now() + 60_000));
+    await Promise.all([ask("f"), ask("f"), ask("g"), ask("g")]);
     expect(batches).toEqual([2, 2]);
     expect(performance.now() - started).toBeLessThan(2000);
   });

@@ -14,10 +14,12 @@ import type { PartialCall, ShardClient } from "../../../services/gateway/shard-c
 import { buildTopology } from "../../../services/gateway/topology.js";
 import { ShardmaxError, type ErrorCode } from "../../../shared/errors.js";
 import type { BatchPartial } from "../../../shared/math/partial.js";
+import { defaultOptions } from "../../../shared/math/row-options.js";
+import { partialFrom } from "../../../shared/math/partial.js";
 
 const V = 8;
-const partial: BatchPartial = { rows: 1, k: 0, max: new Float64Array(1), sumExp: Float64Array.of(1), topIds: new Uint32Array(0), topLogits: new Float32Array(0), targetLogits: new Float32Array(0) };
-const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, temperature: 1, fingerprint: "f" };
+const partial: BatchPartial = partialFrom({ rows: 1, k: 0, max: new Float64Array(1), sumExp: Float64Array.of(1) });
+const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, options: defaultOptions(), fingerprint: "f" };
 const routed = [{ counts: new Uint32Array(1), ids: new Uint32Array(0) }];
 
 /** One range [0, V) served by `addresses`. */

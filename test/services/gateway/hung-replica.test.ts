@@ -11,10 +11,11 @@ import { FanOut, type ReplicaPool } from "../../../services/gateway/fanout.js";
 import type { PartialCall, ShardClient } from "../../../services/gateway/shard-client.js";
 import { buildTopology } from "../../../services/gateway/topology.js";
 import { ShardmaxError } from "../../../shared/errors.js";
-import type { BatchPartial } from "../../../shared/math/partial.js";
+import { partialFrom, type BatchPartial } from "../../../shared/math/partial.js";
+import { defaultOptions } from "../../../shared/math/row-options.js";
 
 const V = 8;
-const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, temperature: 1, fingerprint: "f" };
+const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, options: defaultOptions(), fingerprint: "f" };
 const routed = () => [{ counts: new Uint32Array(1), ids: new Uint32Array(0) }];
 const info = { rangeStart: 0, rangeEnd: V, vocabSize: V, dim: 2, fingerprint: "f", dtype: "F32", hasBias: false, source: "", maxRows: 8 };
 const topology = (() => {
@@ -22,9 +23,7 @@ const topology = (() => {
   if (!t.ready) throw new Error(t.reason);
   return t;
 })();
-const partialOf = (rows: number): BatchPartial => ({
-  rows, k: 0, max: new Float64Array(rows), sumExp: new Float64Array(rows).fill(1), topIds: new Uint32Array(0), topLogits: new Float32Array(0), targetLogits: new Float32Array(0),
-});
+const partialOf = (rows: number): BatchPartial => partialFrom({ rows, k: 0, max: new Float64Array(rows), sumExp: new Float64Array(rows).fill(1) });
 
 /** Replica "a" hangs until released (a SIGSTOPped process); "b" answers at once. */
 function replicas() {

@@ -10,10 +10,11 @@ import type { ShardClient } from "../../../services/gateway/shard-client.js";
 import { buildTopology, type Topology } from "../../../services/gateway/topology.js";
 import { ShardmaxError } from "../../../shared/errors.js";
 import type { BatchPartial } from "../../../shared/math/partial.js";
+import { partialFrom } from "../../../shared/math/partial.js";
 
-const partial: BatchPartial = { rows: 1, k: 0, max: Float64Array.of(0), sumExp: Float64Array.of(1), topIds: new Uint32Array(0), topLogits: new Float32Array(0), targetLogits: new Float32Array(0) };
+const partial: BatchPartial = partialFrom({ rows: 1, k: 0, max: Float64Array.of(0), sumExp: Float64Array.of(1) });
 const query = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, targets: [], temperature: 1 };
-const limits = { maxRows: 8, maxTopK: 8, maxTargetsPerRow: 8, maxResponseBytes: 1 << 20 };
+const limits = { maxRows: 8, maxTopK: 8, maxTargetsPerRow: 8, maxResponseBytes: 1 << 20, maxDraws: 64 };
 
 /** One range [0, 4) of head `fingerprint`, served by `address`. */
 function topology(address: string, fingerprint: string): Topology {

@@ -12,9 +12,11 @@ import { silentLogger } from "../../../shared/log.js";
 import type { BatchPartial } from "../../../shared/math/partial.js";
 import { ClassRange } from "../../../shared/ranges.js";
 import { closeHealthClients, grpcHealth } from "../../helpers/k8s-pods.js";
+import { defaultOptions } from "../../../shared/math/row-options.js";
+import { partialFrom } from "../../../shared/math/partial.js";
 
-const partial: BatchPartial = { rows: 1, k: 0, max: Float64Array.of(0), sumExp: Float64Array.of(1), topIds: new Uint32Array(0), topLogits: new Float32Array(0), targetLogits: new Float32Array(0) };
-const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, temperature: 1, targetCounts: new Uint32Array(1), targetIds: new Uint32Array(0), fingerprint: "sha256:f" };
+const partial: BatchPartial = partialFrom({ rows: 1, k: 0, max: Float64Array.of(0), sumExp: Float64Array.of(1) });
+const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, options: defaultOptions(), targetCounts: new Uint32Array(1), targetIds: new Uint32Array(0), fingerprint: "sha256:f" };
 const clients: ShardClient[] = [];
 afterEach(() => {
   clients.splice(0).forEach((c) => c.close());
