@@ -95,8 +95,14 @@ interface QueryResponseMessage {
   results: { logZ: number; top: ScoredClass[]; targets: (TargetScore & { prob?: number })[]; seed?: number; samples: (SampledClass & { prob?: number })[] }[];
 }
 
+/** Seeds are checked here: protobuf would turn a negative or fractional uint64 into another seed silently. */
 function sampleMessage(sample: SampleInput): object {
   const { seed, ...rest } = sample;
+  const check = (s: unknown, field: string) => {
+    if (typeof s !== "number" || !Number.isSafeInteger(s) || s < 0) throw invalidField(field, `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got ${s}`);
+  };
+  if (Array.isArray(seed)) seed.forEach((s, r) => check(s, `sample.seed[${r}]`));
+  else if (seed !== undefined) check(seed, "sample.seed");
   return Array.isArray(seed) ? { ...rest, seeds: seed } : { ...rest, seed };
 }
 

@@ -32,8 +32,10 @@ function fieldName(path: string): string {
 }
 
 function fromSchema(issue: SchemaIssue): ShardmaxError {
-  if (issue.keyword === "required") return invalidField(String(issue.params.missingProperty), "is required");
-  if (issue.keyword === "additionalProperties") return invalidField(quoteShort(String(issue.params.additionalProperty)), "is not a known field");
+  // Nested objects (sample) name their parent: "sample.n is required", not "n".
+  const within = (name: string) => (fieldName(issue.instancePath) ? `${fieldName(issue.instancePath)}.${name}` : name);
+  if (issue.keyword === "required") return invalidField(within(String(issue.params.missingProperty)), "is required");
+  if (issue.keyword === "additionalProperties") return invalidField(within(quoteShort(String(issue.params.additionalProperty))), "is not a known field");
   return invalidField(fieldName(issue.instancePath) || "body", issue.message ?? "is invalid");
 }
 
