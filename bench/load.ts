@@ -4,7 +4,7 @@
  * then a measured window. Every system under test serves the same Softmax
  * Query, so the same code drives them all.
  */
-import { ShardmaxClient } from "../sdk/index.js";
+import { ShardmaxClient, type SampleInput } from "../sdk/index.js";
 
 export interface LoadSpec {
   rows: number;
@@ -12,6 +12,8 @@ export interface LoadSpec {
   warmupMs: number;
   measureMs: number;
   topK: number;
+  /** Gumbel-max draws asked with every query (each query gets its own seed from the gateway). */
+  sample?: SampleInput;
 }
 
 export interface LoadResult {
@@ -78,7 +80,7 @@ export async function runLoad(address: string, dim: number, pool: Float32Array, 
       const hidden = pool.subarray(first * dim, (first + spec.rows) * dim);
       const sent = performance.now();
       try {
-        await client.query({ hidden, dim, topK: spec.topK });
+        await client.query({ hidden, dim, topK: spec.topK, ...(spec.sample ? { sample: spec.sample } : {}) });
       } catch (err) {
         errors++;
         firstError ??= err instanceof Error ? err.message : String(err);

@@ -4,17 +4,16 @@
  * the merged record chains (shared/sampling/), with top-p's second round when
  * a draw's nucleus reaches past the merged candidates.
  *
- * Rounds: unrestricted draws, top-k, min-p and top-p whose nucleus lies
- * within the merged candidates take the query's one round to the shards. A
- * top-p draw whose chain has records beyond the candidates while the
- * candidates' mass is below the target asks the shards, in one more round
- * for those rows only, the mass before each such record; that decides every
- * record, so there is never a third.
+ * Rounds: unrestricted draws, top-k, min-p, and top-p whose records the
+ * merged candidates and mass grid decide take the query's one round to the
+ * shards. A top-p draw with a record in the grid cell where its nucleus ends
+ * asks the shards, in one more round for those rows only, the mass before
+ * each such record; that decides every record, so there is never a third.
  */
 import { randomBytes } from "node:crypto";
 import { ShardmaxError, invalidField } from "../../shared/errors.js";
 import { logZOf, type SampledClass } from "../../shared/math/merge.js";
-import type { BatchPartial } from "../../shared/math/partial.js";
+import { unitOffsets, type BatchPartial } from "../../shared/math/partial.js";
 import { defaultOptions, type RowOptions } from "../../shared/math/row-options.js";
 import { MAX_SEED } from "../../shared/sampling/gumbel.js";
 import { chainAt, recordStarts, type DrawRecord } from "../../shared/sampling/sample-records.js";
@@ -95,6 +94,7 @@ export type MassRound = (rows: number[], points: DrawRecord[][]) => Promise<Floa
 /** Every row's draws from the whole-vocabulary partial of round one; `massRound` only for top-p rows that need it. */
 export async function pickSamples(whole: BatchPartial, sample: SampleRequest, massRound: MassRound): Promise<SampledClass[][]> {
   const starts = recordStarts(whole);
+  const grids = unitOffsets(whole).grid;
   const restrictions = { topK: sample.topK ?? 0, topP: sample.topP ?? 0, minP: sample.minP ?? 0 };
   const rows: { restriction: RowRestriction; chains: DrawRecord[][]; logZ: number }[] = [];
   let draw = 0;
@@ -102,9 +102,10 @@ export async function pickSamples(whole: BatchPartial, sample: SampleRequest, ma
     const logZ = logZOf(whole, row);
     if (logZ === -Infinity) throw invalidField(`hidden[${row}]`, "every class has probability 0 (all logits are −∞): there is nothing to sample");
     const top = { logZ, max: whole.max[row]!, topIds: whole.topIds.subarray(row * whole.k), topLogits: whole.topLogits.subarray(row * whole.k), topCount: whole.k };
+    const grid = whole.gridCounts[row]! > 0 ? { grid: whole.gridMass.subarray(grids[row]!, grids[row + 1]!) } : {};
     const chains: DrawRecord[][] = [];
     for (let j = 0; j < whole.drawCounts[row]!; j++) chains.push(chainAt(whole, starts, draw++));
-    rows.push({ restriction: new RowRestriction(top, restrictions), chains, logZ });
+    rows.push({ restriction: new RowRestriction({ ...top, ...grid }, restrictions), chains, logZ });
   }
   const asked = new Map<string, number>();
   const pointKey = (row: number, r: DrawRecord) => `${row}:${r.id}`;

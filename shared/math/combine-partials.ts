@@ -10,11 +10,13 @@
  *   targets       each target from the one part that owns it, in the order asked
  *   draws         per draw, the record chain of the union (sample-records.ts)
  *   mass points   log Σ_j exp(massBefore_j)
+ *   mass grids    log Σ_j exp per grid point (sample-grid.ts)
  *
  * Targets travel flat (per-row counts, ids row by row); `routeFlatTargets`
  * splits them by owning part and `owners` puts them back in order.
  */
-import type { BatchPartial } from "./partial.js";
+import { unitOffsets, type BatchPartial } from "./partial.js";
+import { GRID_POINTS, combineGrids } from "../sampling/sample-grid.js";
 import { mergeRecordChains } from "../sampling/sample-records.js";
 import { mergeTopK, type SortedRun } from "./topk-merge.js";
 
@@ -69,6 +71,7 @@ export function combinePartials(parts: readonly BatchPartial[], k: number, owner
     ...draws,
     pointCounts: parts[0]!.pointCounts,
     massBefore: combineMass(parts),
+    ...combineGridColumns(parts, rows),
   };
 }
 
@@ -111,6 +114,21 @@ function combineTargets(parts: readonly BatchPartial[], rows: number, owners: Ar
     targetLogits[i] = parts[owner]!.targetLogits[cursor[owner]!++]!;
   }
   return { targetCounts, targetLogits };
+}
+
+/** Rows with a mass grid in every part get the grid of the union; a row some part left without one gets none. */
+function combineGridColumns(parts: readonly BatchPartial[], rows: number): { gridCounts: Uint32Array; gridMass: Float64Array } {
+  const offsets = parts.map((p) => unitOffsets(p).grid);
+  const gridCounts = new Uint32Array(rows);
+  const grids: Float64Array[] = [];
+  for (let row = 0; row < rows; row++) {
+    if (!parts.every((p) => p.gridCounts[row] === GRID_POINTS + 1)) continue;
+    grids.push(combineGrids(parts.map((p, j) => p.gridMass.subarray(offsets[j]![row]!, offsets[j]![row + 1]!))));
+    gridCounts[row] = GRID_POINTS + 1;
+  }
+  const gridMass = new Float64Array(grids.length * (GRID_POINTS + 1));
+  grids.forEach((g, i) => gridMass.set(g, i * (GRID_POINTS + 1)));
+  return { gridCounts, gridMass };
 }
 
 /** log Σ exp over parts, per point; every part answers the same points. */

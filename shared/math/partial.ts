@@ -23,11 +23,11 @@ export type Dtype = "f64" | "f32" | "u32";
 
 /**
  * What sets a column's width in a row:
- * row — one value; top — k (the partial's top-k); target / draw / point — the
- * row's count in targetCounts / drawCounts / pointCounts; record — the sum of
- * drawRecords over the row's draws.
+ * row — one value; top — k (the partial's top-k); target / draw / point / grid —
+ * the row's count in targetCounts / drawCounts / pointCounts / gridCounts;
+ * record — the sum of drawRecords over the row's draws.
  */
-export type Unit = "row" | "top" | "target" | "draw" | "record" | "point";
+export type Unit = "row" | "top" | "target" | "draw" | "record" | "point" | "grid";
 
 export const PARTIAL_COLUMNS = {
   /** Local max of the scaled logits; −∞ when every class is −∞. */
@@ -54,6 +54,10 @@ export const PARTIAL_COLUMNS = {
   pointCounts: { dtype: "u32", unit: "row" },
   /** log Σ exp(z_i) over the classes before each point in class order; −∞ for none. */
   massBefore: { dtype: "f64", unit: "point" },
+  /** Per row, the length of its mass grid (top-p rows: sample-grid.ts), else 0. */
+  gridCounts: { dtype: "u32", unit: "row" },
+  /** Per row with a grid: its top grid index, then log Σ exp z over the classes at or above each grid point, downwards. */
+  gridMass: { dtype: "f64", unit: "grid" },
 } as const satisfies Record<string, { dtype: Dtype; unit: Unit }>;
 
 export type ColumnName = keyof typeof PARTIAL_COLUMNS;
@@ -110,6 +114,7 @@ export function unitOffsets(p: BatchPartial): Record<Unit, Uint32Array> {
     draw,
     record,
     point: per((r) => p.pointCounts[r]!),
+    grid: per((r) => p.gridCounts[r]!),
   };
 }
 

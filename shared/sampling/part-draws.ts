@@ -14,9 +14,8 @@
 import { comesBefore, type PartialColumns } from "../math/partial.js";
 import { optionAt, type RowOptions } from "../math/row-options.js";
 import type { DrawRecord } from "./sample-records.js";
+import { GRID_POINTS, TOP_P_REACH, partGrid } from "./sample-grid.js";
 import { NO_LIMIT, groupMaxima, scanChain, type OrderLimit } from "./sample-scan.js";
-
-export const TOP_P_REACH = 64;
 /** Slack below m + log minP, so float rounding of that sum never drops a class the gateway keeps. */
 const MIN_P_SLACK = 1e-3;
 
@@ -37,12 +36,17 @@ export interface PartLogits {
   max: Float64Array;
 }
 
-type SamplingColumns = Pick<PartialColumns, "drawCounts" | "drawRecords" | "recordIds" | "recordLogits" | "recordKeys" | "pointCounts" | "massBefore">;
+type SamplingColumns = Pick<
+  PartialColumns,
+  "drawCounts" | "drawRecords" | "recordIds" | "recordLogits" | "recordKeys" | "pointCounts" | "massBefore" | "gridCounts" | "gridMass"
+>;
 
 export function partSampling(part: PartLogits, options: RowOptions): SamplingColumns {
   const { rows } = part;
   const drawCounts = new Uint32Array(rows);
   const pointCounts = new Uint32Array(rows);
+  const gridCounts = new Uint32Array(rows);
+  const grids: Float64Array[] = [];
   const chains: DrawRecord[][] = [];
   const mass: number[] = [];
   let point = 0;
@@ -56,6 +60,11 @@ export function partSampling(part: PartLogits, options: RowOptions): SamplingCol
       const maxima = groupMaxima(partRow);
       const seed = optionAt(options, "seeds", row);
       for (let j = 0; j < draws; j++) chains.push(scanChain(partRow, maxima, seed, j, limit, chained));
+      const topP = optionAt(options, "topP", row);
+      if (topP > 0 && topP < 1) {
+        grids.push(partGrid(logits, part.max[row]!));
+        gridCounts[row] = GRID_POINTS + 1;
+      }
     }
     const points = optionAt(options, "pointCounts", row);
     pointCounts[row] = points;
@@ -71,7 +80,15 @@ export function partSampling(part: PartLogits, options: RowOptions): SamplingCol
     recordKeys: Float64Array.from(records, (r) => r.key),
     pointCounts,
     massBefore: Float64Array.from(mass),
+    gridCounts,
+    gridMass: concatGrids(grids),
   };
+}
+
+function concatGrids(grids: Float64Array[]): Float64Array {
+  const out = new Float64Array(grids.length * (GRID_POINTS + 1));
+  grids.forEach((g, i) => out.set(g, i * (GRID_POINTS + 1)));
+  return out;
 }
 
 /** How far down class order row `row`'s chains must reach in this part. */

@@ -16,10 +16,13 @@
  * top-k and min-p are decided from the merged top list and the global max
  * alone. top-p is decided from the merged top list when the mass of the list
  * already reaches the target (the nucleus lies inside it) or the record lies
- * in the list; otherwise the record's mass-before is asked of the shards in a
- * second round (`pending`), after which every record is decided.
+ * in the list, else from the row's mass grid (sample-grid.ts) unless the
+ * record sits in the grid cell where the nucleus ends; only then is its
+ * mass-before asked of the shards in a second round (`pending`), after which
+ * every record is decided.
  */
 import { comesBefore } from "../math/partial.js";
+import { massBracket } from "./sample-grid.js";
 import type { DrawRecord } from "./sample-records.js";
 
 export interface Restrictions {
@@ -38,6 +41,8 @@ export interface MergedRow {
   topIds: ArrayLike<number>;
   topLogits: ArrayLike<number>;
   topCount: number;
+  /** The row's merged mass grid (sample-grid.ts), when its shards sent one. */
+  grid?: ArrayLike<number>;
 }
 
 export type Inside = boolean | "unknown";
@@ -71,7 +76,12 @@ export class RowRestriction {
     if (topP > 0 && topP < 1) {
       const before = at >= 0 ? this.prefixMass[at]! : logMassBefore === undefined ? undefined : Math.exp(logMassBefore - this.row.logZ);
       if (before !== undefined) return before < this.target;
-      if (this.prefixMass[this.row.topCount]! >= this.target) return false;
+      // Past the list: every candidate comes before the record, and the grid brackets the rest.
+      let low = this.prefixMass[this.row.topCount]!;
+      const bracket = this.row.grid ? massBracket(this.row.grid, record.logit) : null;
+      if (bracket) low = Math.max(low, Math.exp(bracket.low - this.row.logZ));
+      if (low >= this.target) return false;
+      if (bracket && Math.exp(bracket.high - this.row.logZ) < this.target) return true;
       return "unknown";
     }
     return true;

@@ -24,8 +24,10 @@ head.bias[17] = -1e30; // a class that never carries mass
 const gauss = randomHidden(22, 4, D);
 gauss[3] = gauss[3]!.map((x) => x * 300); // logits in the thousands
 const hidden = gauss.map((row) => Array.from(row, Math.fround));
-/** A head whose nucleus of 0.9 holds most of V: far past the 64 merged candidates. */
+/** A head whose nucleus of 0.9 holds most of V, all within one grid cell: far past the 64 merged candidates. */
 const flat = randomHead(23, V, D, 0.01, 0.01);
+/** Logits of std ~1: a nucleus of hundreds of classes spread over many grid cells. */
+const spread = randomHead(24, V, D, 0.25, 0.1);
 
 const layouts: Record<string, { ranges: [number, number][]; blockRows?: number }> = {
   one: { ranges: [[0, V]] },
@@ -37,6 +39,7 @@ const layouts: Record<string, { ranges: [number, number][]; blockRows?: number }
 const running: InProcessShards[] = [];
 const gateways: Record<string, TestGateway> = {};
 let flatGateway: TestGateway;
+let spreadGateway: TestGateway;
 
 async function cluster(h: Head, ranges: [number, number][], blockRows?: number): Promise<TestGateway> {
   const shards = await startInProcessShards(h, ranges, blockRows ? { blockRows } : {});
@@ -57,10 +60,11 @@ async function waitReady(gateway: TestGateway): Promise<void> {
 beforeAll(async () => {
   for (const [name, layout] of Object.entries(layouts)) gateways[name] = await cluster(head, layout.ranges, layout.blockRows);
   flatGateway = await cluster(flat, [[0, 300], [300, 700], [700, V]]);
+  spreadGateway = await cluster(spread, [[0, 500], [500, V]]);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([...Object.values(gateways), flatGateway].map((g) => g?.stop()));
+  await Promise.all([...Object.values(gateways), flatGateway, spreadGateway].map((g) => g?.stop()));
   await Promise.all(running.map((s) => s.stop()));
 });
 
@@ -157,6 +161,21 @@ describe("top-p past the merged candidates", () => {
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectDraws(res.body.results, expected(flat, rows, 1, restrict, seedsFrom(99, rows.length)), seedsFrom(99, rows.length));
     expect(flatGateway.stats.attempts - before).toBe(2 * 3); // two rounds × three ranges
+  });
+
+  it("is decided by the mass grid in one round for most draws, and exact for all", async () => {
+    const rows = randomHidden(25, 24, D).map((row) => Array.from(row, Math.fround));
+    const before = spreadGateway.stats.attempts;
+    for (const [r, row] of rows.entries()) {
+      const res = await spreadGateway.post("/v1/softmax", { hidden: [row], sample: { n: 1, seed: 500 + r, topP: 0.9 } });
+      const ref = referenceRow(referenceLogits(spread, row, 1), 0);
+      const allowed = allowedClasses(ref, { topP: 0.9 });
+      expect(allowed.length).toBeGreaterThan(64);
+      expect(res.body.results[0].samples[0].id).toBe(referenceDraw(ref, allowed, 500 + r, 0));
+    }
+    const rounds = (spreadGateway.stats.attempts - before) / 2;
+    expect(rounds).toBeGreaterThanOrEqual(rows.length);
+    expect(rounds).toBeLessThan(1.5 * rows.length);
   });
 
   it("takes one round when the nucleus lies inside the candidates", async () => {
