@@ -14,7 +14,7 @@ import { ShardmaxError } from "../../shared/errors.js";
 import type { FlatTargets } from "../../shared/math/combine-partials.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { ClassRange } from "../../shared/ranges.js";
-import { INPUTS, OUTPUTS, externalData, partialGraph } from "./partial-graph.js";
+import { INPUTS, OUTPUTS, PARTIAL_FETCHES, externalData, partialGraph } from "./partial-graph.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 
 /** The inputs every block of a batch shares, built once per batch. */
@@ -50,13 +50,41 @@ export class BlockSession {
     for (let row = 0; row < rows; row++) {
       for (let j = 0; j < targets.counts[row]!; j++) local[row * targetWidth + j] = BigInt(targets.ids[next++]! - this.range.start);
     }
-    const out = await this.session.run({
-      [INPUTS.hidden]: feeds.hidden,
-      [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([BigInt(kRun)]), [1]),
-      [INPUTS.targets]: new ort.Tensor("int64", local, [rows, targetWidth]),
-    });
+    const out = await this.session.run(
+      {
+        [INPUTS.hidden]: feeds.hidden,
+        [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([BigInt(kRun)]), [1]),
+        [INPUTS.targets]: new ort.Tensor("int64", local, [rows, targetWidth]),
+      },
+      PARTIAL_FETCHES,
+    );
     try {
       return this.toPartial(rows, kBlock, kRun, targets, targetWidth, out);
+    } finally {
+      for (const tensor of Object.values(out)) tensor.dispose();
+    }
+  }
+
+  /**
+   * The block's scaled logits z, [rows, block size] row-major, copied into
+   * `into` at row stride `stride` from column `offset` (padding columns dropped).
+   */
+  async logits(feeds: BlockFeeds, into: Float32Array, stride: number, offset: number): Promise<void> {
+    const { rows } = feeds;
+    if (rows === 0) throw new ShardmaxError("INTERNAL", "an empty batch must never reach onnxruntime");
+    const out = await this.session.run(
+      {
+        [INPUTS.hidden]: feeds.hidden,
+        [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([1n]), [1]),
+        [INPUTS.targets]: new ort.Tensor("int64", new BigInt64Array(rows), [rows, 1]),
+      },
+      [OUTPUTS.logits],
+    );
+    try {
+      const z = out[OUTPUTS.logits]!.data as Float32Array;
+      const width = z.length / rows;
+      const size = this.range.size;
+      for (let row = 0; row < rows; row++) into.set(z.subarray(row * width, row * width + size), row * stride + offset);
     } finally {
       for (const tensor of Object.values(out)) tensor.dispose();
     }

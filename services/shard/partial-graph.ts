@@ -58,7 +58,12 @@ export const OUTPUTS = {
   topLogits: "top_logits",
   topIndices: "top_indices",
   targetLogits: "target_logits",
+  /** z itself, [B, padded block rows]: fetched only by the full distribution (padding columns are −∞). */
+  logits: "logits",
 } as const;
+
+/** What a Partial fetches: every output but `logits`, so a Partial never copies [B, V_block] out of onnxruntime. */
+export const PARTIAL_FETCHES: readonly string[] = Object.values(OUTPUTS).filter((name) => name !== OUTPUTS.logits);
 
 /** Name of the in-memory "file" holding W', as the model refers to it. */
 const WEIGHT_FILE = "W.bin";
@@ -81,13 +86,13 @@ export function partialGraph(block: BlockShape, { weightAsInput = false } = {}):
     int64s("groups", [0, rows / SUM_GROUP, SUM_GROUP]),
   ];
   const nodes: Node[] = [
-    { op: "Gemm", inputs: [INPUTS.hidden, "W"], outputs: ["z"], attributes: { transB: 1 } },
+    { op: "Gemm", inputs: [INPUTS.hidden, "W"], outputs: [OUTPUTS.logits], attributes: { transB: 1 } },
     // ONNX TopK orders equal values by smaller index, which is our tie rule; padding rows come last.
-    { op: "TopK", inputs: ["z", INPUTS.k], outputs: [OUTPUTS.topLogits, OUTPUTS.topIndices], attributes: { axis: 1, largest: 1, sorted: 1 } },
-    { op: "GatherElements", inputs: ["z", INPUTS.targets], outputs: [OUTPUTS.targetLogits], attributes: { axis: 1 } },
+    { op: "TopK", inputs: [OUTPUTS.logits, INPUTS.k], outputs: [OUTPUTS.topLogits, OUTPUTS.topIndices], attributes: { axis: 1, largest: 1, sorted: 1 } },
+    { op: "GatherElements", inputs: [OUTPUTS.logits, INPUTS.targets], outputs: [OUTPUTS.targetLogits], attributes: { axis: 1 } },
     { op: "Slice", inputs: [OUTPUTS.topLogits, "first", "second", "axis1"], outputs: [OUTPUTS.max] },
     { op: "Slice", inputs: [OUTPUTS.topIndices, "first", "second", "axis1"], outputs: ["argmax"] },
-    { op: "Softmax", inputs: ["z"], outputs: ["p"], attributes: { axis: 1 } },
+    { op: "Softmax", inputs: [OUTPUTS.logits], outputs: ["p"], attributes: { axis: 1 } },
     { op: "GatherElements", inputs: ["p", "argmax"], outputs: [OUTPUTS.probOfMax], attributes: { axis: 1 } },
     { op: "Reshape", inputs: ["p", "groups"], outputs: ["grouped"] },
     { op: "ReduceSum", inputs: ["grouped", "axis2"], outputs: ["group_sums"], attributes: { keepdims: 0 } },
@@ -109,6 +114,7 @@ export function partialGraph(block: BlockShape, { weightAsInput = false } = {}):
       { name: OUTPUTS.topLogits, type: DataType.FLOAT, shape: ["batch", "k"] },
       { name: OUTPUTS.topIndices, type: DataType.INT64, shape: ["batch", "k"] },
       { name: OUTPUTS.targetLogits, type: DataType.FLOAT, shape: ["batch", "targets"] },
+      { name: OUTPUTS.logits, type: DataType.FLOAT, shape: ["batch", rows] },
     ],
     nodes,
     initializers,

@@ -17,6 +17,8 @@ import type { ClassRange } from "../../shared/ranges.js";
 import { toBytes } from "../../shared/tensor-bytes.js";
 import type { ShardCall } from "./batcher.js";
 import { decodePartialRequest, type PartialRequestMessage } from "./partial-request.js";
+import { streamLogits, type LogitsRequestMessage } from "./logits-stream.js";
+import type { LogitsBatch } from "./session.js";
 
 /** What the server needs of a loaded shard; a batcher over the session provides `run`. */
 export interface LoadedShard {
@@ -29,6 +31,8 @@ export interface LoadedShard {
   source: string;
   /** `signal` aborts when the caller goes away (cancel or deadline). */
   run(call: ShardCall, signal: AbortSignal): Promise<BatchPartial>;
+  /** Scaled logits of every owned class, [rows, range size] (Shard.Logits, the full distribution). */
+  logits(batch: LogitsBatch): Promise<Float32Array>;
 }
 
 export interface ShardServerOptions {
@@ -58,6 +62,10 @@ export class ShardServer {
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
       partial: this.unary((request: PartialRequestMessage, signal) => this.partial(request, signal)),
+      logits: (call: grpc.ServerWritableStream<LogitsRequestMessage, object>) => {
+        if (this.shard) void streamLogits(call, this.shard, this.options);
+        else call.emit("error", toServiceError(new ShardmaxError("UNAVAILABLE", `shard is not ready: ${this.loadingNote}`)));
+      },
     });
   }
 
