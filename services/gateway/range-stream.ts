@@ -95,12 +95,16 @@ export class RangeStream {
     this.stream = stream;
     this.failure = null;
     this.ended = false;
-    stream.on("readable", () => this.wake());
+    // A replica given up on may still report (its CANCELLED): only the current stream's events count.
+    const current = () => this.stream === stream;
+    stream.on("readable", () => current() && this.wake());
     stream.on("end", () => {
+      if (!current()) return;
       this.ended = true;
       this.wake();
     });
     stream.on("error", (err) => {
+      if (!current()) return;
       this.failure ??= ShardmaxError.from(err);
       this.wake();
     });
