@@ -48,6 +48,10 @@ export function groupRows(classes: number, rows: number): number {
 export async function streamLogits(call: grpc.ServerWritableStream<LogitsRequestMessage, object>, shard: LogitsSource, limits: PartialLimits): Promise<void> {
   const gone = new AbortController();
   call.once("cancelled", () => gone.abort());
+  // grpc-js ends a call past its deadline with DEADLINE_EXCEEDED but may not say 'cancelled': stop computing then too.
+  const deadline = call.getDeadline();
+  const end = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+  const timer = Number.isFinite(end) ? setTimeout(() => gone.abort(), Math.max(0, end - Date.now())) : null;
   try {
     // The Partial's checks, field for field: fingerprint, rows limit, dim, hidden size, finite values, temperature.
     const checked = decodePartialRequest({ ...call.request, topK: 0, targetCounts: [], targetIds: Buffer.alloc(0) }, shard, limits);
@@ -76,6 +80,8 @@ export async function streamLogits(call: grpc.ServerWritableStream<LogitsRequest
     call.end();
   } catch (err) {
     if (!gone.signal.aborted) call.emit("error", toServiceError(ShardmaxError.from(err)));
+  } finally {
+    if (timer) clearTimeout(timer);
   }
 }
 
