@@ -51,7 +51,8 @@ export async function measureDistribution(
     } while (Date.now() < end);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     latencies.sort((a, b) => a - b);
-    return { head: head.name, label, rows, vocabSize: head.vocabSize, requests: latencies.length, bytes, seconds, bytesPerS: bytes / seconds, p50Ms: latencies[Math.floor(latencies.length / 2)]! };
+    const p50Ms = latencies[Math.floor(latencies.length / 2)]!;
+    return { head: head.name, label, rows, vocabSize: head.vocabSize, requests: latencies.length, bytes, seconds, bytesPerS: bytes / seconds, p50Ms };
   } finally {
     client.close();
   }

@@ -27,7 +27,10 @@ import type { BenchResults, DistributionResult, HardwareResult, PairedRound, Poi
 import { startSystem, systemLabel, type RunningSystem, type SystemSpec } from "./systems.js";
 import { wireCounters, wireDelta } from "./wire.js";
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" } }, allowPositionals: false });
+const { values } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" } },
+  allowPositionals: false,
+});
 if (values.only !== undefined && values.only !== "distribution") throw new Error(`--only: "${values.only}" is not a part that runs alone (distribution)`);
 const onlyDistribution = values.only === "distribution";
 const plan: Plan = values.quick ? QUICK : FULL;
@@ -174,7 +177,8 @@ async function distributionPoint(head: HeadPlan, hw: HardwareResult): Promise<Di
     const pool = hiddenPool(head.dim, POOL_ROWS);
     const { value, foreignCpu: share } = await undisturbed(system.pids, () => measureDistribution(system, head, label, pool, plan.window));
     say(
-      `  ${value.rows} rows × V ${value.vocabSize} per request: ${(value.bytesPerS / 1e6).toFixed(0)} MB/s of log-probs (${value.requests} requests, p50 ${value.p50Ms.toFixed(0)} ms), ` +
+      `  ${value.rows} rows × V ${value.vocabSize} per request: ${(value.bytesPerS / 1e6).toFixed(0)} MB/s of log-probs ` +
+        `(${value.requests} requests, p50 ${value.p50Ms.toFixed(0)} ms), ` +
         `${((100 * value.bytesPerS) / hw.bandwidthBytesPerS).toFixed(2)}% of the ${(hw.bandwidthBytesPerS / 1e9).toFixed(1)} GB/s memory bandwidth`,
     );
     return { ...value, bandwidthBytesPerS: hw.bandwidthBytesPerS, foreignCpu: share };
@@ -187,7 +191,8 @@ if (onlyDistribution) {
   say(`shardmax bench, full distribution only, ${plan.name} plan: ${machine.cpu}, ${cores} cores, Node ${machine.node}`);
   const measured: DistributionResult[] = [];
   for (const head of plan.heads) measured.push(await distributionPoint(head, await hardware(head)));
-  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command: `npm run bench -- --only distribution${values.quick ? " --quick" : ""}`, machine, distribution: measured }, null, 2) + "\n");
+  const command = `npm run bench -- --only distribution${values.quick ? " --quick" : ""}`;
+  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, distribution: measured }, null, 2) + "\n");
   say(`done: ${relative(process.cwd(), join(outDir, "results.json"))}`);
   process.exit(0);
 }

@@ -12,7 +12,8 @@ import * as grpc from "@grpc/grpc-js";
 import { ShardmaxError, invalidField } from "../shared/errors.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../shared/grpc/proto.js";
 import { float32From, toBytes } from "../shared/tensor-bytes.js";
-import type { DistributionChunk, DistributionInput, DistributionRows, ModelInfo, QueryInput, QueryOptions, QueryResult, RowResult, ScoredClass, TargetScore } from "./types.js";
+import type { DistributionChunk, DistributionInput, DistributionRows } from "./types.js";
+import type { ModelInfo, QueryInput, QueryOptions, QueryResult, RowResult, ScoredClass, TargetScore } from "./types.js";
 
 export interface ClientOptions {
   /** Deadline of a call when its own options give none (default 30 000 ms). */
@@ -22,6 +23,8 @@ export interface ClientOptions {
   /** Extra grpc-js channel options, e.g. keepalive. */
   channelOptions?: grpc.ChannelOptions;
 }
+
+type ServerStreaming<T> = (request: object, options: grpc.CallOptions) => grpc.ClientReadableStream<T>;
 
 type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
 
@@ -63,8 +66,8 @@ export class ShardmaxClient {
   async *distribution(input: DistributionInput, options: QueryOptions = {}): AsyncGenerator<DistributionChunk> {
     const { hidden, rows, dim } = packHidden(input);
     const deadline = new Date(Date.now() + (options.deadlineMs ?? this.defaultDeadlineMs));
-    const open = (this.client as unknown as Record<string, (request: object, options: grpc.CallOptions) => grpc.ClientReadableStream<DistributionChunkMessage>>).distribution!;
-    const stream = open.call(this.client, { rows, dim, hidden: toBytes(hidden), temperature: input.temperature }, { deadline });
+    const methods = this.client as unknown as Record<string, ServerStreaming<DistributionChunkMessage>>;
+    const stream = methods.distribution!.call(this.client, { rows, dim, hidden: toBytes(hidden), temperature: input.temperature }, { deadline });
     let done = false;
     try {
       for await (const message of stream as AsyncIterable<DistributionChunkMessage>) {
@@ -133,7 +136,9 @@ export async function collectDistribution(chunks: AsyncIterable<DistributionChun
       logZ.push(chunk.logZ);
       next = 0;
     }
-    if (chunk.row !== pieces.length - 1 || chunk.start !== next) throw new ShardmaxError("INTERNAL", `distribution: row ${chunk.row} classes from ${chunk.start} out of order`);
+    if (chunk.row !== pieces.length - 1 || chunk.start !== next) {
+      throw new ShardmaxError("INTERNAL", `distribution: row ${chunk.row} classes from ${chunk.start} out of order`);
+    }
     pieces[chunk.row]!.push(chunk.logprobs);
     next += chunk.logprobs.length;
   }

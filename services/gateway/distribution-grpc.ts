@@ -52,7 +52,8 @@ async function stream(call: Call, context: GatewayContext, gone: AbortSignal): P
       if (gone.aborted) return;
       pending++;
       distribution.stats.maxPendingWrites = Math.max(distribution.stats.maxPendingWrites, pending);
-      const message = { row: chunk.row, start: chunk.start, logprobs: Buffer.from(chunk.logprobs.buffer, chunk.logprobs.byteOffset, chunk.logprobs.byteLength), logZ: chunk.logZ };
+      const logprobs = Buffer.from(chunk.logprobs.buffer, chunk.logprobs.byteOffset, chunk.logprobs.byteLength);
+      const message = { row: chunk.row, start: chunk.start, logprobs, logZ: chunk.logZ };
       if (!call.write(message, () => pending--)) await drained(call, gone);
     }
   });

@@ -14,7 +14,7 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
-import { ShardmaxError } from "../../shared/errors.js";
+import { ShardmaxError, invalidField } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import type { RowAdmission } from "./admission.js";
 import type { DistributionChunk, DistributionService, OpenDistribution } from "./distribution.js";
@@ -64,7 +64,8 @@ export function registerDistributionRoute(app: FastifyInstance, distribution: Di
       if (bytes > options.maxResponseBytes) {
         throw new ShardmaxError(
           "REQUEST_TOO_LARGE",
-          `answer: ${input.rows} rows × V ${model.vocabSize} log-probs as JSON would be about ${bytes} bytes, over --max-response-bytes ${options.maxResponseBytes}; send fewer rows or ask for Accept: ${OCTET_STREAM} (4·V bytes per row)`,
+          `answer: ${input.rows} rows × V ${model.vocabSize} log-probs as JSON would be about ${bytes} bytes, over --max-response-bytes ${options.maxResponseBytes}; ` +
+            `send fewer rows or ask for Accept: ${OCTET_STREAM} (4·V bytes per row)`,
         );
       }
     };
@@ -78,15 +79,15 @@ export function registerDistributionRoute(app: FastifyInstance, distribution: Di
 
 function fromJson(body: DistributionBody): { rows: number; dim: number; hidden: Float32Array; temperature: number } {
   const rows = body.hidden.length;
-  if (rows === 0) throw new ShardmaxError("INVALID_ARGUMENT", "hidden: is empty: send at least one row");
+  if (rows === 0) throw invalidField("hidden", "is empty: send at least one row");
   const dim = body.hidden[0]!.length;
   const hidden = new Float32Array(rows * dim);
   body.hidden.forEach((row, r) => {
-    if (row.length !== dim) throw new ShardmaxError("INVALID_ARGUMENT", `hidden[${r}]: has ${row.length} numbers, hidden[0] has ${dim} (rows must all have d numbers)`);
+    if (row.length !== dim) throw invalidField(`hidden[${r}]`, `has ${row.length} numbers, hidden[0] has ${dim} (rows must all have d numbers)`);
     hidden.set(row, r * dim);
   });
   for (let i = 0; i < hidden.length; i++) {
-    if (!Number.isFinite(hidden[i]!)) throw new ShardmaxError("INVALID_ARGUMENT", `hidden[${Math.floor(i / dim)}][${i % dim}]: is not a finite number`);
+    if (!Number.isFinite(hidden[i]!)) throw invalidField(`hidden[${Math.floor(i / dim)}][${i % dim}]`, "is not a finite number");
   }
   return { rows, dim, hidden, temperature: body.temperature ?? 1 };
 }

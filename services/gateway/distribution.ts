@@ -74,7 +74,8 @@ export function checkDistribution(request: DistributionRequest, model: ModelRef,
   if (values > limits.maxDistributionValues) {
     throw new ShardmaxError(
       "REQUEST_TOO_LARGE",
-      `hidden: ${rows} rows × V ${model.vocabSize} = ${values} log-probs is over --max-distribution-values ${limits.maxDistributionValues}; send at most ${Math.floor(limits.maxDistributionValues / model.vocabSize)} rows`,
+      `hidden: ${rows} rows × V ${model.vocabSize} = ${values} log-probs is over --max-distribution-values ${limits.maxDistributionValues}; ` +
+        `send at most ${Math.floor(limits.maxDistributionValues / model.vocabSize)} rows`,
     );
   }
 }

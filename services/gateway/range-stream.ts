@@ -59,7 +59,9 @@ export class RangeStream {
       }
     }
     const why = failures.join("; ") || "no attempt was made";
-    if (Date.now() >= deadline.getTime()) throw new ShardmaxError("DEADLINE_EXCEEDED", `range ${this.range} did not start its logits within the deadline (${why})`);
+    if (Date.now() >= deadline.getTime()) {
+      throw new ShardmaxError("DEADLINE_EXCEEDED", `range ${this.range} did not start its logits within the deadline (${why})`);
+    }
     throw new ShardmaxError("UNAVAILABLE", `range ${this.range} has no shard that can stream its logits (${why})`);
   }
 

@@ -92,8 +92,8 @@ export class ShardClient {
    * room, so a caller that stops reading stops the shard (HTTP/2 flow control).
    */
   logits(request: LogitsCall, deadline: Date): grpc.ClientReadableStream<LogitsChunkMessage> {
-    const open = (this.client as unknown as Record<string, (request: object, options: grpc.CallOptions) => grpc.ClientReadableStream<LogitsChunkMessage>>).logits!;
-    return open.call(
+    const methods = this.client as unknown as Record<string, (request: object, options: grpc.CallOptions) => grpc.ClientReadableStream<LogitsChunkMessage>>;
+    return methods.logits!.call(
       this.client,
       { rows: request.rows, dim: request.dim, hidden: toBytes(request.hidden), temperature: request.temperature, fingerprint: request.fingerprint },
       { deadline },
