@@ -8,19 +8,25 @@
  * most GROUP_BYTES of logits, which bounds what one stream costs the shard.
  * The chunks go out in row-major order (row, then class), each at most
  * CHUNK_CLASSES classes, and only as fast as the caller reads them: a write
- * refused by grpc-js waits for 'drain'. A cancelled call (the caller went
- * away or its deadline passed) stops before the next group is computed.
+ * refused by grpc-js waits for 'drain'. All streams of a shard share
+ * BUDGET_BYTES of groups (byte-budget.ts): a stream over it waits its turn,
+ * so open streams cost the shard a bounded amount whatever their clients do.
+ * A cancelled call (the caller went away or its deadline passed) stops
+ * before the next group is computed.
  */
 import type * as grpc from "@grpc/grpc-js";
 import { ShardmaxError } from "../../shared/errors.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { float32From } from "../../shared/tensor-bytes.js";
+import type { ByteBudget } from "./byte-budget.js";
 import { decodePartialRequest, type PartialLimits } from "./partial-request.js";
 import type { LogitsBatch } from "./session.js";
 
 /** Logits one group of rows may hold in the shard. */
 export const GROUP_BYTES = 16 * 1024 * 1024;
+/** Logits all of a shard's streams may hold at once; a group over it waits for another stream's group to be sent. */
+export const BUDGET_BYTES = 4 * GROUP_BYTES;
 /** Classes per chunk (64 KiB of float32): small enough for fine-grained back-pressure, large enough to amortise framing. */
 export const CHUNK_CLASSES = 16384;
 
@@ -45,7 +51,12 @@ export function groupRows(classes: number, rows: number): number {
   return Math.max(1, Math.min(rows, Math.floor(GROUP_BYTES / (4 * classes))));
 }
 
-export async function streamLogits(call: grpc.ServerWritableStream<LogitsRequestMessage, object>, shard: LogitsSource, limits: PartialLimits): Promise<void> {
+export async function streamLogits(
+  call: grpc.ServerWritableStream<LogitsRequestMessage, object>,
+  shard: LogitsSource,
+  limits: PartialLimits,
+  budget: ByteBudget,
+): Promise<void> {
   const gone = new AbortController();
   call.once("cancelled", () => gone.abort());
   // grpc-js ends a call past its deadline with DEADLINE_EXCEEDED but may not say 'cancelled': stop computing then too.
@@ -67,14 +78,20 @@ export async function streamLogits(call: grpc.ServerWritableStream<LogitsRequest
         hidden: hidden.slice(first * shard.dim, (first + count) * shard.dim),
         temperature: new Float32Array(count).fill(checked.temperature),
       };
-      const logits = await shard.logits(batch);
-      for (let r = 0; r < count; r++) {
-        for (let offset = 0; offset < size; offset += CHUNK_CLASSES) {
-          if (gone.signal.aborted) return;
-          const n = Math.min(CHUNK_CLASSES, size - offset);
-          const bytes = Buffer.from(logits.buffer, logits.byteOffset + (r * size + offset) * 4, n * 4);
-          if (!call.write({ row: first + r, start: shard.range.start + offset, logits: bytes })) await drained(call, gone.signal);
+      const held = count * size * 4;
+      await budget.acquire(held, gone.signal);
+      try {
+        const logits = await shard.logits(batch);
+        for (let r = 0; r < count; r++) {
+          for (let offset = 0; offset < size; offset += CHUNK_CLASSES) {
+            if (gone.signal.aborted) return;
+            const n = Math.min(CHUNK_CLASSES, size - offset);
+            const bytes = Buffer.from(logits.buffer, logits.byteOffset + (r * size + offset) * 4, n * 4);
+            if (!call.write({ row: first + r, start: shard.range.start + offset, logits: bytes })) await drained(call, gone.signal);
+          }
         }
+      } finally {
+        budget.release(held);
       }
     }
     call.end();

@@ -17,7 +17,8 @@ import type { ClassRange } from "../../shared/ranges.js";
 import { toBytes } from "../../shared/tensor-bytes.js";
 import type { ShardCall } from "./batcher.js";
 import { decodePartialRequest, type PartialRequestMessage } from "./partial-request.js";
-import { streamLogits, type LogitsRequestMessage } from "./logits-stream.js";
+import { BUDGET_BYTES, streamLogits, type LogitsRequestMessage } from "./logits-stream.js";
+import { ByteBudget } from "./byte-budget.js";
 import type { LogitsBatch } from "./session.js";
 
 /** What the server needs of a loaded shard; a batcher over the session provides `run`. */
@@ -54,6 +55,7 @@ export class ShardServer {
   readonly server: grpc.Server;
   private readonly health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING", [LIVENESS_SERVICE]: "SERVING" });
   private shard: LoadedShard | null = null;
+  private readonly logitsBudget = new ByteBudget(BUDGET_BYTES);
   private loadingNote = "loading";
 
   constructor(private readonly options: ShardServerOptions) {
@@ -63,7 +65,7 @@ export class ShardServer {
       info: this.unary(() => this.info()),
       partial: this.unary((request: PartialRequestMessage, signal) => this.partial(request, signal)),
       logits: (call: grpc.ServerWritableStream<LogitsRequestMessage, object>) => {
-        if (this.shard) void streamLogits(call, this.shard, this.options);
+        if (this.shard) void streamLogits(call, this.shard, this.options, this.logitsBudget);
         else call.emit("error", toServiceError(new ShardmaxError("UNAVAILABLE", `shard is not ready: ${this.loadingNote}`)));
       },
     });

@@ -8,7 +8,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ShardClient, type LogitsCall, type LogitsChunkMessage } from "../../../services/gateway/shard-client.js";
-import { CHUNK_CLASSES, groupRows } from "../../../services/shard/logits-stream.js";
+import { BUDGET_BYTES, CHUNK_CLASSES, groupRows } from "../../../services/shard/logits-stream.js";
 import { ShardServer } from "../../../services/shard/server.js";
 import { ShardSession, type LogitsBatch } from "../../../services/shard/session.js";
 import { ShardmaxError } from "../../../shared/errors.js";
@@ -99,3 +99,28 @@ it("a caller that stops reading, then cancels, stops the shard computing further
   await new Promise((r) => setTimeout(r, 300));
   expect(groupsComputed).toBeLessThanOrEqual(before + 1);
 });
+
+it("streams whose callers do not read hold at most the shard's budget of logits between them", async () => {
+  const rows = groupRows(RANGE.size, 1 << 20);
+  // Groups of this size fit BUDGET_BYTES four at a time.
+  expect(Math.floor(BUDGET_BYTES / (rows * RANGE.size * 4))).toBe(4);
+  const hidden = randomHidden(6, rows, D).map((r) => Array.from(r, Math.fround));
+  groupsComputed = 0;
+  // Six callers that never read: each group stays held until its chunks are written.
+  const streams = Array.from({ length: 6 }, () => client.logits(call(hidden), deadline()));
+  streams.forEach((s) => s.on("error", () => {}));
+  await waitFor(() => groupsComputed >= 4, "four groups");
+  await new Promise((r) => setTimeout(r, 300));
+  expect(groupsComputed).toBe(4);
+  streams[0]!.cancel();
+  await waitFor(() => groupsComputed >= 5, "the fifth group, once the first caller went away");
+  streams.forEach((s) => s.cancel());
+});
+
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 20_000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
