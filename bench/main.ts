@@ -1,10 +1,12 @@
 /**
- * `npm run bench [-- --quick] [-- --out DIR]`: measures, side by side in one
+ * `npm run bench [-- --quick] [-- --out DIR] [-- --only distribution]`: measures, side by side in one
  * run on this machine, one process holding the whole head (A), "gather all
  * logits" sharding (B) and shardmax with 1, 2 and 4 shards (C), plus the
  * hardware bound and the event loop of a shard under load; writes REPORT.md,
  * results.json and the rows/s chart (SVG and PNG). Everything runs one thing
  * at a time, so the systems never compete with each other for the cores.
+ * `--only distribution` runs just the full-distribution point (and the
+ * bandwidth it is compared with) and writes results.json to bench/work/distribution.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -17,17 +19,23 @@ import { cpuUse, foreignCpu, waitForQuiet } from "./cpu-share.js";
 import { measureEventLoop } from "./event-loop.js";
 import { hiddenPool, runLoad } from "./load.js";
 import { describeMachine, loadAverage } from "./machine.js";
+import { measureDistribution } from "./distribution.js";
 import { FULL, QUICK, type HeadPlan, type LoadPoint, type Plan } from "./plan.js";
 import { compareToReference, referenceRows, type ReferenceRow } from "./reference.js";
 import { renderReport } from "./report.js";
-import type { BenchResults, HardwareResult, PairedRound, PointResult, SystemResult, TuningResult } from "./results.js";
+import type { BenchResults, DistributionResult, HardwareResult, PairedRound, PointResult, SystemResult, TuningResult } from "./results.js";
 import { startSystem, systemLabel, type RunningSystem, type SystemSpec } from "./systems.js";
 import { wireCounters, wireDelta } from "./wire.js";
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, out: { type: "string" } }, allowPositionals: false });
+const { values } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" } },
+  allowPositionals: false,
+});
+if (values.only !== undefined && values.only !== "distribution") throw new Error(`--only: "${values.only}" is not a part that runs alone (distribution)`);
+const onlyDistribution = values.only === "distribution";
 const plan: Plan = values.quick ? QUICK : FULL;
 const root = packageRoot();
-const outDir = values.out ?? join(root, "bench", ...(values.quick ? ["work", "quick"] : []));
+const outDir = values.out ?? join(root, "bench", ...(onlyDistribution ? ["work", "distribution"] : values.quick ? ["work", "quick"] : []));
 mkdirSync(outDir, { recursive: true });
 
 const started = Date.now();
@@ -159,6 +167,36 @@ async function pairedRounds(head: HeadPlan, pool: Float32Array): Promise<PairedR
   return rounds;
 }
 
+/** C with 2 shards on `head`: the full distribution's MB/s against the bandwidth measured on the same head. */
+async function distributionPoint(head: HeadPlan, hw: HardwareResult): Promise<DistributionResult> {
+  const spec = plan.systems(cores).find((s) => s.kind === "shardmax" && s.shards === 2)!;
+  const label = systemLabel(spec);
+  say(`${head.name} · ${label}: full distribution, starting…`);
+  const system = await startSystem(spec, head.weights, head.vocabSize);
+  try {
+    const pool = hiddenPool(head.dim, POOL_ROWS);
+    const { value, foreignCpu: share } = await undisturbed(system.pids, () => measureDistribution(system, head, label, pool, plan.window));
+    say(
+      `  ${value.rows} rows × V ${value.vocabSize} per request: ${(value.bytesPerS / 1e6).toFixed(0)} MB/s of log-probs ` +
+        `(${value.requests} requests, p50 ${value.p50Ms.toFixed(0)} ms), ` +
+        `${((100 * value.bytesPerS) / hw.bandwidthBytesPerS).toFixed(2)}% of the ${(hw.bandwidthBytesPerS / 1e9).toFixed(1)} GB/s memory bandwidth`,
+    );
+    return { ...value, bandwidthBytesPerS: hw.bandwidthBytesPerS, foreignCpu: share };
+  } finally {
+    await system.stop();
+  }
+}
+
+if (onlyDistribution) {
+  say(`shardmax bench, full distribution only, ${plan.name} plan: ${machine.cpu}, ${cores} cores, Node ${machine.node}`);
+  const measured: DistributionResult[] = [];
+  for (const head of plan.heads) measured.push(await distributionPoint(head, await hardware(head)));
+  const command = `npm run bench -- --only distribution${values.quick ? " --quick" : ""}`;
+  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, distribution: measured }, null, 2) + "\n");
+  say(`done: ${relative(process.cwd(), join(outDir, "results.json"))}`);
+  process.exit(0);
+}
+
 say(`shardmax bench, ${plan.name} plan: ${machine.cpu}, ${cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, onnxruntime ${machine.onnxruntime}; load average ${loadAverage().toFixed(2)}`);
 const results: BenchResults = {
   plan: plan.name,
@@ -190,6 +228,8 @@ for (const head of plan.heads) {
   const refs = await referenceRows(head.weights, pool, plan.sampleRows, plan.topK);
   for (const spec of plan.systems(cores)) results.systems.push(await measureSystem(spec, head, pool, refs));
 }
+results.distribution = [];
+for (const [i, head] of plan.heads.entries()) results.distribution.push(await distributionPoint(head, results.hardware[i]!));
 if (plan.paired.rounds > 0) results.paired = await pairedRounds(plan.heads[0]!, hiddenPool(plan.heads[0]!.dim, POOL_ROWS));
 if (plan.tuning(cores).length > 0) results.tuning = await tune(plan.heads[0]!, hiddenPool(plan.heads[0]!.dim, POOL_ROWS));
 

@@ -192,6 +192,27 @@ export function renderReport(results: BenchResults, chartFile: string): string {
   for (const hw of results.hardware) out.push(hardwareSection(hw), "");
   out.push("## Memory per process", "", "Peak (VmHWM) includes loading. A and B build one onnxruntime session from a model holding the weights, so their peak is a few times what they serve; a shardmax shard builds its slice block by block (README, Memory), and its figures include the warm-up run of its largest batch.", "", memorySection(results.systems), "");
   out.push("## Accuracy against float64", "", `Sample rows were answered by every system and compared with a float64 softmax computed by the bench (bench/reference.ts) from the same weights.`, "", accuracySection(results.systems, results.topK), "");
+  if (results.distribution?.length) {
+    const rows = results.distribution.map((d) => [
+      d.head,
+      d.label,
+      `${d.rows} × ${d.vocabSize}`,
+      `${d.requests}`,
+      fixed(d.p50Ms, 0),
+      fixed(d.bytesPerS / 1e6, 0),
+      fixed(d.bandwidthBytesPerS / 1e9, 1),
+      `${fixed((100 * d.bytesPerS) / d.bandwidthBytesPerS, 2)}%`,
+      pct(d.foreignCpu),
+    ]);
+    out.push(
+      "## Full distribution",
+      "",
+      "One caller asks for every class's log-prob (`client.distribution` over gRPC, chunks consumed as they arrive), requests back to back; MB/s counts the float32 log-probs received. Each request is a logZ round plus one pass of every shard's weights for the logits, then 4·V bytes per row from the shards through the gateway to the client. Alone: `npm run bench -- --only distribution`.",
+      "",
+      table(["head", "system", "rows × V per request", "requests", "p50 ms", "MB/s of log-probs", "memory bandwidth GB/s", "of bandwidth", "others' CPU"], rows),
+      "",
+    );
+  }
   if (results.eventLoop.length > 0) {
     const rows = results.eventLoop.map((e) => [
       e.inference === "worker" ? "worker thread (shipped)" : "main thread",

@@ -70,6 +70,24 @@ export interface PairedRound {
   c: PointResult;
 }
 
+/** The full distribution's throughput (bench/distribution.ts) on one head. */
+export interface DistributionResult {
+  head: string;
+  label: string;
+  /** Rows per request; each row is V float32 log-probs. */
+  rows: number;
+  vocabSize: number;
+  requests: number;
+  /** Log-prob bytes received by the client in the window. */
+  bytes: number;
+  seconds: number;
+  bytesPerS: number;
+  p50Ms: number;
+  /** The head's measured memory bandwidth (HardwareResult), to compare with. */
+  bandwidthBytesPerS: number;
+  foreignCpu: number;
+}
+
 export interface BenchResults {
   plan: "full" | "quick";
   command: string;
@@ -83,4 +101,6 @@ export interface BenchResults {
   systems: SystemResult[];
   tuning: TuningResult[];
   paired: PairedRound[];
+  /** Absent from results written before it was measured. */
+  distribution?: DistributionResult[];
 }

@@ -11,7 +11,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { ShardmaxError, invalidField } from "../shared/errors.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../shared/grpc/proto.js";
-import { toBytes } from "../shared/tensor-bytes.js";
+import { float32From, toBytes } from "../shared/tensor-bytes.js";
+import type { DistributionChunk, DistributionInput, DistributionRows } from "./types.js";
 import type { ModelInfo, QueryInput, QueryOptions, QueryResult, RowResult, SampleInput, SampledClass, ScoredClass, TargetScore } from "./types.js";
 
 export interface ClientOptions {
@@ -22,6 +23,8 @@ export interface ClientOptions {
   /** Extra grpc-js channel options, e.g. keepalive. */
   channelOptions?: grpc.ChannelOptions;
 }
+
+type ServerStreaming<T> = (request: object, options: grpc.CallOptions) => grpc.ClientReadableStream<T>;
 
 type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
 
@@ -53,6 +56,38 @@ export class ShardmaxClient {
     };
     const response = (await this.call("query", request, options.deadlineMs)) as QueryResponseMessage;
     return { model: response.model, results: response.results.map(toRowResult) };
+  }
+
+  /**
+   * The log-prob of every class of every row, as chunks in row-major order
+   * (classes ascending within a row), read only as fast as the caller
+   * iterates. Breaking out of the loop cancels the call. A failure part-way
+   * throws: the chunks already seen are not the whole distribution.
+   */
+  async *distribution(input: DistributionInput, options: QueryOptions = {}): AsyncGenerator<DistributionChunk> {
+    const { hidden, rows, dim } = packHidden(input);
+    const deadline = new Date(Date.now() + (options.deadlineMs ?? this.defaultDeadlineMs));
+    const methods = this.client as unknown as Record<string, ServerStreaming<DistributionChunkMessage>>;
+    const stream = methods.distribution!.call(this.client, { rows, dim, hidden: toBytes(hidden), temperature: input.temperature }, { deadline });
+    let done = false;
+    try {
+      for await (const message of stream as AsyncIterable<DistributionChunkMessage>) {
+        yield { row: message.row, start: message.start, logprobs: float32From(message.logprobs, "logprobs"), logZ: message.logZ };
+      }
+      done = true;
+    } catch (err) {
+      throw ShardmaxError.from(err);
+    } finally {
+      if (!done) {
+        stream.on("error", () => {});
+        stream.cancel();
+      }
+    }
+  }
+
+  /** `distribution`, collected: one Float32Array of V log-probs per row. */
+  async distributionRows(input: DistributionInput, options: QueryOptions = {}): Promise<DistributionRows> {
+    return collectDistribution(this.distribution(input, options));
   }
 
   /** The model, readiness and shard map, as GET /v1/model reports them. */
@@ -88,6 +123,43 @@ function packHidden(input: QueryInput): { hidden: Float32Array; rows: number; di
     hidden.set(row, r * dim);
   });
   return { hidden, rows, dim };
+}
+
+/** Joins the chunks of `distribution` into one Float32Array per row, checking that they tile each row in order. */
+export async function collectDistribution(chunks: AsyncIterable<DistributionChunk>): Promise<DistributionRows> {
+  const pieces: Float32Array[][] = [];
+  const logZ: number[] = [];
+  let next = 0;
+  for await (const chunk of chunks) {
+    if (chunk.start === 0) {
+      if (chunk.row !== pieces.length) throw new ShardmaxError("INTERNAL", `distribution: row ${chunk.row} began after ${pieces.length} rows`);
+      pieces.push([]);
+      logZ.push(chunk.logZ);
+      next = 0;
+    }
+    if (chunk.row !== pieces.length - 1 || chunk.start !== next) {
+      throw new ShardmaxError("INTERNAL", `distribution: row ${chunk.row} classes from ${chunk.start} out of order`);
+    }
+    pieces[chunk.row]!.push(chunk.logprobs);
+    next += chunk.logprobs.length;
+  }
+  const rows = pieces.map((list) => {
+    const row = new Float32Array(list.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of list) {
+      row.set(p, at);
+      at += p.length;
+    }
+    return row;
+  });
+  return { logZ, rows };
+}
+
+interface DistributionChunkMessage {
+  row: number;
+  start: number;
+  logprobs: Buffer;
+  logZ: number;
 }
 
 interface QueryResponseMessage {

@@ -1,4 +1,4 @@
 /** `import { ShardmaxClient } from "shardmax/sdk"` */
-export { ShardmaxClient, type ClientOptions } from "./client.js";
+export { ShardmaxClient, collectDistribution, type ClientOptions } from "./client.js";
 export { ShardmaxError, ERROR_CODES, type ErrorCode } from "../shared/errors.js";
 export type * from "./types.js";

@@ -90,3 +90,25 @@ export interface ModelInfo {
   /** Where result labels come from, or null when the gateway has none. */
   labels: { source: string; kind: "text" | "tokenizer.json"; count: number } | null;
 }
+
+export interface DistributionInput {
+  /** B rows of d numbers, or a row-major Float32Array of B×d (then `dim` is required). */
+  hidden: Float32Array | number[][];
+  dim?: number;
+  /** > 0; default 1. */
+  temperature?: number;
+}
+
+/** Classes [start, start + logprobs.length) of one row: log p = z − logZ (−∞ for a class of probability 0). */
+export interface DistributionChunk {
+  row: number;
+  start: number;
+  logprobs: Float32Array;
+  logZ: number;
+}
+
+/** One Float32Array of V log-probs per row, and each row's logZ. */
+export interface DistributionRows {
+  logZ: number[];
+  rows: Float32Array[];
+}

@@ -30,6 +30,7 @@ export const GATEWAY_DEFAULTS = {
   requestTimeoutMs: 30000,
   keepAliveTimeoutMs: 5000,
   maxConnections: 1024,
+  maxDistributionValues: 16 * 1024 * 1024,
 } as const;
 
 const D = GATEWAY_DEFAULTS;
@@ -64,6 +65,13 @@ export const GATEWAY_FLAGS = {
     parse: integer(1024),
     default: D.maxResponseBytes,
     defaultText: `${D.maxResponseBytes} (16 MiB)`,
+  }),
+  "max-distribution-values": flag.withDefault({
+    metavar: "N",
+    help: "most rows × V log-probs one /v1/distribution request may ask for (4 bytes each as octet-stream); larger requests get 413",
+    parse: integer(1),
+    default: D.maxDistributionValues,
+    defaultText: `${D.maxDistributionValues} (2^24: 64 MiB of float32)`,
   }),
   "max-inflight-rows": flag.withDefault({ metavar: "N", help: "most rows held at once over all queries; past it queries get 503 + Retry-After", parse: integer(1), default: D.maxInflightRows }),
   "request-timeout-ms": flag.withDefault({ metavar: "N", help: "a REST request's headers and body must arrive within this (slow clients are cut)", parse: integer(1), default: D.requestTimeoutMs }),
@@ -105,6 +113,7 @@ export const gatewayCommand: Command = {
       requestTimeoutMs: v["request-timeout-ms"],
       keepAliveTimeoutMs: v["keep-alive-timeout-ms"],
       maxConnections: v["max-connections"],
+      maxDistributionValues: v["max-distribution-values"],
       exposeTopology: v["expose-topology"],
       labels: v.labels,
     });
@@ -137,6 +146,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     requestTimeoutMs: s.requestTimeoutMs,
     keepAliveTimeoutMs: s.keepAliveTimeoutMs,
     maxConnections: s.maxConnections,
+    maxDistributionValues: s.maxDistributionValues,
     exposeTopology: s.exposeTopology,
     drainMs: s.drainMs,
     lingerUs: s.lingerUs,

@@ -1,6 +1,6 @@
 /**
  * The gateway's REST app, built without listening so tests can `inject`:
- * POST /v1/softmax, GET /v1/model, GET /healthz, GET /readyz.
+ * POST /v1/softmax, POST /v1/distribution, GET /v1/model, GET /healthz, GET /readyz.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { ShardmaxError } from "../../shared/errors.js";
@@ -14,6 +14,7 @@ import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { modelView } from "./model-view.js";
 import { STREAM_ABOVE_BYTES, answerStream } from "./answer-stream.js";
 import { boundText, quoteShort } from "../../shared/text/quote-short.js";
+import { registerDistributionRoute } from "./distribution-rest.js";
 
 export interface AppOptions extends GatewayContext {
   bodyLimitBytes: number;
@@ -95,6 +96,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return reply.type("application/json; charset=utf-8").send(answerStream(answer));
   });
 
+  if (options.distribution) {
+    registerDistributionRoute(app, options.distribution, { ...options, maxResponseBytes: options.limits.maxResponseBytes });
+  }
   app.get("/v1/model", async () => modelView(options.shardSet.topology, options.limits, options.labels, options.exposeTopology));
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async () => {

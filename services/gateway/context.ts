@@ -1,6 +1,7 @@
 /** What every door of the gateway (REST, gRPC) needs to answer a query. */
 import type { RowAdmission } from "./admission.js";
 import type { FanOut } from "./fanout.js";
+import type { DistributionService } from "./distribution.js";
 import type { Labels } from "./labels.js";
 import type { QueryLimits } from "./query.js";
 import type { ShardSet } from "./shard-set.js";
@@ -17,4 +18,6 @@ export interface GatewayContext {
   admission: RowAdmission;
   /** Whether /v1/model, Info and errors may show shard addresses and socket errors (--expose-topology). */
   exposeTopology: boolean;
+  /** POST /v1/distribution and Softmax.Distribution (distribution.ts); unset: those answer NOT_FOUND. */
+  distribution?: DistributionService;
 }

@@ -16,6 +16,7 @@ import { modelView } from "./model-view.js";
 import { DEFAULT_TOP_K, queryAnswerBytes, type Answer, type Query } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
 import type { SampleRequest } from "./sampling.js";
+import { distributionHandler } from "./distribution-grpc.js";
 
 const SERVICE_NAME = "shardmax.v1.Softmax";
 
@@ -49,6 +50,7 @@ export class SoftmaxServer {
     this.server.addService(shardmaxProto().Softmax.service, {
       info: this.unary(async () => modelView(this.options.shardSet.topology, this.options.limits, this.options.labels, this.options.exposeTopology)),
       query: this.unary(async (request: QueryRequestMessage, deadline) => toMessage(await this.query(request, deadline))),
+      distribution: distributionHandler(options),
     });
     options.shardSet.onChange((topology) => {
       const serving = topology.ready && !labelProblem(options.labels, topology.model);

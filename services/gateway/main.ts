@@ -11,6 +11,7 @@ import { RowAdmission } from "./admission.js";
 import { buildApp } from "./app.js";
 import { COALESCER_DEFAULTS, CoalescingFanOut } from "./coalescer.js";
 import { hostsFileLookup, isDnsEntry, shardResolver, systemLookup } from "./discovery.js";
+import { DistributionService, type DistributionStats } from "./distribution.js";
 import { FanOut, type FanOutStats } from "./fanout.js";
 import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
@@ -42,6 +43,8 @@ export interface GatewayConfig {
   /** Shard addresses and socket errors in /v1/model, Info and error messages (operators); off: ranges and health only. */
   exposeTopology: boolean;
   limits: QueryLimits;
+  /** Most rows × V log-probs one full-distribution request may ask for. */
+  maxDistributionValues: number;
   drainMs: number;
   /** After a coalesced batch is answered, how long the next may wait for its callers' next queries (coalescer.ts). */
   lingerUs: number;
@@ -63,6 +66,7 @@ export interface RunningGateway {
   shardSet: ShardSet;
   labels: Labels | null;
   stats: FanOutStats;
+  distributionStats: DistributionStats;
   stop(): Promise<void>;
 }
 
@@ -92,7 +96,9 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
   // At most two worst-case answers are built at once: what the memory arithmetic in the README assumes.
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
-  const context = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };
+  const base = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };
+  const distribution = new DistributionService(base, config.maxDistributionValues);
+  const context = { ...base, distribution };
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.
   const mislabeled = labelProblem(labels, shardSet.topology.model);
@@ -124,6 +130,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     shardSet,
     labels,
     stats: fanOut.stats,
+    distributionStats: distribution.stats,
     async stop() {
       log.info("draining", { drainMs: config.drainMs });
       grpcServer.setServing(false);

@@ -35,6 +35,21 @@ export interface PartialCall {
   fingerprint: string;
 }
 
+export interface LogitsCall {
+  rows: number;
+  dim: number;
+  hidden: Float32Array;
+  temperature: number;
+  fingerprint: string;
+}
+
+/** One chunk of Shard.Logits: scaled logits (float32 LE) of classes [start, start + n) of one row. */
+export interface LogitsChunkMessage {
+  row: number;
+  start: number;
+  logits: Buffer;
+}
+
 type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
 
 export class ShardClient {
@@ -74,6 +89,20 @@ export class ShardClient {
     )) as PartialResponseMessage;
     if (response.fingerprint !== request.fingerprint) throw new ShardmaxError("INTERNAL", "a shard sent a partial of another head than asked");
     return decodePartialColumns(response, { rows: request.rows, k: request.topK, targetCounts: request.targetCounts, options: request.options });
+  }
+
+  /**
+   * Opens Shard.Logits: a stream of `{ row, start, logits }` chunks in row-major
+   * order. grpc-js reads the next message only when the stream's buffer has
+   * room, so a caller that stops reading stops the shard (HTTP/2 flow control).
+   */
+  logits(request: LogitsCall, deadline: Date): grpc.ClientReadableStream<LogitsChunkMessage> {
+    const methods = this.client as unknown as Record<string, (request: object, options: grpc.CallOptions) => grpc.ClientReadableStream<LogitsChunkMessage>>;
+    return methods.logits!.call(
+      this.client,
+      { rows: request.rows, dim: request.dim, hidden: toBytes(request.hidden), temperature: request.temperature, fingerprint: request.fingerprint },
+      { deadline },
+    );
   }
 
   close(): void {

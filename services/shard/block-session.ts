@@ -76,6 +76,31 @@ export class BlockSession {
     }
   }
 
+  /**
+   * The block's scaled logits z, [rows, block size] row-major, copied into
+   * `into` at row stride `stride` from column `offset` (padding columns dropped).
+   */
+  async logits(feeds: BlockFeeds, into: Float32Array, stride: number, offset: number): Promise<void> {
+    const { rows } = feeds;
+    if (rows === 0) throw new ShardmaxError("INTERNAL", "an empty batch must never reach onnxruntime");
+    const out = await this.session.run(
+      {
+        [INPUTS.hidden]: feeds.hidden,
+        [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([1n]), [1]),
+        [INPUTS.targets]: new ort.Tensor("int64", new BigInt64Array(rows), [rows, 1]),
+      },
+      [OUTPUTS.logits],
+    );
+    try {
+      const z = out[OUTPUTS.logits]!.data as Float32Array;
+      const width = z.length / rows;
+      const size = this.range.size;
+      for (let row = 0; row < rows; row++) into.set(z.subarray(row * width, row * width + size), row * stride + offset);
+    } finally {
+      for (const tensor of Object.values(out)) tensor.dispose();
+    }
+  }
+
   async close(): Promise<void> {
     await this.session.release();
   }

@@ -74,6 +74,18 @@ if (parentPort && (workerData as { role?: unknown } | null)?.role === WORKER_ROL
         );
         return;
       }
+      case "logits": {
+        const { id, batch } = message;
+        if (!session) {
+          port.postMessage(failed(id, new ShardmaxError("INTERNAL", "the inference worker has no session yet")));
+          return;
+        }
+        session.logits(batch).then(
+          (logits) => port.postMessage({ type: "logits", id, logits } satisfies FromWorker, [logits.buffer as ArrayBuffer]),
+          (err: unknown) => port.postMessage(failed(id, err)),
+        );
+        return;
+      }
       case "close": {
         const closing = session?.close() ?? Promise.resolve();
         session = null;

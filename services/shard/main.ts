@@ -63,7 +63,7 @@ export function partialMessageBytes(maxRows: number, dim: number, floorBytes: nu
   return Math.min(2 ** 31 - 1, Math.max(floorBytes, 2 * maxRows * dim * 4 + (1 << 20)));
 }
 
-type Session = Pick<ShardSession, "run" | "close">;
+type Session = Pick<ShardSession, "run" | "logits" | "close">;
 
 export function resolveRange(spec: RangeSpec, vocabSize: number): ClassRange {
   if (spec.kind === "split") return splitRange(vocabSize, spec.index, spec.count);
@@ -141,6 +141,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       hasBias: head.description.biasTensor !== null,
       source: config.exposeTopology ? head.description.source : "",
       run: (call, signal) => shardBatcher.run(call, signal),
+      logits: (batch) => shardSession.logits(batch),
     });
     log.info("serving", { range: `${range}`, fingerprint, blocks: Math.ceil(range.size / rowsPerBlock(range.size, dim, config.blockRows)), maxBatchRows, seconds: ((Date.now() - started) / 1000).toFixed(1) });
   })();

@@ -17,6 +17,9 @@ import type { ClassRange } from "../../shared/ranges.js";
 import { encodePartialColumns } from "../../shared/grpc/partial-codec.js";
 import type { ShardCall } from "./batcher.js";
 import { decodePartialRequest, type PartialRequestMessage } from "./partial-request.js";
+import { BUDGET_BYTES, streamLogits, type LogitsRequestMessage } from "./logits-stream.js";
+import { ByteBudget } from "./byte-budget.js";
+import type { LogitsBatch } from "./session.js";
 
 /** What the server needs of a loaded shard; a batcher over the session provides `run`. */
 export interface LoadedShard {
@@ -29,6 +32,8 @@ export interface LoadedShard {
   source: string;
   /** `signal` aborts when the caller goes away (cancel or deadline). */
   run(call: ShardCall, signal: AbortSignal): Promise<BatchPartial>;
+  /** Scaled logits of every owned class, [rows, range size] (Shard.Logits, the full distribution). */
+  logits(batch: LogitsBatch): Promise<Float32Array>;
 }
 
 export interface ShardServerOptions {
@@ -50,6 +55,7 @@ export class ShardServer {
   readonly server: grpc.Server;
   private readonly health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING", [LIVENESS_SERVICE]: "SERVING" });
   private shard: LoadedShard | null = null;
+  private readonly logitsBudget = new ByteBudget(BUDGET_BYTES);
   private loadingNote = "loading";
 
   constructor(private readonly options: ShardServerOptions) {
@@ -58,6 +64,10 @@ export class ShardServer {
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
       partial: this.unary((request: PartialRequestMessage, signal) => this.partial(request, signal)),
+      logits: (call: grpc.ServerWritableStream<LogitsRequestMessage, object>) => {
+        if (this.shard) void streamLogits(call, this.shard, this.options, this.logitsBudget);
+        else call.emit("error", toServiceError(new ShardmaxError("UNAVAILABLE", `shard is not ready: ${this.loadingNote}`)));
+      },
     });
   }
 

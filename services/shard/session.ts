@@ -47,6 +47,14 @@ export interface PartialBatch {
   targetIds: Uint32Array;
 }
 
+/** Rows whose scaled logits the full distribution wants (no top-k, no targets). */
+export interface LogitsBatch {
+  rows: number;
+  hidden: Float32Array;
+  /** One temperature per row. */
+  temperature: Float64Array;
+}
+
 export class ShardSession {
   private constructor(
     private readonly blocks: readonly BlockSession[],
@@ -99,6 +107,19 @@ export class ShardSession {
     // One block at a time: each run already uses every intra-op thread.
     for (const [i, block] of this.blocks.entries()) parts.push(await block.run(feeds, k, routed.perPart[i]!, batch.options));
     return combinePartials(parts, k, routed.owners);
+  }
+
+  /** z = (W·h + b)/T of every class of the slice: [rows, range size] row-major, block by block. */
+  async logits(batch: LogitsBatch): Promise<Float32Array> {
+    const { rows } = batch;
+    if (rows === 0) throw new ShardmaxError("INTERNAL", "an empty batch must never reach onnxruntime");
+    const feeds: BlockFeeds = {
+      rows,
+      hidden: new ort.Tensor("float32", augmentHidden(batch.hidden, batch.temperature, rows, this.dim), [rows, this.dim + 1]),
+    };
+    const out = new Float32Array(rows * this.range.size);
+    for (const block of this.blocks) await block.logits(feeds, out, this.range.size, block.range.start - this.range.start);
+    return out;
   }
 
   async close(): Promise<void> {

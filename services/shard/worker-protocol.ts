@@ -5,7 +5,7 @@
 import * as workerThreads from "node:worker_threads";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { SliceWeights } from "./partial-graph.js";
-import type { PartialBatch, SessionOptions } from "./session.js";
+import type { LogitsBatch, PartialBatch, SessionOptions } from "./session.js";
 
 /** workerData.role of the inference worker, so its entry file acts only when started as one. */
 export const WORKER_ROLE = "shardmax-inference";
@@ -23,6 +23,7 @@ export type WorkerSessionOptions = Omit<SessionOptions, "onBlock">;
 export type ToWorker =
   | { type: "create"; range: { start: number; end: number }; slice: SliceWeights | HeadSpec; options: WorkerSessionOptions }
   | { type: "run"; id: number; batch: PartialBatch }
+  | { type: "logits"; id: number; batch: LogitsBatch }
   | { type: "close" };
 
 export type FromWorker =
@@ -30,6 +31,7 @@ export type FromWorker =
   | { type: "reading"; local: { start: number; end: number }; bytesDone: number; bytesTotal: number }
   | { type: "built"; rowsDone: number; rowsTotal: number }
   | { type: "result"; id: number; partial: BatchPartial }
+  | { type: "logits"; id: number; logits: Float32Array }
   | { type: "failed"; id: number | null; code: string; message: string }
   | { type: "closed" };
 

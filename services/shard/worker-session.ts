@@ -15,10 +15,10 @@ import { ClassRange } from "../../shared/ranges.js";
 import type { ReadProgress } from "./slice-source.js";
 import { WORKER_ROLE, transferablesIn, type FromWorker, type HeadSpec, type ToWorker } from "./worker-protocol.js";
 import type { SliceWeights } from "./partial-graph.js";
-import type { PartialBatch, SessionOptions } from "./session.js";
+import type { LogitsBatch, PartialBatch, SessionOptions } from "./session.js";
 
 interface Pending {
-  resolve(partial: BatchPartial): void;
+  resolve(result: BatchPartial | Float32Array): void;
   reject(error: ShardmaxError): void;
 }
 
@@ -84,12 +84,21 @@ export class WorkerSession {
   }
 
   run(batch: PartialBatch): Promise<BatchPartial> {
+    return this.send((id) => ({ type: "run", id, batch })) as Promise<BatchPartial>;
+  }
+
+  /** ShardSession.logits in the worker; the batch is transferred, the logits come back transferred. */
+  logits(batch: LogitsBatch): Promise<Float32Array> {
+    return this.send((id) => ({ type: "logits", id, batch })) as Promise<Float32Array>;
+  }
+
+  private send(message: (id: number) => Extract<ToWorker, { id: number }>): Promise<BatchPartial | Float32Array> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const message: ToWorker = { type: "run", id, batch };
-      this.worker.postMessage(message, transferablesIn(batch));
+      const built = message(id);
+      this.worker.postMessage(built, transferablesIn(built.batch));
     });
   }
 
@@ -106,11 +115,12 @@ export class WorkerSession {
   }
 
   private receive(message: FromWorker): void {
-    if (message.type !== "result" && message.type !== "failed") return;
+    if (message.type !== "result" && message.type !== "logits" && message.type !== "failed") return;
     if (message.id === null) return;
     const pending = this.pending.get(message.id);
     this.pending.delete(message.id);
     if (message.type === "result") pending?.resolve(message.partial);
+    else if (message.type === "logits") pending?.resolve(message.logits);
     else pending?.reject(new ShardmaxError(message.code as ErrorCode, message.message));
   }
 

@@ -26,6 +26,7 @@ export async function startGateway(shards: string[], overrides: Partial<GatewayC
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
       maxConnections: 1024,
+      maxDistributionValues: 1 << 24,
       exposeTopology: true,
       drainMs: 1000,
       lingerUs: COALESCER_DEFAULTS.lingerUs,

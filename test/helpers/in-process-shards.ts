@@ -41,6 +41,7 @@ export async function startInProcessShards(head: Head, ranges: [number, number][
         hasBias: true,
         source: "test",
         run: (call, signal) => batcher.run(call, signal),
+        logits: (batch) => session.logits(batch),
       });
       return { address: `127.0.0.1:${port}`, server, session };
     }),

@@ -99,6 +99,7 @@ describe("usage errors exit 2 and name the flag", () => {
     ["--deadline-ms -1", ["gateway", "--shards", "127.0.0.1:1", "--deadline-ms", "-1"], "--deadline-ms"],
     ["--deadline-ms=-1", ["gateway", "--shards", "127.0.0.1:1", "--deadline-ms=-1"], "--deadline-ms"],
     ["--linger-us -1", ["gateway", "--shards", "127.0.0.1:1", "--linger-us", "-1"], "--linger-us"],
+    ["--max-distribution-values 0", ["gateway", "--shards", "127.0.0.1:1", "--max-distribution-values", "0"], "--max-distribution-values"],
     ["--shards missing", ["gateway"], "--shards"],
     ["--shards with a bad address", ["gateway", "--shards", "127.0.0.1:1,[::1]:70000"], "--shards"],
     ["neither --shard nor --range", ["shard", "--weights", "w"], "--shard"],

@@ -60,11 +60,12 @@ describe("driven by the declarations", () => {
   });
 
   it("encodes and decodes every column, and refuses one that does not match the request", () => {
-    const message = { rows: 3, k: 2, ...encodePartialColumns(p) };
+    const columns = encodePartialColumns(p);
+    const message = { rows: 3, k: 2, ...columns };
     const options = { ...defaultOptions(), drawCounts: Uint32Array.of(2, 0, 1) };
     expect(decodePartialColumns(message, { rows: 3, k: 2, targetCounts: p.targetCounts, options })).toEqual(p);
     expect(() => decodePartialColumns(message, { rows: 3, k: 2, targetCounts: p.targetCounts, options: defaultOptions() })).toThrow(/draws of row 0/);
-    const short = { ...message, recordKeys: message.recordKeys!.subarray(0, 8) };
+    const short = { ...message, recordKeys: columns.recordKeys!.subarray(0, 8) };
     expect(() => decodePartialColumns(short, { rows: 3, k: 2, targetCounts: p.targetCounts, options })).toThrow(/record_keys/);
   });
 });

@@ -32,7 +32,7 @@ async function shardWithGate() {
   const gate = new Promise<void>((resolve) => (release = resolve));
   expect(await grpcHealth(address, "")).toBe("NOT_SERVING"); // listening, slice not loaded
   expect(await grpcHealth(address, LIVENESS_SERVICE)).toBe("SERVING");
-  server.setReady({ range: ClassRange.of(0, 4), vocabSize: 4, dim: 2, fingerprint: "sha256:f", dtype: "F32", hasBias: false, source: "test", run: async () => (started(), await gate, partial) });
+  server.setReady({ range: ClassRange.of(0, 4), vocabSize: 4, dim: 2, fingerprint: "sha256:f", dtype: "F32", hasBias: false, source: "test", run: async () => (started(), await gate, partial), logits: async () => new Float32Array(0) });
   expect(await grpcHealth(address, "")).toBe("SERVING");
   const client = new ShardClient(address, 1 << 20);
   clients.push(client);

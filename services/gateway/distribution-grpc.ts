@@ -1,0 +1,72 @@
+/**
+ * Softmax.Distribution, the gRPC door of the full distribution: a server
+ * stream of `{ row, start, logprobs, log_z }` chunks in row-major order.
+ * Each write that grpc-js refuses waits for 'drain', so a slow client slows
+ * the shards; a cancelled call (or one past its deadline) cancels the shard
+ * streams; a failure mid-stream ends the call with an error status, so a
+ * client never mistakes a partial distribution for a whole one.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import { toServiceError } from "../../shared/grpc/errors.js";
+import { float32From } from "../../shared/tensor-bytes.js";
+import type { GatewayContext } from "./context.js";
+
+interface DistributionRequestMessage {
+  rows: number;
+  dim: number;
+  hidden: Buffer;
+  temperature?: number;
+}
+
+type Call = grpc.ServerWritableStream<DistributionRequestMessage, object>;
+
+export function distributionHandler(context: GatewayContext): (call: Call) => void {
+  return (call) => {
+    const gone = new AbortController();
+    call.once("cancelled", () => gone.abort());
+    stream(call, context, gone.signal).then(
+      () => call.end(),
+      (err: unknown) => {
+        if (!gone.signal.aborted) call.emit("error", toServiceError(ShardmaxError.from(err)));
+      },
+    );
+  };
+}
+
+async function stream(call: Call, context: GatewayContext, gone: AbortSignal): Promise<void> {
+  const { distribution, admission } = context;
+  if (!distribution) throw new ShardmaxError("NOT_FOUND", "Distribution: not served by this gateway");
+  const request = call.request;
+  const hidden = float32From(request.hidden, "hidden");
+  if (hidden.length !== request.rows * request.dim) throw invalidField("hidden", `has ${hidden.length} floats, rows×dim = ${request.rows * request.dim}`);
+  const callDeadline = call.getDeadline();
+  const callEnd = callDeadline instanceof Date ? callDeadline.getTime() : callDeadline === Infinity ? Infinity : Number(callDeadline);
+  const deadline = new Date(Math.min(Date.now() + context.deadlineMs, callEnd));
+  const input = { rows: request.rows, dim: request.dim, hidden, temperature: request.temperature ?? 1 };
+  await admission.run(input.rows, async () => {
+    const open = await distribution.open(input, deadline);
+    gone.addEventListener("abort", () => open.cancel(), { once: true });
+    let pending = 0;
+    for await (const chunk of open.chunks) {
+      if (gone.aborted) return;
+      pending++;
+      distribution.stats.maxPendingWrites = Math.max(distribution.stats.maxPendingWrites, pending);
+      const logprobs = Buffer.from(chunk.logprobs.buffer, chunk.logprobs.byteOffset, chunk.logprobs.byteLength);
+      const message = { row: chunk.row, start: chunk.start, logprobs, logZ: chunk.logZ };
+      if (!call.write(message, () => pending--)) await drained(call, gone);
+    }
+  });
+}
+
+function drained(call: Call, gone: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      gone.removeEventListener("abort", done);
+      resolve();
+    };
+    call.once("drain", done);
+    gone.addEventListener("abort", done, { once: true });
+  });
+}
