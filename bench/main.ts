@@ -6,7 +6,9 @@
  * results.json and the rows/s chart (SVG and PNG). Everything runs one thing
  * at a time, so the systems never compete with each other for the cores.
  * `--only distribution` runs just the full-distribution point (and the
- * bandwidth it is compared with) and writes results.json to bench/work/distribution.
+ * bandwidth it is compared with) and writes results.json to bench/work/distribution;
+ * `--only sampling` runs just the sampling point (bench/sampling.ts) and writes
+ * results.json and SAMPLING.md to bench/work/sampling.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -22,7 +24,9 @@ import { describeMachine, loadAverage } from "./machine.js";
 import { measureDistribution } from "./distribution.js";
 import { FULL, QUICK, type HeadPlan, type LoadPoint, type Plan } from "./plan.js";
 import { compareToReference, referenceRows, type ReferenceRow } from "./reference.js";
-import { renderReport } from "./report.js";
+import { renderReport, samplingSection } from "./report.js";
+import { SAMPLING_VARIANTS, samplingRounds, type SamplingResult } from "./sampling.js";
+import type { SampleInput } from "../sdk/index.js";
 import type { BenchResults, DistributionResult, HardwareResult, PairedRound, PointResult, SystemResult, TuningResult } from "./results.js";
 import { startSystem, systemLabel, type RunningSystem, type SystemSpec } from "./systems.js";
 import { wireCounters, wireDelta } from "./wire.js";
@@ -31,11 +35,13 @@ const { values } = parseArgs({
   options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" } },
   allowPositionals: false,
 });
-if (values.only !== undefined && values.only !== "distribution") throw new Error(`--only: "${values.only}" is not a part that runs alone (distribution)`);
+const ALONE = ["distribution", "sampling"];
+if (values.only !== undefined && !ALONE.includes(values.only)) throw new Error(`--only: "${values.only}" is not a part that runs alone (${ALONE.join(", ")})`);
 const onlyDistribution = values.only === "distribution";
+const onlySampling = values.only === "sampling";
 const plan: Plan = values.quick ? QUICK : FULL;
 const root = packageRoot();
-const outDir = values.out ?? join(root, "bench", ...(onlyDistribution ? ["work", "distribution"] : values.quick ? ["work", "quick"] : []));
+const outDir = values.out ?? join(root, "bench", ...(values.only ? ["work", values.only] : values.quick ? ["work", "quick"] : []));
 mkdirSync(outDir, { recursive: true });
 
 const started = Date.now();
@@ -87,11 +93,11 @@ async function hardware(head: HeadPlan): Promise<HardwareResult> {
   return { ...value, head: head.name, foreignCpu: share };
 }
 
-async function measurePoint(system: RunningSystem, head: HeadPlan, pool: Float32Array, point: LoadPoint, label: string): Promise<PointResult> {
+async function measurePoint(system: RunningSystem, head: HeadPlan, pool: Float32Array, point: LoadPoint, label: string, sample?: SampleInput): Promise<PointResult> {
   const { value, foreignCpu: share, retries } = await undisturbed(system.pids, async () => {
     const before = await wireCounters(system.shardPorts);
     const cpu = cpuUse(system.pids);
-    const load = await runLoad(system.address, head.dim, pool, { ...point, ...plan.window, topK: plan.topK });
+    const load = await runLoad(system.address, head.dim, pool, { ...point, ...plan.window, topK: plan.topK, ...(sample ? { sample } : {}) });
     const cpuCores = cpu();
     const after = await wireCounters(system.shardPorts);
     return { load, cpuCores, delta: system.shardPorts.length > 0 ? wireDelta(before, after) : null };
@@ -187,6 +193,33 @@ async function distributionPoint(head: HeadPlan, hw: HardwareResult): Promise<Di
   }
 }
 
+/** C with 2 shards on `head`: queries with and without sampling, in alternation (bench/sampling.ts). */
+async function samplingPoint(head: HeadPlan): Promise<SamplingResult> {
+  const spec = plan.systems(cores).find((s) => s.kind === "shardmax" && s.shards === 2)!;
+  const label = systemLabel(spec);
+  say(`${head.name} · ${label}: sampling, ${plan.paired.rounds} round(s) of ${SAMPLING_VARIANTS.map((v) => v.label).join(" / ")}…`);
+  const system = await startSystem(spec, head.weights, head.vocabSize);
+  try {
+    const pool = hiddenPool(head.dim, POOL_ROWS);
+    const measurements = await samplingRounds(plan.paired.rounds, (variant, point, round) =>
+      measurePoint(system, head, pool, point, `round ${round} · ${variant.label}`, variant.sample ?? undefined),
+    );
+    return { head: head.name, label, vocabSize: head.vocabSize, measurements };
+  } finally {
+    await system.stop();
+  }
+}
+
+if (onlySampling) {
+  say(`shardmax bench, sampling only, ${plan.name} plan: ${machine.cpu}, ${cores} cores, Node ${machine.node}`);
+  const sampling = [await samplingPoint(plan.heads[0]!)];
+  const command = `npm run bench -- --only sampling${values.quick ? " --quick" : ""}`;
+  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, sampling }, null, 2) + "\n");
+  writeFileSync(join(outDir, "SAMPLING.md"), `# Sampling (\`${command}\`)\n\n${samplingSection(sampling)}\n`);
+  say(`done: ${relative(process.cwd(), join(outDir, "SAMPLING.md"))}, results.json`);
+  process.exit(0);
+}
+
 if (onlyDistribution) {
   say(`shardmax bench, full distribution only, ${plan.name} plan: ${machine.cpu}, ${cores} cores, Node ${machine.node}`);
   const measured: DistributionResult[] = [];
@@ -230,6 +263,7 @@ for (const head of plan.heads) {
 }
 results.distribution = [];
 for (const [i, head] of plan.heads.entries()) results.distribution.push(await distributionPoint(head, results.hardware[i]!));
+results.sampling = [await samplingPoint(plan.heads[0]!)];
 if (plan.paired.rounds > 0) results.paired = await pairedRounds(plan.heads[0]!, hiddenPool(plan.heads[0]!.dim, POOL_ROWS));
 if (plan.tuning(cores).length > 0) results.tuning = await tune(plan.heads[0]!, hiddenPool(plan.heads[0]!.dim, POOL_ROWS));
 

@@ -5,6 +5,7 @@
  * batching-default tuning, and how each figure was measured.
  */
 import type { BenchResults, HardwareResult, PointResult, SystemResult } from "./results.js";
+import { samplingSummary, type SamplingResult } from "./sampling.js";
 
 const MiB = 2 ** 20;
 const fixed = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "—");
@@ -160,6 +161,31 @@ function accuracySection(systems: readonly SystemResult[], topK: number): string
   return table(["head", "system", "rows checked", "max |Δ log p| and |Δ logZ|", `rows whose top-${topK} ids differ`], rows);
 }
 
+/** Sampling against the same queries without it, per point (median of per-round ratios), and its bytes on the wire. */
+export function samplingSection(sampling: readonly SamplingResult[]): string {
+  const out: string[] = [];
+  for (const result of sampling) {
+    const rows = samplingSummary(result).map((r) => [
+      `${r.point.rows} × ${r.point.concurrency}`,
+      r.variant,
+      fixed(r.p50Ms),
+      int(r.rowsPerS),
+      `${fixed(r.p50Ratio, 2)}×`,
+      `${fixed(r.rowsRatio, 2)}×`,
+      r.wireFromShards === null ? "—" : int(r.wireFromShards),
+    ]);
+    out.push(
+      `${result.head}, ${result.label}. Each point measured without sampling, with \`sample: {n: 1}\` and with \`sample: {n: 1, topP: 0.9}\`, in alternation, ` +
+        `${Math.max(...result.measurements.map((m) => m.round))} round(s); ratios are the median of the per-round ratios to the query without sampling ` +
+        `(targets: p50 ≤ 1.1×, rows/s ≥ 0.9×). Gathering the logits instead would move 4·V = ${int(4 * result.vocabSize)} bytes per row from the shards.`,
+      "",
+      table(["rows × callers", "query", "p50 ms", "rows/s", "p50 vs none", "rows/s vs none", "shards → gateway B/row"], rows),
+      "",
+    );
+  }
+  return out.join("\n");
+}
+
 export function renderReport(results: BenchResults, chartFile: string): string {
   machineBandwidth = Math.max(0, ...results.hardware.map((h) => h.bandwidthBytesPerS));
   const m = results.machine;
@@ -192,6 +218,7 @@ export function renderReport(results: BenchResults, chartFile: string): string {
   for (const hw of results.hardware) out.push(hardwareSection(hw), "");
   out.push("## Memory per process", "", "Peak (VmHWM) includes loading. A and B build one onnxruntime session from a model holding the weights, so their peak is a few times what they serve; a shardmax shard builds its slice block by block (README, Memory), and its figures include the warm-up run of its largest batch.", "", memorySection(results.systems), "");
   out.push("## Accuracy against float64", "", `Sample rows were answered by every system and compared with a float64 softmax computed by the bench (bench/reference.ts) from the same weights.`, "", accuracySection(results.systems, results.topK), "");
+  if (results.sampling?.length) out.push("## Sampling", "", samplingSection(results.sampling), "");
   if (results.distribution?.length) {
     const rows = results.distribution.map((d) => [
       d.head,

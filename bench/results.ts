@@ -6,6 +6,7 @@ import type { Machine } from "./machine.js";
 import type { LoadPoint } from "./plan.js";
 import type { ErrorSummary } from "./reference.js";
 import type { ProcessReport, SystemSpec } from "./systems.js";
+import type { SamplingResult } from "./sampling.js";
 import type { WireBytes } from "./wire.js";
 
 export interface Timing {
@@ -103,4 +104,6 @@ export interface BenchResults {
   paired: PairedRound[];
   /** Absent from results written before it was measured. */
   distribution?: DistributionResult[];
+  /** Absent from results written before it was measured. */
+  sampling?: SamplingResult[];
 }

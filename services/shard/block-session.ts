@@ -13,7 +13,7 @@ import ort from "onnxruntime-node";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { FlatTargets } from "../../shared/math/combine-partials.js";
 import { partialFrom, type BatchPartial } from "../../shared/math/partial.js";
-import { needsLogits, type RowOptions } from "../../shared/math/row-options.js";
+import { needsGrid, needsLogits, type RowOptions } from "../../shared/math/row-options.js";
 import { partSampling } from "../../shared/sampling/part-draws.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { INPUTS, OUTPUTS, PARTIAL_FETCHES, externalData, partialGraph } from "./partial-graph.js";
@@ -57,19 +57,22 @@ export class BlockSession {
       for (let j = 0; j < targets.counts[row]!; j++) local[row * targetWidth + j] = BigInt(targets.ids[next++]! - this.range.start);
     }
     const sampling = needsLogits(options);
+    const grids = sampling && needsGrid(options);
     const out = await this.session.run(
       {
         [INPUTS.hidden]: feeds.hidden,
         [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([BigInt(kRun)]), [1]),
         [INPUTS.targets]: new ort.Tensor("int64", local, [rows, targetWidth]),
       },
-      sampling ? [...PARTIAL_FETCHES, OUTPUTS.logits] : PARTIAL_FETCHES,
+      sampling ? [...PARTIAL_FETCHES, OUTPUTS.logits, ...(grids ? [OUTPUTS.probs] : [])] : PARTIAL_FETCHES,
     );
     try {
       const partial = this.toPartial(rows, kBlock, kRun, targets, targetWidth, out);
       if (!sampling) return partial;
       const logits = out[OUTPUTS.logits]!.data as Float32Array;
-      const part = { ...partial, start: this.range.start, size: this.range.size, logits, stride: logits.length / rows };
+      // p / p[argmax] = exp(z − max) from onnxruntime's own Softmax, so the mass grid takes no exp per class here.
+      const probs = grids ? { probs: out[OUTPUTS.probs]!.data as Float32Array, probOfMax: out[OUTPUTS.probOfMax]!.data as Float32Array } : {};
+      const part = { ...partial, start: this.range.start, size: this.range.size, logits, stride: logits.length / rows, ...probs };
       return { ...partial, ...partSampling(part, options) };
     } finally {
       for (const tensor of Object.values(out)) tensor.dispose();

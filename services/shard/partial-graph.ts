@@ -58,12 +58,14 @@ export const OUTPUTS = {
   topLogits: "top_logits",
   topIndices: "top_indices",
   targetLogits: "target_logits",
-  /** z itself, [B, padded block rows]: fetched only by the full distribution (padding columns are −∞). */
+  /** z itself, [B, padded block rows]: fetched only by the full distribution and sampling (padding columns are −∞). */
   logits: "logits",
+  /** Softmax(z) over the block, [B, padded block rows]: p / probOfMax = exp(z − max), fetched only for top-p's mass grid. */
+  probs: "probs",
 } as const;
 
-/** What a Partial fetches: every output but `logits`, so a Partial never copies [B, V_block] out of onnxruntime. */
-export const PARTIAL_FETCHES: readonly string[] = Object.values(OUTPUTS).filter((name) => name !== OUTPUTS.logits);
+/** What a Partial fetches: every output but `logits` and `probs`, so a Partial never copies [B, V_block] out of onnxruntime. */
+export const PARTIAL_FETCHES: readonly string[] = Object.values(OUTPUTS).filter((name) => name !== OUTPUTS.logits && name !== OUTPUTS.probs);
 
 /** Name of the in-memory "file" holding W', as the model refers to it. */
 const WEIGHT_FILE = "W.bin";
@@ -92,9 +94,9 @@ export function partialGraph(block: BlockShape, { weightAsInput = false } = {}):
     { op: "GatherElements", inputs: [OUTPUTS.logits, INPUTS.targets], outputs: [OUTPUTS.targetLogits], attributes: { axis: 1 } },
     { op: "Slice", inputs: [OUTPUTS.topLogits, "first", "second", "axis1"], outputs: [OUTPUTS.max] },
     { op: "Slice", inputs: [OUTPUTS.topIndices, "first", "second", "axis1"], outputs: ["argmax"] },
-    { op: "Softmax", inputs: [OUTPUTS.logits], outputs: ["p"], attributes: { axis: 1 } },
-    { op: "GatherElements", inputs: ["p", "argmax"], outputs: [OUTPUTS.probOfMax], attributes: { axis: 1 } },
-    { op: "Reshape", inputs: ["p", "groups"], outputs: ["grouped"] },
+    { op: "Softmax", inputs: [OUTPUTS.logits], outputs: [OUTPUTS.probs], attributes: { axis: 1 } },
+    { op: "GatherElements", inputs: [OUTPUTS.probs, "argmax"], outputs: [OUTPUTS.probOfMax], attributes: { axis: 1 } },
+    { op: "Reshape", inputs: [OUTPUTS.probs, "groups"], outputs: ["grouped"] },
     { op: "ReduceSum", inputs: ["grouped", "axis2"], outputs: ["group_sums"], attributes: { keepdims: 0 } },
     { op: "Cast", inputs: ["group_sums"], outputs: ["group_sums64"], attributes: { to: DataType.DOUBLE } },
     { op: "ReduceSum", inputs: ["group_sums64", "axis1"], outputs: [OUTPUTS.probSum], attributes: { keepdims: 0 } },
@@ -115,6 +117,7 @@ export function partialGraph(block: BlockShape, { weightAsInput = false } = {}):
       { name: OUTPUTS.topIndices, type: DataType.INT64, shape: ["batch", "k"] },
       { name: OUTPUTS.targetLogits, type: DataType.FLOAT, shape: ["batch", "targets"] },
       { name: OUTPUTS.logits, type: DataType.FLOAT, shape: ["batch", rows] },
+      { name: OUTPUTS.probs, type: DataType.FLOAT, shape: ["batch", rows] },
     ],
     nodes,
     initializers,

@@ -88,6 +88,11 @@ export function joinOptions(parts: readonly RowOptions[], rows: readonly number[
   return out as RowOptions;
 }
 
+/** Whether any row samples under top-p (the shard then builds its mass grid, sample-grid.ts). */
+export function needsGrid(options: RowOptions): boolean {
+  return options.drawCounts.some((n, r) => n > 0 && optionAt(options, "topP", r) > 0 && optionAt(options, "topP", r) < 1);
+}
+
 /** Whether any row asks for draws or mass points (the shard then fetches its logits). */
 export function needsLogits(options: RowOptions): boolean {
   return options.drawCounts.some((n) => n > 0) || options.pointCounts.some((n) => n > 0);

@@ -34,6 +34,9 @@ export interface PartLogits {
   k: number;
   /** The part's max per row. */
   max: Float64Array;
+  /** Softmax over the part, same layout as logits, and its value at each row's argmax: p / probOfMax = exp(z − max). */
+  probs?: Float32Array;
+  probOfMax?: Float32Array;
 }
 
 type SamplingColumns = Pick<
@@ -62,7 +65,8 @@ export function partSampling(part: PartLogits, options: RowOptions): SamplingCol
       for (let j = 0; j < draws; j++) chains.push(scanChain(partRow, maxima, seed, j, limit, chained));
       const topP = optionAt(options, "topP", row);
       if (topP > 0 && topP < 1) {
-        grids.push(partGrid(logits, part.max[row]!));
+        const weights = part.probs ? { probs: part.probs.subarray(row * part.stride, row * part.stride + part.size), scale: 1 / part.probOfMax![row]! } : undefined;
+        grids.push(partGrid(logits, part.max[row]!, weights));
         gridCounts[row] = GRID_POINTS + 1;
       }
     }

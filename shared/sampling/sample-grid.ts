@@ -19,8 +19,13 @@ export const GRID_STEP = 1 / 8;
 export const TOP_P_REACH = 64;
 export const GRID_POINTS = TOP_P_REACH / GRID_STEP;
 
-/** [top index, log-mass at or above each of GRID_POINTS points downwards] of one part's row. */
-export function partGrid(logits: Float32Array, max: number): Float64Array {
+/**
+ * [top index, log-mass at or above each of GRID_POINTS points downwards] of
+ * one part's row. `weights`, when given, are exp(z − max) already computed
+ * (a shard passes onnxruntime's softmax over the part, scaled by 1 / p[argmax]):
+ * one add per class instead of one exp.
+ */
+export function partGrid(logits: Float32Array, max: number, weights?: { probs: Float32Array; scale: number }): Float64Array {
   const out = new Float64Array(GRID_POINTS + 1).fill(-Infinity);
   if (max === -Infinity) {
     out[0] = -Infinity;
@@ -32,11 +37,12 @@ export function partGrid(logits: Float32Array, max: number): Float64Array {
   for (let i = 0; i < logits.length; i++) {
     const z = logits[i]!;
     const b = top - Math.floor(z / GRID_STEP);
-    if (b < GRID_POINTS) buckets[b]! += Math.exp(z - max);
+    if (b < GRID_POINTS) buckets[b]! += weights ? weights.probs[i]! : Math.exp(z - max);
   }
   let sum = 0;
+  const scale = weights ? weights.scale : 1;
   for (let b = 0; b < GRID_POINTS; b++) {
-    sum += buckets[b]!;
+    sum += buckets[b]! * scale;
     out[b + 1] = sum === 0 ? -Infinity : max + Math.log(sum);
   }
   return out;

@@ -3,13 +3,14 @@
  * row): the cheap exact way to find argmax z_i + G_i without computing G for
  * every class.
  *
- * A class can beat the best key L found so far only if z_i − log X_i > L,
- * i.e. X_i < exp(z_i − L) ≤ exp(zmax_g − L) for its group g (gumbel.ts). The
- * group's smallest exponential E_g is one hash away, so a group with
- * E_g ≥ exp(zmax_g − L) is skipped whole; in a group that survives, a member
- * needs −log w_i < exp(zmax_g − L) − E_g, which the high 27 bits of one hash
- * word already decide for almost every member, so logs are taken only for
- * the rare members that may win. L starts from the part's top-k list, whose
+ * A class can beat the best key L found so far only if z_i − log X_i ≥ L,
+ * i.e. X_i ≤ exp(z_i − L), and X_i ≥ E_g, the smallest exponential of its
+ * group (gumbel.ts), which is one hash away: so a member with
+ * z_i < L + log E_g is out without any hash of its own, and a group whose best
+ * logit is below that is skipped whole. A member that passes needs
+ * −log w_i ≤ exp(zmax_g − L) − E_g, which the high 27 bits of one hash word
+ * already decide for almost every member, so logs are taken only for the rare
+ * members that may win. L starts from the part's top-k list, whose
  * keys are computed first. Per draw this costs one hash per group of 256, one
  * hash per member of the groups whose best logit is within a few nats of the
  * winner, and a few logs; the logits are read once per row for the group maxima.
@@ -44,10 +45,13 @@ export function groupMaxima(row: Pick<PartRow, "logits" | "start">): Float32Arra
   const { logits, start } = row;
   const first = Math.floor(start / GROUP_SIZE);
   const last = Math.floor((start + logits.length - 1) / GROUP_SIZE);
-  const out = new Float32Array(last - first + 1).fill(-Infinity);
-  for (let i = 0; i < logits.length; i++) {
-    const g = Math.floor((start + i) / GROUP_SIZE) - first;
-    if (logits[i]! > out[g]!) out[g] = logits[i]!;
+  const out = new Float32Array(last - first + 1);
+  for (let g = 0; g < out.length; g++) {
+    const from = Math.max(0, (first + g) * GROUP_SIZE - start);
+    const to = Math.min(logits.length, (first + g + 1) * GROUP_SIZE - start);
+    let m = -Infinity;
+    for (let i = from; i < to; i++) if (logits[i]! > m) m = logits[i]!;
+    out[g] = m;
   }
   return out;
 }
@@ -58,11 +62,11 @@ export function groupMaxima(row: Pick<PartRow, "logits" | "start">): Float32Arra
  * Classes of logit −∞ have no mass and are never records.
  */
 export function scanChain(row: PartRow, maxima: Float32Array, seed: number, draw: number, limit: OrderLimit, chained: boolean): DrawRecord[] {
-  const key = drawKey(seed, draw);
+  const noise = new DrawNoise(drawKey(seed, draw), Math.floor(row.start / GROUP_SIZE), maxima.length);
   const chain: DrawRecord[] = [];
   let bound = { ...limit, inclusive: true };
   for (;;) {
-    const best = bestBelow(row, maxima, key, bound);
+    const best = bestBelow(row, maxima, noise, bound);
     if (!best) break;
     chain.push(best);
     if (!chained) break;
@@ -70,6 +74,41 @@ export function scanChain(row: PartRow, maxima: Float32Array, seed: number, draw
     bound = { logit: best.logit, id: best.id, inclusive: false };
   }
   return chain.reverse();
+}
+
+/** A draw's group minima, their logs and holders, computed once and shared by the steps of its chain. */
+class DrawNoise {
+  private readonly mins: Float64Array;
+  private readonly logMins: Float64Array;
+  private readonly holders: Float64Array;
+  private readonly candidateX = new Map<number, number>();
+
+  constructor(
+    readonly key: DrawKey,
+    readonly firstGroup: number,
+    groups: number,
+  ) {
+    this.mins = new Float64Array(groups);
+    this.logMins = new Float64Array(groups).fill(NaN);
+    this.holders = new Float64Array(groups);
+  }
+
+  /** E_g, log E_g and a_g of the part's group index g (relative to its first group). */
+  group(g: number): { min: number; logMin: number; holder: number } {
+    if (Number.isNaN(this.logMins[g]!)) {
+      this.mins[g] = groupMin(this.key, this.firstGroup + g);
+      this.logMins[g] = Math.log(this.mins[g]!);
+      this.holders[g] = groupHolder(this.key, this.firstGroup + g);
+    }
+    return { min: this.mins[g]!, logMin: this.logMins[g]!, holder: this.holders[g]! };
+  }
+
+  /** X_i of a top-list candidate, computed once per draw. */
+  exponentialOf(id: number): number {
+    let x = this.candidateX.get(id);
+    if (x === undefined) this.candidateX.set(id, (x = exponential(this.key, id)));
+    return x;
+  }
 }
 
 interface Bound extends OrderLimit {
@@ -81,8 +120,9 @@ function within(logit: number, id: number, bound: Bound): boolean {
 }
 
 /** argmax of z + G over the part's finite classes within `bound`, or null. */
-function bestBelow(row: PartRow, maxima: Float32Array, key: DrawKey, bound: Bound): DrawRecord | null {
+function bestBelow(row: PartRow, maxima: Float32Array, noise: DrawNoise, bound: Bound): DrawRecord | null {
   const { logits, start } = row;
+  const key = noise.key;
   let bestId = -1;
   let bestLogit = -Infinity;
   let bestKey = -Infinity;
@@ -90,27 +130,26 @@ function bestBelow(row: PartRow, maxima: Float32Array, key: DrawKey, bound: Boun
     const id = row.topIds[t]!;
     const logit = row.topLogits[t]!;
     if (logit === -Infinity || !within(logit, id, bound)) continue;
-    const k = logit - Math.log(exponential(key, id));
+    const k = logit - Math.log(noise.exponentialOf(id));
     if (bestId < 0 || beats(k, id, bestKey, bestId)) [bestId, bestLogit, bestKey] = [id, logit, k];
   }
-  const firstGroup = Math.floor(start / GROUP_SIZE);
   const end = start + logits.length;
   for (let g = 0; g < maxima.length; g++) {
     const zmax = maxima[g]!;
     if (zmax === -Infinity || zmax < bound.logit) continue;
-    const group = firstGroup + g;
-    const min = groupMin(key, group);
-    // Every member has X_i ≥ E_g and needs X_i < exp(z_i − L) ≤ reach to win.
+    const { min, logMin, holder } = noise.group(g);
+    // Every member has X_i ≥ E_g and needs X_i ≤ exp(z_i − L) ≤ reach to win.
+    if (bestId >= 0 && zmax < bestKey + logMin) continue;
+    let zCut = bestId < 0 ? -Infinity : bestKey + logMin;
     let reach = bestId < 0 ? Infinity : Math.exp(zmax - bestKey);
-    if (min > reach) continue;
-    const holder = groupHolder(key, group);
     // A non-holder needs w_i > exp(E_g − reach); w_i < ((word >> 5) + 1) / 2^27 rejects most at one hash.
     let cut = Math.exp(min - reach) * 2 ** 27;
+    const group = noise.firstGroup + g;
     const from = Math.max(start, group * GROUP_SIZE);
     const to = Math.min(end, (group + 1) * GROUP_SIZE);
     for (let id = from; id < to; id++) {
       const logit = logits[id - start]!;
-      if (logit === -Infinity || !within(logit, id, bound)) continue;
+      if (logit < zCut || logit === -Infinity || !within(logit, id, bound)) continue;
       let x = min;
       if (id !== holder) {
         if ((word(key, id, 4) >>> 5) + 1 < cut) continue;
@@ -119,6 +158,7 @@ function bestBelow(row: PartRow, maxima: Float32Array, key: DrawKey, bound: Boun
       const k = logit - Math.log(x);
       if (bestId >= 0 && !beats(k, id, bestKey, bestId)) continue;
       [bestId, bestLogit, bestKey] = [id, logit, k];
+      zCut = bestKey + logMin;
       reach = Math.exp(zmax - bestKey);
       cut = Math.exp(min - reach) * 2 ** 27;
     }
