@@ -4,7 +4,7 @@
  * batch's fresh aligned arrays; temperatures are spread per row. Returns where
  * each part sits in the batch, so its answer can be cut back out.
  */
-import type { BatchSlot, ShardCall } from "./batcher.js";
+import type { BatchSlot, ShardCall } from "./shard-call.js";
 import type { PartialBatch } from "./session.js";
 
 /** Rows [firstRow, firstRow + rows) of a call; targetStart as from prefixSums(call.targetCounts). */
