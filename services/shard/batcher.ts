@@ -76,7 +76,9 @@ export class Batcher<R> {
     const { maxBatchRows, maxQueueRows, maxQueueDelayUs } = options;
     this.queue = new BatchQueue<Queued, R>(
       { rows: (q) => q.call.rows, run: (pieces) => this.runBatch(pieces), join: (parts) => kind.join(parts) },
-      { maxBatchRows, maxQueueRows, lingerUs: maxQueueDelayUs, maxInFlight: 1, stallMs: Infinity, maxStalled: 0, cut: true, isolation: "in-turn", name: "shard queue" },
+      // One run at a time, re-runs in turn: a run already uses every onnxruntime thread.
+      { maxBatchRows, maxQueueRows, lingerUs: maxQueueDelayUs, maxInFlight: 1, stallMs: Infinity, maxStalled: 0, cut: true, isolation: "in-turn",
+        name: "shard queue" },
       clock,
     );
   }

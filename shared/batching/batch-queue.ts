@@ -51,63 +51,10 @@
  * turn or all at once, `isolation`), so only an item that fails alone fails.
  */
 import { ShardmaxError } from "../errors.js";
+import type { BatchQueueOptions, BatchQueueStats, BatchWork, PushOptions } from "./batch-work.js";
 import { realClock, type Clock, type TimerHandle } from "./clock.js";
 
-export interface BatchQueueOptions {
-  /** Most rows in one batch. */
-  maxBatchRows: number;
-  /** Most rows waiting (not yet in a batch); Infinity for no bound. */
-  maxQueueRows: number;
-  /** After a batch is answered, how long the next may wait for as many items as it answered. */
-  lingerUs: number;
-  maxInFlight: number;
-  /** A batch out longer than this stops counting toward maxInFlight; Infinity never. */
-  stallMs: number;
-  maxStalled: number;
-  /** Whether an item may be cut across batches (else it goes whole, alone if it is larger than a batch). */
-  cut: boolean;
-  /** How the items of a failed batch are run again alone: one after another, or all at once. */
-  isolation: "in-turn" | "at-once";
-  /** Names the queue in a refusal, e.g. "shard queue". */
-  name: string;
-}
-
-/** Rows [firstRow, firstRow + rows) of an item. */
-export interface Piece<I> {
-  item: I;
-  firstRow: number;
-  rows: number;
-}
-
-export interface BatchWork<I, R> {
-  rows(item: I): number;
-  /** Runs one batch; the answer of each piece, in order. */
-  run(pieces: readonly Piece<I>[]): Promise<R[]>;
-  /** An item's answer from its parts in row order; required with `cut`. */
-  join?(parts: R[]): R;
-  /** Whether `next` may share a batch whose first item is `first`; default yes. */
-  compatible?(first: I, next: I): boolean;
-  /** A row limit of a batch whose first item is `first`, below maxBatchRows. */
-  maxRows?(first: I): number;
-}
-
-export interface BatchQueueStats {
-  /** Batches run, including the lone runs of isolation. */
-  batches: number;
-  items: number;
-  /** Rows run, summed over batches. */
-  rows: number;
-  /** Lone runs of an item after its batch failed. */
-  isolatedRuns: number;
-  refused: number;
-}
-
-export interface PushOptions {
-  /** Drops the item if it aborts before the item started. */
-  signal?: AbortSignal;
-  /** On the queue's clock: past it, the item fails with DEADLINE_EXCEEDED. */
-  deadlineMs?: number;
-}
+export type { BatchQueueOptions, BatchQueueStats, BatchWork, Piece, PushOptions } from "./batch-work.js";
 
 interface Entry<I, R> {
   item: I;
@@ -159,7 +106,8 @@ export class BatchQueue<I, R> {
     if (this.queuedRows + rows > this.options.maxQueueRows) {
       this.counters.refused++;
       const { name, maxQueueRows } = this.options;
-      return Promise.reject(new ShardmaxError("RESOURCE_EXHAUSTED", `${name} is full: ${this.queuedRows} rows wait, ${rows} more would pass the limit of ${maxQueueRows}`));
+      const message = `${name} is full: ${this.queuedRows} rows wait, ${rows} more would pass the limit of ${maxQueueRows}`;
+      return Promise.reject(new ShardmaxError("RESOURCE_EXHAUSTED", message));
     }
     return new Promise<R>((resolve, reject) => {
       const entry: Entry<I, R> = { item, rows, seq: this.arrivals++, nextRow: 0, parts: [], settled: false, deadline: null, resolve, reject };
