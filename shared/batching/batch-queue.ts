@@ -62,7 +62,9 @@ interface Entry<I, R> {
   /** Arrival order, to tell the items left out of a batch from those that came after it went. */
   seq: number;
   nextRow: number;
-  parts: R[];
+  /** Answers of the pieces done so far, by first row (with several batches in flight they may finish out of order). */
+  parts: { firstRow: number; rows: number; part: R }[];
+  doneRows: number;
   settled: boolean;
   deadline: TimerHandle | null;
   resolve(result: R): void;
@@ -110,7 +112,7 @@ export class BatchQueue<I, R> {
       return Promise.reject(new ShardmaxError("RESOURCE_EXHAUSTED", message));
     }
     return new Promise<R>((resolve, reject) => {
-      const entry: Entry<I, R> = { item, rows, seq: this.arrivals++, nextRow: 0, parts: [], settled: false, deadline: null, resolve, reject };
+      const entry: Entry<I, R> = { item, rows, seq: this.arrivals++, nextRow: 0, parts: [], doneRows: 0, settled: false, deadline: null, resolve, reject };
       this.queue.push(entry);
       this.queuedRows += rows;
       this.counters.items++;
@@ -234,11 +236,13 @@ export class BatchQueue<I, R> {
 
   private deliver({ entry, firstRow, rows }: Taken<I, R>, part: R): void {
     if (entry.settled) return;
-    entry.parts.push(part);
-    if (firstRow + rows < entry.rows) return;
+    entry.parts.push({ firstRow, rows, part });
+    entry.doneRows += rows;
+    if (entry.doneRows < entry.rows) return;
     this.settle(entry);
     try {
-      entry.resolve(entry.parts.length === 1 ? entry.parts[0]! : this.work.join!(entry.parts));
+      const parts = entry.parts.sort((a, b) => a.firstRow - b.firstRow).map((p) => p.part);
+      entry.resolve(parts.length === 1 ? parts[0]! : this.work.join!(parts));
     } catch (err) {
       entry.reject(err);
     }

@@ -54,8 +54,14 @@ function harness(options: Partial<BatchQueueOptions> = {}) {
     else batch.resolve(batch.pieces.map(label));
     await clock.turn();
   };
+  /** Answers the newest batch still out. */
+  const answerNewest = async () => {
+    const batch = out.pop()!;
+    batch.resolve(batch.pieces.map(label));
+    await clock.turn();
+  };
   const item = (id: string, rows = 1, extra: Partial<Item> = {}): Item => ({ id, rows, ...extra });
-  return { clock, queue, batches, out, answer, item };
+  return { clock, queue, batches, out, answer, answerNewest, item };
 }
 
 /** Records how a promise settled, without awaiting it. */
@@ -198,6 +204,17 @@ describe("cutting", () => {
     await expect(a).resolves.toBe("a[0,4) + a[4,6)");
     await expect(b).resolves.toBe("b[0,2) + b[2,3)");
     expect(queue.stats).toMatchObject({ batches: 3, items: 2, rows: 9 });
+  });
+
+  it("parts of a cut item answered out of order (two batches in flight) are joined in row order, once all are in", async () => {
+    const { clock, queue, batches, answer, answerNewest, item } = harness({ cut: true, maxBatchRows: 2, maxInFlight: 2 });
+    const a = watch(queue.push(item("a", 4)));
+    await clock.turn();
+    expect(batches).toEqual([["a[0,2)"], ["a[2,4)"]]);
+    await answerNewest();
+    expect(a.done).toBe(false);
+    await answer();
+    expect(a.value).toBe("a[0,2) + a[2,4)");
   });
 
   it("without cut, an item larger than a batch goes whole and alone", async () => {
