@@ -46,7 +46,7 @@ export const SHARD_FLAGS = {
   "max-rows": flag.withDefault({ metavar: "N", help: "most rows in one Partial request", parse: integer(1), default: 4096 }),
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest top-k a request may ask for", parse: integer(1), default: 1000 }),
   "max-batch-rows": flag.withDefault<number | "auto">({ metavar: "N|auto", help: "most rows in one onnxruntime run; auto: what keeps a [rows, classes] float32 tensor within 128 MiB, 8 to 128", parse: batchRows, default: SHARD_BATCH_DEFAULTS.maxBatchRows }),
-  "max-queue-delay-us": flag.withDefault({ metavar: "N", help: "how long the oldest waiting request may wait for batch-mates, in µs (Node timers: 1 ms steps)", parse: integer(0, 10_000_000), default: SHARD_BATCH_DEFAULTS.maxQueueDelayUs }),
+  "max-queue-delay-us": flag.withDefault({ metavar: "N", help: "after a run, how long the next may wait for as many calls as it answered, in µs (Node timers: 1 ms steps; 0: never wait)", parse: integer(0, 10_000_000), default: SHARD_BATCH_DEFAULTS.maxQueueDelayUs }),
   "max-queue-rows": flag.withDefault({ metavar: "N", help: "rows that may wait for a run; beyond, requests get RESOURCE_EXHAUSTED; at least --max-rows", parse: integer(1), default: SHARD_BATCH_DEFAULTS.maxQueueRows }),
   "expose-topology": flag.switch({ help: "say where the weights came from (their path) in Info, for operators" }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),

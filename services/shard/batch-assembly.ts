@@ -4,7 +4,7 @@
  * batch's fresh aligned arrays; per-row options are joined. Returns where
  * each part sits in the batch, so its answer can be cut back out.
  */
-import type { BatchSlot, ShardCall } from "./batcher.js";
+import type { BatchSlot, ShardCall } from "./shard-call.js";
 import type { PartialBatch } from "./session.js";
 import { joinOptions, sliceOptions, type RowOptions } from "../../shared/math/row-options.js";
 

@@ -34,7 +34,7 @@ export interface ShardConfig {
   drainMs: number;
   /** Most rows in one onnxruntime run; larger calls are cut across runs. "auto": sized by the slice (autoMaxBatchRows). */
   maxBatchRows: number | "auto";
-  /** How long the oldest waiting call may wait for batch-mates before a run starts. */
+  /** After a run, how long the next may wait for as many calls as it answered (batch-queue.ts lingerUs). */
   maxQueueDelayUs: number;
   /** Rows that may wait for a run; more are refused with RESOURCE_EXHAUSTED. */
   maxQueueRows: number;

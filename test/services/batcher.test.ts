@@ -4,7 +4,8 @@
  * share runs and each gets exactly its own answer (float64 reference); a call
  * larger than a batch spans several runs; a call that fails inside a run
  * fails alone; the queue bound refuses with RESOURCE_EXHAUSTED; a caller that
- * goes away leaves the queue.
+ * goes away leaves the queue. The queue delay runs on a manual clock (the
+ * session's runs take real time, the batcher's waits are the test's to move).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardmaxError } from "../../shared/errors.js";
@@ -13,6 +14,7 @@ import { ClassRange } from "../../shared/ranges.js";
 import { partialBatches } from "../../services/shard/batch-partial.js";
 import { Batcher, autoMaxBatchRows, type BatcherOptions } from "../../services/shard/batcher.js";
 import { ShardSession } from "../../services/shard/session.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 import { randomHead } from "../helpers/reference-softmax.js";
 import { expectShardAnswer, randomCall, toCall, type CallSpec } from "../helpers/shard-calls.js";
 
@@ -32,12 +34,12 @@ afterAll(async () => {
   await session.close();
 });
 
-function batcher(options: Partial<BatcherOptions> = {}): Batcher<BatchPartial> {
+function batcher(options: Partial<BatcherOptions> = {}, clock?: ManualClock): Batcher<BatchPartial> {
   const kind = partialBatches((batch) => {
     sessionRuns++;
     return session.run(batch);
   });
-  return new Batcher(kind, { dim: D, maxBatchRows: 16, maxQueueDelayUs: 0, maxQueueRows: 1024, ...options });
+  return new Batcher(kind, { dim: D, maxBatchRows: 16, maxQueueDelayUs: 0, maxQueueRows: 1024, ...options }, clock);
 }
 
 const calls = (count: number, seed: number, maxRows = 4, maxTopK = 12): CallSpec[] =>
@@ -80,24 +82,25 @@ describe("coalescing", () => {
   });
 
   it("a call reaching an idle shard runs at once, whatever the queue delay", async () => {
-    const b = batcher({ maxQueueDelayUs: 10_000_000 });
+    const clock = new ManualClock();
+    const b = batcher({ maxQueueDelayUs: 10_000_000 }, clock);
     const spec = calls(1, 70)[0]!;
-    const tooLate = new Promise((resolve) => setTimeout(() => resolve("waited"), 5000).unref());
-    const answer = await Promise.race([b.run(toCall(spec)), tooLate]);
-    expect(answer).not.toBe("waited");
-    expectShardAnswer(answer as BatchPartial, head, range, spec);
+    expectShardAnswer(await b.run(toCall(spec)), head, range, spec);
+    expect(clock.now()).toBe(0); // the clock never moved: nothing waited for it
   });
 
   it("after a run, calls that waited through it wait for the callers it answered, then run with them", async () => {
-    const b = batcher({ maxQueueDelayUs: 10_000_000 });
+    const clock = new ManualClock();
+    const b = batcher({ maxQueueDelayUs: 10_000_000 }, clock);
     const [first, waiting, returning] = calls(3, 75);
     const answered = b.run(toCall(first!));
     await new Promise((resolve) => setImmediate(resolve)); // the first run has started
     let waitingDone = false;
     const queued = b.run(toCall(waiting!)).then((r) => ((waitingDone = true), r));
     expectShardAnswer(await answered, head, range, first!);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await clock.advance(9_999);
     expect(waitingDone).toBe(false); // held for the caller just answered…
+    expect(b.stats.runs).toBe(1);
     const back = b.run(toCall(returning!)); // …who comes back: both run together
     expectShardAnswer(await queued, head, range, waiting!);
     expectShardAnswer(await back, head, range, returning!);
@@ -105,25 +108,28 @@ describe("coalescing", () => {
   });
 
   it("that wait is bounded by the queue delay", async () => {
-    const b = batcher({ maxQueueDelayUs: 200_000 });
+    const clock = new ManualClock();
+    const b = batcher({ maxQueueDelayUs: 200_000 }, clock);
     const [first, waiting] = calls(2, 78);
     const answered = b.run(toCall(first!));
     await new Promise((resolve) => setImmediate(resolve));
     const queued = b.run(toCall(waiting!));
     await answered;
-    const firstDone = performance.now();
+    await clock.advance(199);
+    expect(b.stats.runs).toBe(1);
+    await clock.advance(1);
     expectShardAnswer(await queued, head, range, waiting!);
-    // Timers never fire early: a lower bound only, so a slow machine cannot break it.
-    expect(performance.now() - firstDone).toBeGreaterThanOrEqual(190);
     expect(b.stats.runs).toBe(2);
   });
 
   it("a full batch does not wait for the queue delay", async () => {
-    const b = batcher({ maxBatchRows: 4, maxQueueDelayUs: 10_000_000 });
+    const clock = new ManualClock();
+    const b = batcher({ maxBatchRows: 4, maxQueueDelayUs: 10_000_000 }, clock);
     const specs = calls(4, 80, 1);
     const answers = await Promise.all(specs.map((spec) => b.run(toCall(spec))));
     specs.forEach((spec, i) => expectShardAnswer(answers[i]!, head, range, spec));
     expect(b.stats.runs).toBe(1);
+    expect(clock.now()).toBe(0);
   });
 });
 
@@ -160,7 +166,7 @@ describe("isolation and limits", () => {
   });
 
   it("a call abandoned before it starts leaves the queue with CANCELLED", async () => {
-    const b = batcher({ maxQueueDelayUs: 100_000 });
+    const b = batcher({ maxQueueDelayUs: 100_000 }, new ManualClock());
     const [stay, leave] = calls(2, 400);
     const gone = new AbortController();
     const kept = b.run(toCall(stay!));

@@ -3,7 +3,9 @@
  * answered, the next waits (up to lingerUs) for the callers just answered, so
  * they do not split into cohorts; with lingerUs 0 it never waits. The shards
  * behind it are a function here (the same path runs against real shard
- * processes in test/e2e/coalescing.test.ts).
+ * processes in test/e2e/coalescing.test.ts), and time is a manual clock: a
+ * shard's run and a caller's think time are timers on it, so "it did not wait
+ * out the linger" is a statement about that clock, not about this machine.
  */
 import { describe, expect, it } from "vitest";
 import { CoalescingFanOut, COALESCER_DEFAULTS } from "../../../services/gateway/coalescer.js";
@@ -11,8 +13,9 @@ import type { PartialCall } from "../../../services/gateway/shard-client.js";
 import { buildTopology } from "../../../services/gateway/topology.js";
 import type { BatchPartial } from "../../../shared/math/partial.js";
 import type { FlatTargets } from "../../../shared/math/combine-partials.js";
-import { defaultOptions } from "../../../shared/math/row-options.js";
 import { partialFrom } from "../../../shared/math/partial.js";
+import { defaultOptions } from "../../../shared/math/row-options.js";
+import { ManualClock } from "../../helpers/manual-clock.js";
 
 const V = 8;
 const topology = (() => {
@@ -22,7 +25,18 @@ const topology = (() => {
 })();
 const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, options: defaultOptions(), fingerprint: "f" };
 const routed = (): FlatTargets[] => [{ counts: new Uint32Array(1), ids: new Uint32Array(0) }];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const clock = new ManualClock();
+const sleep = (ms: number) => new Promise((r) => clock.setTimeout(() => r(undefined), ms));
+
+/** Moves the manual clock 1 ms at a time until `work` is done; the manual milliseconds it took. */
+async function drive(work: Promise<unknown>): Promise<number> {
+  const started = clock.now();
+  let done = false;
+  const settled = work.finally(() => (done = true));
+  for (let step = 0; step < 60_000 && !done; step++) await clock.advance(1);
+  await settled;
+  return clock.now() - started;
+}
 
 /** A shard that takes `runMs` per batch and records each batch's rows; `firstCall` resolves when the first batch reaches it. */
 function shard(runMs: number) {
@@ -63,11 +77,10 @@ async function closedLoop(fanOut: CoalescingFanOut, callers: number, rounds: num
 describe("coalescing closed-loop callers", () => {
   it("waits for the callers just answered, so every batch after the first carries all of them", async () => {
     const { inner, batches, firstCall } = shard(30);
-    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 500_000 });
-    const started = performance.now();
-    await closedLoop(fanOut, 8, 6, (i) => i, firstCall);
-    // It goes as soon as they are back: waiting out 500 ms each time would take seconds.
-    expect(performance.now() - started).toBeLessThan(2000);
+    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 500_000 }, clock);
+    const tookMs = await drive(closedLoop(fanOut, 8, 6, (i) => i, firstCall));
+    // It goes as soon as they are back: waiting out 500 ms each time would take seconds (it waits once, at the end).
+    expect(tookMs).toBeLessThan(2000);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(48);
     // The even callers start first and go alone; from then on every batch carries all 8 until the evens are done.
     expect(batches.slice(1, -1).length).toBeGreaterThanOrEqual(4);
@@ -76,42 +89,55 @@ describe("coalescing closed-loop callers", () => {
 
   it("with lingerUs 0 it never waits: callers out of step stay in separate batches", async () => {
     const { inner, batches, firstCall } = shard(30);
-    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 0 });
-    await closedLoop(fanOut, 8, 6, (i) => i, firstCall);
+    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 0 }, clock);
+    await drive(closedLoop(fanOut, 8, 6, (i) => i, firstCall));
     expect(batches.reduce((a, b) => a + b, 0)).toBe(48);
     expect(Math.max(...batches)).toBeLessThan(8);
   });
 
   it("does not wait when nobody else is waiting: a lone caller is sent at once", async () => {
     const { inner, batches } = shard(5);
-    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 10_000_000 });
-    const started = performance.now();
-    await closedLoop(fanOut, 1, 5, () => 1);
+    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 10_000_000 }, clock);
+    const tookMs = await drive(closedLoop(fanOut, 1, 5, () => 1));
     expect(batches).toEqual([1, 1, 1, 1, 1]);
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(tookMs).toBeLessThan(100); // 5 runs of 5 ms and 4 thinks of 1 ms: no linger
   });
 });
 
 describe("when waiting cannot help, it does not wait", () => {
   it("queries left out of a batch (another head) go right after it, not after the linger", async () => {
     const { inner, batches } = shard(20);
-    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 5_000_000 });
-    const started = performance.now();
+    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, lingerUs: 5_000_000 }, clock);
     const ask = (fingerprint: string) => fanOut.partials(topology, { ...call, fingerprint }, routed(), new Date(Date.now() + 60_000));
-    await Promise.all([ask("f"), ask("f"), ask("g"), ask("g")]);
+    const tookMs = await drive(Promise.all([ask("f"), ask("f"), ask("g"), ask("g")]));
     expect(batches).toEqual([2, 2]);
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(tookMs).toBeLessThan(100); // two runs of 20 ms, not 5 s of linger
   });
 
   it("a full batch that queued during the last one goes at once", async () => {
     const { inner, batches, firstCall } = shard(20);
-    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, maxBatchRows: 2, lingerUs: 5_000_000 });
-    const started = performance.now();
+    const fanOut = new CoalescingFanOut(inner, { ...COALESCER_DEFAULTS, maxBatchRows: 2, lingerUs: 5_000_000 }, clock);
     const ask = () => fanOut.partials(topology, call, routed(), new Date(Date.now() + 60_000));
     const first = [ask(), ask()];
+    await clock.turn();
     await firstCall;
-    await Promise.all([...first, ask(), ask()]);
+    const tookMs = await drive(Promise.all([...first, ask(), ask()]));
     expect(batches).toEqual([2, 2]);
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(tookMs).toBeLessThan(100); // two runs of 20 ms, not 5 s of linger
+  });
+});
+
+describe("deadlines", () => {
+  it("each query keeps its own deadline: one past it fails with DEADLINE_EXCEEDED while its batch-mate is answered", async () => {
+    const { inner, batches } = shard(100);
+    const fanOut = new CoalescingFanOut(inner, COALESCER_DEFAULTS, clock);
+    const hasty = fanOut.partials(topology, call, routed(), new Date(Date.now() + 50)).catch((err: unknown) => err);
+    const patient = fanOut.partials(topology, call, routed(), new Date(Date.now() + 60_000));
+    const tookMs = await drive(hasty);
+    expect(await hasty).toMatchObject({ code: "DEADLINE_EXCEEDED" });
+    expect(tookMs).toBeLessThan(100); // it failed at its deadline, before the batch came back
+    await drive(patient);
+    expect((await patient)[0]!.rows).toBe(1);
+    expect(batches).toEqual([2]);
   });
 });

@@ -2,8 +2,8 @@
  * A hung replica delays only the queries it holds (issue 10, finding 6): the
  * coalescer stops counting a batch out longer than stallMs, so the next one
  * goes, and the fan-out sends it to the replica with fewer calls outstanding.
- * The replicas are scripted; the same path runs against SIGSTOPped shard
- * processes in the failover drills.
+ * The replicas are scripted and the coalescer's time is a manual clock; the
+ * same path runs against SIGSTOPped shard processes in the failover drills.
  */
 import { describe, expect, it } from "vitest";
 import { COALESCER_DEFAULTS, CoalescingFanOut } from "../../../services/gateway/coalescer.js";
@@ -13,6 +13,7 @@ import { buildTopology } from "../../../services/gateway/topology.js";
 import { ShardmaxError } from "../../../shared/errors.js";
 import { partialFrom, type BatchPartial } from "../../../shared/math/partial.js";
 import { defaultOptions } from "../../../shared/math/row-options.js";
+import { ManualClock } from "../../helpers/manual-clock.js";
 
 const V = 8;
 const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, options: defaultOptions(), fingerprint: "f" };
@@ -46,14 +47,19 @@ function replicas() {
 describe("a hung replica", () => {
   it("holds only its own batch: a later query is answered by the other replica while the first still hangs", async () => {
     const { pool, calls, release } = replicas();
-    const fanOut = new CoalescingFanOut(new FanOut(pool), { ...COALESCER_DEFAULTS, stallMs: 20, lingerUs: 0 });
+    const clock = new ManualClock();
+    const fanOut = new CoalescingFanOut(new FanOut(pool), { ...COALESCER_DEFAULTS, stallMs: 20, lingerUs: 0 }, clock);
     const deadline = () => new Date(Date.now() + 60_000);
     let firstDone = false;
     // Round-robin sends the first batch to "a", which hangs.
     const first = fanOut.partials(topology, call, routed(), deadline()).then(() => (firstDone = true));
-    await new Promise((r) => setTimeout(r, 5));
+    await clock.advance(5);
     expect(calls).toEqual(["a"]);
-    const second = await fanOut.partials(topology, call, routed(), deadline());
+    const pending = fanOut.partials(topology, call, routed(), deadline());
+    await clock.advance(14);
+    expect(calls).toEqual(["a"]); // not stalled yet: the second query waits
+    await clock.advance(1);
+    const second = await pending;
     expect(second[0]!.rows).toBe(1);
     expect(calls).toEqual(["a", "b"]);
     expect(firstDone).toBe(false);
@@ -64,15 +70,15 @@ describe("a hung replica", () => {
   it("with every batch stalled up to maxStalled, later queries wait rather than pile up", async () => {
     const { pool, calls, release } = replicas();
     const onlyA: ReplicaPool = { ...pool, client: () => pool.client("a") };
-    const fanOut = new CoalescingFanOut(new FanOut(onlyA), { ...COALESCER_DEFAULTS, maxBatchRows: 1, stallMs: 5, maxStalled: 2, lingerUs: 0 });
+    const clock = new ManualClock();
+    const fanOut = new CoalescingFanOut(new FanOut(onlyA), { ...COALESCER_DEFAULTS, maxBatchRows: 1, stallMs: 5, maxStalled: 2, lingerUs: 0 }, clock);
     const asks = Array.from({ length: 5 }, () => fanOut.partials(topology, call, routed(), new Date(Date.now() + 60_000)));
-    await new Promise((r) => setTimeout(r, 100));
+    await clock.advance(100);
     // One counted batch and two stalled ones are out; the rest wait in the queue.
     expect(calls.length).toBe(3);
     release();
-    await new Promise((r) => setTimeout(r, 50));
-    release();
-    await new Promise((r) => setTimeout(r, 50));
+    await clock.advance(50);
+    expect(calls.length).toBe(5);
     release();
     await Promise.all(asks);
   });
