@@ -141,3 +141,25 @@ describe("deadlines", () => {
     expect(batches).toEqual([2]);
   });
 });
+
+describe("per-row options", () => {
+  it("queries of different temperatures and sampling share one Partial, each row carrying its own options", async () => {
+    const seen: PartialCall["options"][] = [];
+    const inner = {
+      stats: { calls: 0, retries: 0, failures: 0 } as never,
+      async partials(_t: unknown, c: PartialCall): Promise<BatchPartial[]> {
+        seen.push(c.options);
+        return [partialFrom({ rows: c.rows, k: 0, max: new Float64Array(c.rows), sumExp: new Float64Array(c.rows).fill(1) })];
+      },
+    };
+    const fanOut = new CoalescingFanOut(inner, COALESCER_DEFAULTS, clock);
+    const hot = { ...call, rows: 2, hidden: new Float32Array(4), options: { ...defaultOptions(), temperatures: Float64Array.of(2, 2) } };
+    const sampled = { ...call, options: { ...defaultOptions(), drawCounts: Uint32Array.of(3), seeds: Float64Array.of(9) } };
+    const answers = await Promise.all([call, hot, sampled].map((c) => fanOut.partials(topology, c, routed(), new Date(Date.now() + 10_000))));
+    expect(seen).toHaveLength(1);
+    expect([...seen[0]!.temperatures]).toEqual([1, 2, 2, 1]);
+    expect([...seen[0]!.drawCounts]).toEqual([0, 0, 0, 3]);
+    expect([...seen[0]!.seeds]).toEqual([0, 0, 0, 9]);
+    expect(answers.map((a) => a[0]!.rows)).toEqual([1, 2, 1]);
+  });
+});
