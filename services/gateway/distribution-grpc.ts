@@ -21,11 +21,16 @@ interface DistributionRequestMessage {
 
 type Call = grpc.ServerWritableStream<DistributionRequestMessage, object>;
 
-export function distributionHandler(context: GatewayContext): (call: Call) => void {
+/** Protobuf framing of a chunk besides its log-probs (row, start, log_z, tags). */
+const CHUNK_FRAMING_BYTES = 64;
+
+/** `maxSendBytes` is the door's message limit: a chunk larger than it goes out in pieces. */
+export function distributionHandler(context: GatewayContext & { maxSendBytes: number }): (call: Call) => void {
+  const maxFloats = Math.max(1, Math.floor((context.maxSendBytes - CHUNK_FRAMING_BYTES) / 4));
   return (call) => {
     const gone = new AbortController();
     call.once("cancelled", () => gone.abort());
-    stream(call, context, gone.signal).then(
+    stream(call, context, maxFloats, gone.signal).then(
       () => call.end(),
       (err: unknown) => {
         if (!gone.signal.aborted) call.emit("error", toServiceError(ShardmaxError.from(err)));
@@ -34,7 +39,7 @@ export function distributionHandler(context: GatewayContext): (call: Call) => vo
   };
 }
 
-async function stream(call: Call, context: GatewayContext, gone: AbortSignal): Promise<void> {
+async function stream(call: Call, context: GatewayContext, maxFloats: number, gone: AbortSignal): Promise<void> {
   const { distribution, admission } = context;
   if (!distribution) throw new ShardmaxError("NOT_FOUND", "Distribution: not served by this gateway");
   const request = call.request;
@@ -49,12 +54,14 @@ async function stream(call: Call, context: GatewayContext, gone: AbortSignal): P
     gone.addEventListener("abort", () => open.cancel(), { once: true });
     let pending = 0;
     for await (const chunk of open.chunks) {
-      if (gone.aborted) return;
-      pending++;
-      distribution.stats.maxPendingWrites = Math.max(distribution.stats.maxPendingWrites, pending);
-      const logprobs = Buffer.from(chunk.logprobs.buffer, chunk.logprobs.byteOffset, chunk.logprobs.byteLength);
-      const message = { row: chunk.row, start: chunk.start, logprobs, logZ: chunk.logZ };
-      if (!call.write(message, () => pending--)) await drained(call, gone);
+      for (let at = 0; at < chunk.logprobs.length; at += maxFloats) {
+        if (gone.aborted) return;
+        pending++;
+        distribution.stats.maxPendingWrites = Math.max(distribution.stats.maxPendingWrites, pending);
+        const piece = chunk.logprobs.subarray(at, at + maxFloats);
+        const message = { row: chunk.row, start: chunk.start + at, logprobs: Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength), logZ: chunk.logZ };
+        if (!call.write(message, () => pending--)) await drained(call, gone);
+      }
     }
   });
 }

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ShardmaxClient, type ShardmaxError } from "../../sdk/index.js";
+import { ShardmaxClient, collectDistribution, type ShardmaxError } from "../../sdk/index.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
 import { startShard, type ShardProcess } from "../helpers/processes.js";
@@ -136,6 +136,26 @@ it("the SDK's chunks come in row-major order and tile each row", async () => {
     expect(seen).toEqual([0, 1].flatMap((row) => [[row, 0, 100], [row, 100, 513], [row, 613, 396]]));
   } finally {
     client.close();
+  }
+});
+
+it("gRPC chunks larger than the door's message limit (--max-response-bytes) go out in pieces that still tile each row", async () => {
+  const tight = await startGateway(shards.slice(1, 3).map((s) => s.address), { limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: 2048 } });
+  const client = new ShardmaxClient(tight.grpcAddress);
+  try {
+    const lengths: number[] = [];
+    const chunks = client.distribution({ hidden: hidden.slice(0, 2) });
+    const { rows } = await collectDistribution(
+      (async function* () {
+        for await (const chunk of chunks) yield (lengths.push(chunk.logprobs.length), chunk);
+      })(),
+    );
+    expect(Math.max(...lengths)).toBeLessThanOrEqual((2048 - 64) / 4);
+    const json = (await gateways.twoUneven!.post("/v1/distribution", { hidden: hidden.slice(0, 2) })).body;
+    rows.forEach((row, r) => expect(Array.from(row)).toEqual(json.results[r].logprobs));
+  } finally {
+    client.close();
+    await tight.stop();
   }
 });
 
