@@ -8,6 +8,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import { drained } from "../../shared/grpc/drained.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import type { GatewayContext } from "./context.js";
@@ -63,17 +64,5 @@ async function stream(call: Call, context: GatewayContext, maxFloats: number, go
         if (!call.write(message, () => pending--)) await drained(call, gone);
       }
     }
-  });
-}
-
-function drained(call: Call, gone: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      call.off("drain", done);
-      gone.removeEventListener("abort", done);
-      resolve();
-    };
-    call.once("drain", done);
-    gone.addEventListener("abort", done, { once: true });
   });
 }

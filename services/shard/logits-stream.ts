@@ -16,6 +16,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { ShardmaxError } from "../../shared/errors.js";
+import { drained } from "../../shared/grpc/drained.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { float32From } from "../../shared/tensor-bytes.js";
@@ -101,17 +102,4 @@ export async function streamLogits(
   } finally {
     if (timer) clearTimeout(timer);
   }
-}
-
-/** Resolves when grpc-js can take more, or when the call is gone (then nothing more is written). */
-function drained(call: grpc.ServerWritableStream<LogitsRequestMessage, object>, gone: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      call.off("drain", done);
-      gone.removeEventListener("abort", done);
-      resolve();
-    };
-    call.once("drain", done);
-    gone.addEventListener("abort", done, { once: true });
-  });
 }

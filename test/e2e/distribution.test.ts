@@ -11,7 +11,7 @@ import { ShardmaxClient, collectDistribution, type ShardmaxError } from "../../s
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
 import { startShard, type ShardProcess } from "../helpers/processes.js";
-import { randomHead, randomHidden, referenceSoftmax, type ReferenceRow } from "../helpers/reference-softmax.js";
+import { randomHead, randomHidden, referenceSoftmax, type ReferenceRow, gemmTolerance } from "../helpers/reference-softmax.js";
 
 const V = 1009; // prime: no shard count divides it
 const D = 32;
@@ -46,12 +46,7 @@ afterAll(async () => {
   await Promise.all(shards.map((s) => s.kill("SIGTERM")));
 });
 
-/** Float32 Gemm rounding grows with d and the size of the logits; 1e-4 absolute for ordinary rows (as in exactness.test.ts). */
-function tolerance(ref: ReferenceRow): number {
-  let scale = 0;
-  for (const z of ref.logits) if (Number.isFinite(z) && Math.abs(z) < 1e20) scale = Math.max(scale, Math.abs(z));
-  return scale < 100 ? 1e-4 : 1e-4 + 8 * D * 2 ** -24 * scale;
-}
+const tolerance = (ref: ReferenceRow) => gemmTolerance(ref, D);
 
 /** Every class of every row against float64; probabilities sum to 1 within 1e-5. */
 function expectDistribution(rows: ArrayLike<number | null>[], logZ: number[], temperature: number): void {
@@ -140,7 +135,7 @@ it("the SDK's chunks come in row-major order and tile each row", async () => {
 });
 
 it("gRPC chunks larger than the door's message limit (--max-response-bytes) go out in pieces that still tile each row", async () => {
-  const tight = await startGateway(shards.slice(1, 3).map((s) => s.address), { limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: 2048 } });
+  const tight = await startGateway(shards.slice(1, 3).map((s) => s.address), { limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: 2048, maxDraws: 64 } });
   const client = new ShardmaxClient(tight.grpcAddress);
   try {
     const lengths: number[] = [];

@@ -9,7 +9,7 @@ import { ShardmaxClient } from "../../sdk/index.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
 import { startShard, type ShardProcess } from "../helpers/processes.js";
-import { randomHead, randomHidden, referenceSoftmax, type ReferenceRow } from "../helpers/reference-softmax.js";
+import { randomHead, randomHidden, referenceSoftmax, type ReferenceRow, gemmTolerance } from "../helpers/reference-softmax.js";
 
 const V = 1009; // prime: no shard count divides it
 const D = 32;
@@ -52,12 +52,7 @@ afterAll(async () => {
   await Promise.all(shards.map((s) => s.kill("SIGTERM")));
 });
 
-/** Float32 Gemm rounding grows with d and the size of the terms; 1e-4 absolute for ordinary rows. */
-function tolerance(ref: ReferenceRow): number {
-  let scale = 0;
-  for (const z of ref.logits) if (Number.isFinite(z) && Math.abs(z) < 1e20) scale = Math.max(scale, Math.abs(z));
-  return scale < 100 ? 1e-4 : 1e-4 + 8 * D * 2 ** -24 * scale;
-}
+const tolerance = (ref: ReferenceRow) => gemmTolerance(ref, D);
 
 function expectExact(results: any[], temperature: number, targets: number[][]): void {
   const refs = referenceSoftmax(head, hidden, K, temperature);

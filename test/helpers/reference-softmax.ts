@@ -257,6 +257,17 @@ function meanAbsLogit(ref: ReferenceRow): number {
   return sum;
 }
 
+/**
+ * What onnxruntime's float32 Gemm may move a log-prob by: 1e-4 absolute for
+ * ordinary rows, growing with d and the size of the logits when they reach
+ * the hundreds (each of d products rounds at the scale of the largest logit).
+ */
+export function gemmTolerance(ref: ReferenceRow, dim: number): number {
+  let scale = 0;
+  for (const z of ref.logits) if (Number.isFinite(z) && Math.abs(z) < 1e20) scale = Math.max(scale, Math.abs(z));
+  return scale < 100 ? 1e-4 : 1e-4 + 8 * dim * 2 ** -24 * scale;
+}
+
 /** |a − b| ≤ tol, where equal infinities count as equal and NaN never passes. */
 export function within(actual: number, expected: number, tol: number): boolean {
   if (Number.isNaN(actual) || Number.isNaN(expected)) return false;
