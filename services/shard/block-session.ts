@@ -13,11 +13,20 @@ import ort from "onnxruntime-node";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { FlatTargets } from "../../shared/math/combine-partials.js";
 import { partialFrom, type BatchPartial } from "../../shared/math/partial.js";
-import { needsGrid, needsLogits, type RowOptions } from "../../shared/math/row-options.js";
-import { partSampling } from "../../shared/sampling/part-draws.js";
+
 import type { ClassRange } from "../../shared/ranges.js";
 import { INPUTS, OUTPUTS, PARTIAL_FETCHES, externalData, partialGraph } from "./partial-graph.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
+
+/** A sampling batch's logits over the whole slice, [rows, stride], that each block fills at its own columns. */
+export interface SliceLogits {
+  /** Global id of the slice's first class. */
+  start: number;
+  stride: number;
+  logits: Float32Array;
+  /** exp(z − the block's max), for top-p's mass grid; rescaled to the slice's max by the session. */
+  weights?: Float32Array;
+}
 
 /** The inputs every block of a batch shares, built once per batch. */
 export interface BlockFeeds {
@@ -42,10 +51,12 @@ export class BlockSession {
 
   /**
    * `targets` are the global ids this block owns, row by row; k ≤ the shard's
-   * range size. The block's logits are fetched only when a row asks for draws
-   * or mass points (sampling); otherwise a run never copies [B, V_block] out.
+   * range size. With a `sink` (a batch that samples), the block's logits, and
+   * exp(z − block max) when `sink.weights` is given, are copied into the
+   * slice-wide arrays at the block's columns; otherwise a run never copies
+   * [B, V_block] out of onnxruntime.
    */
-  async run(feeds: BlockFeeds, k: number, targets: FlatTargets, options: RowOptions): Promise<BatchPartial> {
+  async run(feeds: BlockFeeds, k: number, targets: FlatTargets, sink?: SliceLogits): Promise<BatchPartial> {
     const { rows } = feeds;
     if (rows === 0) throw new ShardmaxError("INTERNAL", "an empty batch must never reach onnxruntime");
     const kBlock = Math.min(k, this.range.size);
@@ -56,24 +67,19 @@ export class BlockSession {
     for (let row = 0; row < rows; row++) {
       for (let j = 0; j < targets.counts[row]!; j++) local[row * targetWidth + j] = BigInt(targets.ids[next++]! - this.range.start);
     }
-    const sampling = needsLogits(options);
-    const grids = sampling && needsGrid(options);
+    const grids = sink?.weights !== undefined;
     const out = await this.session.run(
       {
         [INPUTS.hidden]: feeds.hidden,
         [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([BigInt(kRun)]), [1]),
         [INPUTS.targets]: new ort.Tensor("int64", local, [rows, targetWidth]),
       },
-      sampling ? [...PARTIAL_FETCHES, OUTPUTS.logits, ...(grids ? [OUTPUTS.probs] : [])] : PARTIAL_FETCHES,
+      sink ? [...PARTIAL_FETCHES, OUTPUTS.logits, ...(grids ? [OUTPUTS.probs] : [])] : PARTIAL_FETCHES,
     );
     try {
       const partial = this.toPartial(rows, kBlock, kRun, targets, targetWidth, out);
-      if (!sampling) return partial;
-      const logits = out[OUTPUTS.logits]!.data as Float32Array;
-      // p / p[argmax] = exp(z − max) from onnxruntime's own Softmax, so the mass grid takes no exp per class here.
-      const probs = grids ? { probs: out[OUTPUTS.probs]!.data as Float32Array, probOfMax: out[OUTPUTS.probOfMax]!.data as Float32Array } : {};
-      const part = { ...partial, start: this.range.start, size: this.range.size, logits, stride: logits.length / rows, ...probs };
-      return { ...partial, ...partSampling(part, options) };
+      if (sink) this.copyOut(rows, out, sink);
+      return partial;
     } finally {
       for (const tensor of Object.values(out)) tensor.dispose();
     }
@@ -101,6 +107,23 @@ export class BlockSession {
       for (let row = 0; row < rows; row++) into.set(z.subarray(row * width, row * width + size), row * stride + offset);
     } finally {
       for (const tensor of Object.values(out)) tensor.dispose();
+    }
+  }
+
+  /** Logits, and p / p[argmax] = exp(z − max) from onnxruntime's own Softmax (no exp per class here), into the sink. */
+  private copyOut(rows: number, out: ort.InferenceSession.ReturnType, sink: SliceLogits): void {
+    const z = out[OUTPUTS.logits]!.data as Float32Array;
+    const width = z.length / rows;
+    const size = this.range.size;
+    const at = this.range.start - sink.start;
+    const probs = sink.weights ? (out[OUTPUTS.probs]!.data as Float32Array) : null;
+    const probOfMax = out[OUTPUTS.probOfMax]!.data as Float32Array;
+    for (let row = 0; row < rows; row++) {
+      sink.logits.set(z.subarray(row * width, row * width + size), row * sink.stride + at);
+      if (!probs) continue;
+      const scale = 1 / probOfMax[row]!;
+      const to = row * sink.stride + at;
+      for (let i = 0; i < size; i++) sink.weights![to + i] = probs[row * width + i]! * scale;
     }
   }
 

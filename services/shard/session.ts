@@ -12,11 +12,12 @@ import ort from "onnxruntime-node";
 import { ShardmaxError } from "../../shared/errors.js";
 import { combinePartials, routeFlatTargets } from "../../shared/math/combine-partials.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
-import { filled, type RowOptions } from "../../shared/math/row-options.js";
+import { filled, needsGrid, needsLogits, type RowOptions } from "../../shared/math/row-options.js";
+import { partSampling } from "../../shared/sampling/part-draws.js";
 import { ClassRange } from "../../shared/ranges.js";
 import { augmentHidden, augmentInPlace, augmentedLength } from "./augmented-block.js";
 import { planBlocks, rowsPerBlock } from "./block-plan.js";
-import { BlockSession, type BlockFeeds } from "./block-session.js";
+import { BlockSession, type BlockFeeds, type SliceLogits } from "./block-session.js";
 import type { SliceWeights } from "./partial-graph.js";
 
 export interface SessionOptions {
@@ -101,12 +102,26 @@ export class ShardSession {
       hidden: new ort.Tensor("float32", augmentHidden(batch.hidden, filled(batch.options, "temperatures", rows), rows, this.dim), [rows, this.dim + 1]),
     };
     const targets = { counts: batch.targetCounts, ids: batch.targetIds };
-    if (this.blocks.length === 1) return this.blocks[0]!.run(feeds, k, targets, batch.options);
+    const sink = this.sinkFor(batch);
     const routed = routeFlatTargets(targets, this.blocks.length, (id) => Math.floor((id - this.range.start) / this.blockRows));
     const parts: BatchPartial[] = [];
     // One block at a time: each run already uses every intra-op thread.
-    for (const [i, block] of this.blocks.entries()) parts.push(await block.run(feeds, k, routed.perPart[i]!, batch.options));
-    return combinePartials(parts, k, routed.owners);
+    for (const [i, block] of this.blocks.entries()) parts.push(await block.run(feeds, k, routed.perPart[i]!, sink));
+    const whole = combinePartials(parts, k, routed.owners);
+    if (!sink) return whole;
+    // Draws are searched over the whole slice at once (best-first across all its groups), not block by block.
+    if (sink.weights) rescaleWeights(sink, parts, whole, this.blocks);
+    const part = { ...whole, start: this.range.start, size: this.range.size, logits: sink.logits, stride: sink.stride };
+    const grids = sink.weights ? { probs: sink.weights, probOfMax: new Float32Array(rows).fill(1) } : {};
+    return { ...whole, ...partSampling({ ...part, ...grids }, batch.options) };
+  }
+
+  /** Where a sampling batch's blocks put their logits; none for a batch without draws or mass points. */
+  private sinkFor(batch: PartialBatch): SliceLogits | undefined {
+    if (!needsLogits(batch.options)) return undefined;
+    const stride = this.range.size;
+    const logits = new Float32Array(batch.rows * stride);
+    return { start: this.range.start, stride, logits, ...(needsGrid(batch.options) ? { weights: new Float32Array(batch.rows * stride) } : {}) };
   }
 
   /** z = (W·h + b)/T of every class of the slice: [rows, range size] row-major, block by block. */
@@ -125,6 +140,23 @@ export class ShardSession {
   async close(): Promise<void> {
     await Promise.all(this.blocks.map((b) => b.close()));
   }
+}
+
+/** Each block wrote exp(z − its own max); the grid wants exp(z − the slice's max). */
+function rescaleWeights(sink: SliceLogits, parts: readonly BatchPartial[], whole: BatchPartial, blocks: readonly BlockSession[]): void {
+  blocks.forEach((block, b) => {
+    const at = block.range.start - sink.start;
+    for (let row = 0; row < whole.rows; row++) {
+      const m = whole.max[row]!;
+      const own = parts[b]!.max[row]!;
+      const factor = m === -Infinity || own === -Infinity ? 0 : Math.exp(own - m);
+      if (factor === 1) continue;
+      const from = row * sink.stride + at;
+      // A block of −∞ logits has NaN softmax: it holds no mass.
+      if (factor === 0) sink.weights!.fill(0, from, from + block.range.size);
+      else for (let i = from; i < from + block.range.size; i++) sink.weights![i]! *= factor;
+    }
+  });
 }
 
 /** A slice already in memory, read like one on disk. */

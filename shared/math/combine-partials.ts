@@ -118,6 +118,7 @@ function combineTargets(parts: readonly BatchPartial[], rows: number, owners: Ar
 
 /** Rows with a mass grid in every part get the grid of the union; a row some part left without one gets none. */
 function combineGridColumns(parts: readonly BatchPartial[], rows: number): { gridCounts: Uint32Array; gridMass: Float64Array } {
+  if (parts.every((p) => p.gridMass.length === 0)) return { gridCounts: new Uint32Array(rows), gridMass: new Float64Array(0) };
   const offsets = parts.map((p) => unitOffsets(p).grid);
   const gridCounts = new Uint32Array(rows);
   const grids: Float64Array[] = [];

@@ -17,15 +17,21 @@ export interface PartialSlot {
   topK: number;
 }
 
+/** A batch is cut once per caller that shared it: its offsets are computed once, not once per cut. */
+const offsetsOf = new WeakMap<BatchPartial, ReturnType<typeof unitOffsets>>();
+
 export function slicePartial(batch: BatchPartial, slot: PartialSlot): BatchPartial {
   const { row, rows } = slot;
   const k = Math.min(slot.topK, batch.k);
-  const offsets = unitOffsets(batch);
+  let offsets = offsetsOf.get(batch);
+  if (!offsets) offsetsOf.set(batch, (offsets = unitOffsets(batch)));
   const out: Record<string, unknown> = { rows, k };
   for (const name of COLUMN_NAMES) {
     const { unit, dtype } = PARTIAL_COLUMNS[name];
     const column = batch[name];
-    if (unit === "top" && k !== batch.k) {
+    // An empty column (no draws, no points …) is empty in every cut: share it.
+    if (column.length === 0) out[name] = column;
+    else if (unit === "top" && k !== batch.k) {
       const cut = newColumn(dtype, rows * k);
       for (let r = 0; r < rows; r++) {
         const from = (row + r) * batch.k;

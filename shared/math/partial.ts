@@ -79,12 +79,15 @@ export function newColumn<D extends Dtype>(dtype: D, length: number): ArrayOf<D>
   return new Uint32Array(length) as ArrayOf<D>;
 }
 
+/** Empty columns are never written to, so one per dtype serves every partial. */
+const EMPTY = { f64: new Float64Array(0), f32: new Float32Array(0), u32: new Uint32Array(0) } as const;
+
 /** A partial from the columns given; the others are zero counts and empty lists (no targets, draws or points). */
 export function partialFrom(fields: { rows: number; k: number } & Partial<PartialColumns>): BatchPartial {
   const out: Record<string, unknown> = { rows: fields.rows, k: fields.k };
   for (const name of COLUMN_NAMES) {
     const spec = PARTIAL_COLUMNS[name];
-    out[name] = fields[name] ?? newColumn(spec.dtype, spec.unit === "row" ? fields.rows : 0);
+    out[name] = fields[name] ?? (spec.unit === "row" ? newColumn(spec.dtype, fields.rows) : EMPTY[spec.dtype]);
   }
   return out as unknown as BatchPartial;
 }

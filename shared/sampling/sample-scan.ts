@@ -3,17 +3,19 @@
  * row): the cheap exact way to find argmax z_i + G_i without computing G for
  * every class.
  *
- * A class can beat the best key L found so far only if z_i − log X_i ≥ L,
- * i.e. X_i ≤ exp(z_i − L), and X_i ≥ E_g, the smallest exponential of its
- * group (gumbel.ts), which is one hash away: so a member with
- * z_i < L + log E_g is out without any hash of its own, and a group whose best
- * logit is below that is skipped whole. A member that passes needs
- * −log w_i ≤ exp(zmax_g − L) − E_g, which the high 27 bits of one hash word
- * already decide for almost every member, so logs are taken only for the rare
- * members that may win. L starts from the part's top-k list, whose
- * keys are computed first. Per draw this costs one hash per group of 256, one
- * hash per member of the groups whose best logit is within a few nats of the
- * winner, and a few logs; the logits are read once per row for the group maxima.
+ * Every member of a group g has X_i ≥ E_g, the group's smallest exponential
+ * (gumbel.ts), which is one hash away; so no member's key z_i − log X_i can
+ * exceed U_g = zmax_g − log E_g. Groups are visited in decreasing U_g, a
+ * best-first (A*) search: the winner is usually in the first group or two,
+ * and the search stops at the first group whose U_g is below the best key L
+ * found, without reading any of the remaining groups' members. Inside a
+ * visited group a member with z_i < L + log E_g is out without a hash of its
+ * own, and one that passes needs −log w_i ≤ exp(zmax_g − L) − E_g, which the
+ * high 27 bits of one hash word decide for almost every member; logs are
+ * taken only for members that may win. L starts from the part's top-k list.
+ * Per draw this costs one hash and one log per group, a sort of the groups,
+ * and the members of the few groups visited; the logits are read once per
+ * row for the group maxima.
  */
 import { ShardmaxError } from "../errors.js";
 import { comesBefore } from "../math/partial.js";
@@ -62,7 +64,7 @@ export function groupMaxima(row: Pick<PartRow, "logits" | "start">): Float32Arra
  * Classes of logit −∞ have no mass and are never records.
  */
 export function scanChain(row: PartRow, maxima: Float32Array, seed: number, draw: number, limit: OrderLimit, chained: boolean): DrawRecord[] {
-  const noise = new DrawNoise(drawKey(seed, draw), Math.floor(row.start / GROUP_SIZE), maxima.length);
+  const noise = new DrawNoise(drawKey(seed, draw), Math.floor(row.start / GROUP_SIZE), maxima);
   const chain: DrawRecord[] = [];
   let bound = { ...limit, inclusive: true };
   for (;;) {
@@ -76,32 +78,39 @@ export function scanChain(row: PartRow, maxima: Float32Array, seed: number, draw
   return chain.reverse();
 }
 
-/** A draw's group minima, their logs and holders, computed once and shared by the steps of its chain. */
+/** A draw's group minima, their logs, holders and visiting order, computed once and shared by the steps of its chain. */
 class DrawNoise {
-  private readonly mins: Float64Array;
-  private readonly logMins: Float64Array;
-  private readonly holders: Float64Array;
+  readonly mins: Float64Array;
+  readonly logMins: Float64Array;
+  readonly holders: Float64Array;
+  /** Group indexes by decreasing bound U_g = zmax_g − log E_g (groups of −∞ logits left out). */
+  readonly order: Uint32Array;
   private readonly candidateX = new Map<number, number>();
 
   constructor(
     readonly key: DrawKey,
     readonly firstGroup: number,
-    groups: number,
+    maxima: Float32Array,
   ) {
+    const groups = maxima.length;
     this.mins = new Float64Array(groups);
-    this.logMins = new Float64Array(groups).fill(NaN);
+    this.logMins = new Float64Array(groups);
     this.holders = new Float64Array(groups);
+    const bounds = new Float64Array(groups);
+    const live: number[] = [];
+    for (let g = 0; g < groups; g++) {
+      if (maxima[g] === -Infinity) continue;
+      this.mins[g] = groupMin(key, firstGroup + g);
+      this.logMins[g] = Math.log(this.mins[g]!);
+      this.holders[g] = groupHolder(key, firstGroup + g);
+      bounds[g] = maxima[g]! - this.logMins[g]!;
+      live.push(g);
+    }
+    this.order = Uint32Array.from(live.sort((a, b) => bounds[b]! - bounds[a]!));
+    this.bounds = bounds;
   }
 
-  /** E_g, log E_g and a_g of the part's group index g (relative to its first group). */
-  group(g: number): { min: number; logMin: number; holder: number } {
-    if (Number.isNaN(this.logMins[g]!)) {
-      this.mins[g] = groupMin(this.key, this.firstGroup + g);
-      this.logMins[g] = Math.log(this.mins[g]!);
-      this.holders[g] = groupHolder(this.key, this.firstGroup + g);
-    }
-    return { min: this.mins[g]!, logMin: this.logMins[g]!, holder: this.holders[g]! };
-  }
+  readonly bounds: Float64Array;
 
   /** X_i of a top-list candidate, computed once per draw. */
   exponentialOf(id: number): number {
@@ -134,12 +143,14 @@ function bestBelow(row: PartRow, maxima: Float32Array, noise: DrawNoise, bound: 
     if (bestId < 0 || beats(k, id, bestKey, bestId)) [bestId, bestLogit, bestKey] = [id, logit, k];
   }
   const end = start + logits.length;
-  for (let g = 0; g < maxima.length; g++) {
+  for (const g of noise.order) {
+    // Best-first: no group after this one can reach the best key.
+    if (bestId >= 0 && noise.bounds[g]! < bestKey) break;
     const zmax = maxima[g]!;
-    if (zmax === -Infinity || zmax < bound.logit) continue;
-    const { min, logMin, holder } = noise.group(g);
-    // Every member has X_i ≥ E_g and needs X_i ≤ exp(z_i − L) ≤ reach to win.
-    if (bestId >= 0 && zmax < bestKey + logMin) continue;
+    if (zmax < bound.logit) continue;
+    const min = noise.mins[g]!;
+    const logMin = noise.logMins[g]!;
+    const holder = noise.holders[g]!;
     let zCut = bestId < 0 ? -Infinity : bestKey + logMin;
     let reach = bestId < 0 ? Infinity : Math.exp(zmax - bestKey);
     // A non-holder needs w_i > exp(E_g − reach); w_i < ((word >> 5) + 1) / 2^27 rejects most at one hash.
@@ -147,17 +158,23 @@ function bestBelow(row: PartRow, maxima: Float32Array, noise: DrawNoise, bound: 
     const group = noise.firstGroup + g;
     const from = Math.max(start, group * GROUP_SIZE);
     const to = Math.min(end, (group + 1) * GROUP_SIZE);
+    const unbounded = bound.logit === -Infinity;
     for (let id = from; id < to; id++) {
       const logit = logits[id - start]!;
-      if (logit < zCut || logit === -Infinity || !within(logit, id, bound)) continue;
+      if (logit < zCut || logit === -Infinity || (!unbounded && !within(logit, id, bound))) continue;
       let x = min;
       if (id !== holder) {
-        if ((word(key, id, 4) >>> 5) + 1 < cut) continue;
+        const high = word(key, id, 4) >>> 5;
+        if (high + 1 < cut) continue;
+        // The member's own bound: X_i ≤ exp(z_i − L) needs w_i ≥ exp(E_g − exp(z_i − L)); two exps before any log.
+        if (bestId >= 0 && (high + 1) / 2 ** 27 < Math.exp(min - Math.exp(logit - bestKey))) continue;
         x = min - Math.log(unit(key, id, 4, 5));
       }
       const k = logit - Math.log(x);
       if (bestId >= 0 && !beats(k, id, bestKey, bestId)) continue;
-      [bestId, bestLogit, bestKey] = [id, logit, k];
+      bestId = id;
+      bestLogit = logit;
+      bestKey = k;
       zCut = bestKey + logMin;
       reach = Math.exp(zmax - bestKey);
       cut = Math.exp(min - reach) * 2 ** 27;
