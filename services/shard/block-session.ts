@@ -17,6 +17,7 @@ import { partialFrom, type BatchPartial } from "../../shared/math/partial.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { INPUTS, OUTPUTS, PARTIAL_FETCHES, externalData, partialGraph } from "./partial-graph.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
+import { paddedRows } from "./augmented-block.js";
 
 /** A sampling batch's logits over the whole slice, [rows, stride], that each block fills at its own columns. */
 export interface SliceLogits {
@@ -36,6 +37,12 @@ export interface BlockFeeds {
 }
 
 export class BlockSession {
+  /**
+   * onnxruntime writes a sampling batch's logits and probs here (pre-allocated outputs): a fresh
+   * [rows, V_block] output per run costs page faults as large as the copy itself.
+   */
+  private readonly outputs = new Map<string, Float32Array>();
+
   private constructor(
     private readonly session: ort.InferenceSession,
     /** The block's classes, global ids. */
@@ -67,21 +74,23 @@ export class BlockSession {
     for (let row = 0; row < rows; row++) {
       for (let j = 0; j < targets.counts[row]!; j++) local[row * targetWidth + j] = BigInt(targets.ids[next++]! - this.range.start);
     }
-    const grids = sink?.weights !== undefined;
+    const owned: string[] = sink ? [OUTPUTS.logits, ...(sink.weights ? [OUTPUTS.probs] : [])] : [];
+    const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(PARTIAL_FETCHES.map((name) => [name, null]));
+    for (const name of owned) fetches[name] = this.output(name, rows);
     const out = await this.session.run(
       {
         [INPUTS.hidden]: feeds.hidden,
         [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([BigInt(kRun)]), [1]),
         [INPUTS.targets]: new ort.Tensor("int64", local, [rows, targetWidth]),
       },
-      sink ? [...PARTIAL_FETCHES, OUTPUTS.logits, ...(grids ? [OUTPUTS.probs] : [])] : PARTIAL_FETCHES,
+      fetches,
     );
     try {
       const partial = this.toPartial(rows, kBlock, kRun, targets, targetWidth, out);
       if (sink) this.copyOut(rows, out, sink);
       return partial;
     } finally {
-      for (const tensor of Object.values(out)) tensor.dispose();
+      for (const [name, tensor] of Object.entries(out)) if (!owned.includes(name)) tensor.dispose();
     }
   }
 
@@ -108,6 +117,14 @@ export class BlockSession {
     } finally {
       for (const tensor of Object.values(out)) tensor.dispose();
     }
+  }
+
+  /** A pre-allocated [rows, padded block rows] output, grown to the largest batch seen. */
+  private output(name: string, rows: number): ort.Tensor {
+    const width = paddedRows(this.range.size);
+    let buffer = this.outputs.get(name);
+    if (!buffer || buffer.length < rows * width) this.outputs.set(name, (buffer = new Float32Array(rows * width)));
+    return new ort.Tensor("float32", buffer.subarray(0, rows * width), [rows, width]);
   }
 
   /** Logits, and p / p[argmax] = exp(z − max) from onnxruntime's own Softmax (no exp per class here), into the sink. */

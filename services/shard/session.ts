@@ -116,13 +116,22 @@ export class ShardSession {
     return { ...whole, ...partSampling({ ...part, ...grids }, batch.options) };
   }
 
-  /** Where a sampling batch's blocks put their logits; none for a batch without draws or mass points. */
+  /**
+   * Where a sampling batch's blocks put their logits; none for a batch without draws or mass points.
+   * Reused from batch to batch (one runs at a time, and nothing of it outlives its batch): a fresh
+   * [rows, V_s] array per batch would cost page faults on the scale of the copy itself.
+   */
   private sinkFor(batch: PartialBatch): SliceLogits | undefined {
     if (!needsLogits(batch.options)) return undefined;
     const stride = this.range.size;
-    const logits = new Float32Array(batch.rows * stride);
-    return { start: this.range.start, stride, logits, ...(needsGrid(batch.options) ? { weights: new Float32Array(batch.rows * stride) } : {}) };
+    const need = batch.rows * stride;
+    if (this.sinkLogits.length < need) this.sinkLogits = new Float32Array(need);
+    const weights = needsGrid(batch.options) ? (this.sinkWeights.length < need ? (this.sinkWeights = new Float32Array(need)) : this.sinkWeights) : null;
+    return { start: this.range.start, stride, logits: this.sinkLogits.subarray(0, need), ...(weights ? { weights: weights.subarray(0, need) } : {}) };
   }
+
+  private sinkLogits = new Float32Array(0);
+  private sinkWeights = new Float32Array(0);
 
   /** z = (W·h + b)/T of every class of the slice: [rows, range size] row-major, block by block. */
   async logits(batch: LogitsBatch): Promise<Float32Array> {
