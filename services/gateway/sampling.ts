@@ -29,8 +29,11 @@ export interface SampleRequest {
   minP?: number;
 }
 
-/** Candidates asked of each shard for a top-p row, so that most nuclei are decided in one round. */
-export const TOP_P_CANDIDATES = 64;
+/**
+ * Candidates asked of each shard for a top-p row: records among them are decided by exact prefix
+ * sums, the rest by the mass grid; more candidates cost every shard a larger TopK.
+ */
+export const TOP_P_CANDIDATES = 16;
 
 export function checkSample(sample: SampleRequest, rows: number, limits: { maxDraws: number; maxTopK: number }, vocabSize: number): void {
   const { n, seed, topK, topP, minP } = sample;

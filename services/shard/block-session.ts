@@ -18,6 +18,8 @@ import type { ClassRange } from "../../shared/ranges.js";
 import { INPUTS, OUTPUTS, PARTIAL_FETCHES, externalData, partialGraph } from "./partial-graph.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 import { paddedRows } from "./augmented-block.js";
+import { GROUP_SIZE } from "../../shared/sampling/gumbel.js";
+import { partGrid } from "../../shared/sampling/sample-grid.js";
 
 /** A sampling batch's logits over the whole slice, [rows, stride], that each block fills at its own columns. */
 export interface SliceLogits {
@@ -25,8 +27,12 @@ export interface SliceLogits {
   start: number;
   stride: number;
   logits: Float32Array;
-  /** exp(z − the block's max), for top-p's mass grid; rescaled to the slice's max by the session. */
-  weights?: Float32Array;
+  /** Rows that sample under top-p: each block adds its mass grid (sample-grid.ts) to `grids[row]`. */
+  gridRows?: Uint8Array;
+  grids?: Float64Array[][];
+  /** [rows, groups] the best logit of each group of 256 global ids touching the slice, filled while copying (sample-scan.ts). */
+  maxima: Float32Array;
+  groups: number;
 }
 
 /** The inputs every block of a batch shares, built once per batch. */
@@ -58,10 +64,10 @@ export class BlockSession {
 
   /**
    * `targets` are the global ids this block owns, row by row; k ≤ the shard's
-   * range size. With a `sink` (a batch that samples), the block's logits, and
-   * exp(z − block max) when `sink.weights` is given, are copied into the
-   * slice-wide arrays at the block's columns; otherwise a run never copies
-   * [B, V_block] out of onnxruntime.
+   * range size. With a `sink` (a batch that samples), the block's logits are
+   * copied into the slice-wide arrays at the block's columns (and its mass
+   * grids added for top-p rows); otherwise a run never copies [B, V_block]
+   * out of onnxruntime.
    */
   async run(feeds: BlockFeeds, k: number, targets: FlatTargets, sink?: SliceLogits): Promise<BatchPartial> {
     const { rows } = feeds;
@@ -74,7 +80,7 @@ export class BlockSession {
     for (let row = 0; row < rows; row++) {
       for (let j = 0; j < targets.counts[row]!; j++) local[row * targetWidth + j] = BigInt(targets.ids[next++]! - this.range.start);
     }
-    const owned: string[] = sink ? [OUTPUTS.logits, ...(sink.weights ? [OUTPUTS.probs] : [])] : [];
+    const owned: string[] = sink ? [OUTPUTS.logits, ...(sink.gridRows ? [OUTPUTS.probs] : [])] : [];
     const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(PARTIAL_FETCHES.map((name) => [name, null]));
     for (const name of owned) fetches[name] = this.output(name, rows);
     const out = await this.session.run(
@@ -87,7 +93,7 @@ export class BlockSession {
     );
     try {
       const partial = this.toPartial(rows, kBlock, kRun, targets, targetWidth, out);
-      if (sink) this.copyOut(rows, out, sink);
+      if (sink) this.copyOut(rows, out, sink, partial.max);
       return partial;
     } finally {
       for (const [name, tensor] of Object.entries(out)) if (!owned.includes(name)) tensor.dispose();
@@ -127,20 +133,37 @@ export class BlockSession {
     return new ort.Tensor("float32", buffer.subarray(0, rows * width), [rows, width]);
   }
 
-  /** Logits, and p / p[argmax] = exp(z − max) from onnxruntime's own Softmax (no exp per class here), into the sink. */
-  private copyOut(rows: number, out: ort.InferenceSession.ReturnType, sink: SliceLogits): void {
+  /** Logits and group maxima into the sink, and the block's mass grid of each top-p row. */
+  private copyOut(rows: number, out: ort.InferenceSession.ReturnType, sink: SliceLogits, max: Float64Array): void {
     const z = out[OUTPUTS.logits]!.data as Float32Array;
     const width = z.length / rows;
     const size = this.range.size;
     const at = this.range.start - sink.start;
-    const probs = sink.weights ? (out[OUTPUTS.probs]!.data as Float32Array) : null;
+    const probs = sink.gridRows ? (out[OUTPUTS.probs]!.data as Float32Array) : null;
     const probOfMax = out[OUTPUTS.probOfMax]!.data as Float32Array;
+    const firstGroup = Math.floor(sink.start / GROUP_SIZE);
     for (let row = 0; row < rows; row++) {
-      sink.logits.set(z.subarray(row * width, row * width + size), row * sink.stride + at);
-      if (!probs) continue;
-      const scale = 1 / probOfMax[row]!;
-      const to = row * sink.stride + at;
-      for (let i = 0; i < size; i++) sink.weights![to + i] = probs[row * width + i]! * scale;
+      // Copy and group maxima in one pass: the sampling scan then never rereads groups it does not visit.
+      const src = row * width;
+      const dst = row * sink.stride + at;
+      for (let from = 0; from < size; ) {
+        const id = this.range.start + from;
+        const group = Math.floor(id / GROUP_SIZE);
+        const to = Math.min(size, (group + 1) * GROUP_SIZE - this.range.start);
+        const slot = row * sink.groups + group - firstGroup;
+        let m = sink.maxima[slot]!;
+        for (let i = from; i < to; i++) {
+          const v = z[src + i]!;
+          sink.logits[dst + i] = v;
+          if (v > m) m = v;
+        }
+        sink.maxima[slot] = m;
+        from = to;
+      }
+      if (!probs || !sink.gridRows![row]) continue;
+      // The block's own grid from onnxruntime's softmax (p / p[argmax] = exp(z − max)): no exp per class; grids add up exactly.
+      const weights = { probs: probs.subarray(src, src + size), scale: 1 / probOfMax[row]! };
+      sink.grids![row]!.push(partGrid(z.subarray(src, src + size), max[row]!, weights));
     }
   }
 

@@ -12,8 +12,10 @@ import ort from "onnxruntime-node";
 import { ShardmaxError } from "../../shared/errors.js";
 import { combinePartials, routeFlatTargets } from "../../shared/math/combine-partials.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
-import { filled, needsGrid, needsLogits, type RowOptions } from "../../shared/math/row-options.js";
+import { filled, needsGrid, needsLogits, optionAt, type RowOptions } from "../../shared/math/row-options.js";
+import { combineGrids } from "../../shared/sampling/sample-grid.js";
 import { partSampling } from "../../shared/sampling/part-draws.js";
+import { GROUP_SIZE } from "../../shared/sampling/gumbel.js";
 import { ClassRange } from "../../shared/ranges.js";
 import { augmentHidden, augmentInPlace, augmentedLength } from "./augmented-block.js";
 import { planBlocks, rowsPerBlock } from "./block-plan.js";
@@ -110,10 +112,9 @@ export class ShardSession {
     const whole = combinePartials(parts, k, routed.owners);
     if (!sink) return whole;
     // Draws are searched over the whole slice at once (best-first across all its groups), not block by block.
-    if (sink.weights) rescaleWeights(sink, parts, whole, this.blocks);
-    const part = { ...whole, start: this.range.start, size: this.range.size, logits: sink.logits, stride: sink.stride };
-    const grids = sink.weights ? { probs: sink.weights, probOfMax: new Float32Array(rows).fill(1) } : {};
-    return { ...whole, ...partSampling({ ...part, ...grids }, batch.options) };
+    const grids = sink.grids?.map((list) => (list.length > 0 ? combineGrids(list) : undefined));
+    const part = { ...whole, start: this.range.start, size: this.range.size, logits: sink.logits, stride: sink.stride, maxima: sink.maxima, grids };
+    return { ...whole, ...partSampling(part, batch.options) };
   }
 
   /**
@@ -126,12 +127,13 @@ export class ShardSession {
     const stride = this.range.size;
     const need = batch.rows * stride;
     if (this.sinkLogits.length < need) this.sinkLogits = new Float32Array(need);
-    const weights = needsGrid(batch.options) ? (this.sinkWeights.length < need ? (this.sinkWeights = new Float32Array(need)) : this.sinkWeights) : null;
-    return { start: this.range.start, stride, logits: this.sinkLogits.subarray(0, need), ...(weights ? { weights: weights.subarray(0, need) } : {}) };
+    const groups = Math.floor((this.range.end - 1) / GROUP_SIZE) - Math.floor(this.range.start / GROUP_SIZE) + 1;
+    const maxima = new Float32Array(batch.rows * groups).fill(-Infinity);
+    const grid = needsGrid(batch.options) ? gridRowsOf(batch.options, batch.rows) : null;
+    return { start: this.range.start, stride, logits: this.sinkLogits.subarray(0, need), maxima, groups, ...(grid ?? {}) };
   }
 
   private sinkLogits = new Float32Array(0);
-  private sinkWeights = new Float32Array(0);
 
   /** z = (W·h + b)/T of every class of the slice: [rows, range size] row-major, block by block. */
   async logits(batch: LogitsBatch): Promise<Float32Array> {
@@ -151,21 +153,14 @@ export class ShardSession {
   }
 }
 
-/** Each block wrote exp(z − its own max); the grid wants exp(z − the slice's max). */
-function rescaleWeights(sink: SliceLogits, parts: readonly BatchPartial[], whole: BatchPartial, blocks: readonly BlockSession[]): void {
-  blocks.forEach((block, b) => {
-    const at = block.range.start - sink.start;
-    for (let row = 0; row < whole.rows; row++) {
-      const m = whole.max[row]!;
-      const own = parts[b]!.max[row]!;
-      const factor = m === -Infinity || own === -Infinity ? 0 : Math.exp(own - m);
-      if (factor === 1) continue;
-      const from = row * sink.stride + at;
-      // A block of −∞ logits has NaN softmax: it holds no mass.
-      if (factor === 0) sink.weights!.fill(0, from, from + block.range.size);
-      else for (let i = from; i < from + block.range.size; i++) sink.weights![i]! *= factor;
-    }
-  });
+/** The rows that sample under top-p, and an empty list of block grids for each row. */
+function gridRowsOf(options: RowOptions, rows: number): { gridRows: Uint8Array; grids: Float64Array[][] } {
+  const gridRows = new Uint8Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const topP = optionAt(options, "topP", r);
+    gridRows[r] = optionAt(options, "drawCounts", r) > 0 && topP > 0 && topP < 1 ? 1 : 0;
+  }
+  return { gridRows, grids: Array.from({ length: rows }, () => []) };
 }
 
 /** A slice already in memory, read like one on disk. */

@@ -16,6 +16,7 @@ import { optionAt, type RowOptions } from "../math/row-options.js";
 import type { DrawRecord } from "./sample-records.js";
 import { GRID_POINTS, TOP_P_REACH, partGrid } from "./sample-grid.js";
 import { NO_LIMIT, groupMaxima, scanChain, type OrderLimit } from "./sample-scan.js";
+import { GROUP_SIZE } from "./gumbel.js";
 /** Slack below m + log minP, so float rounding of that sum never drops a class the gateway keeps. */
 const MIN_P_SLACK = 1e-3;
 
@@ -34,9 +35,10 @@ export interface PartLogits {
   k: number;
   /** The part's max per row. */
   max: Float64Array;
-  /** Softmax over the part, same layout as logits, and its value at each row's argmax: p / probOfMax = exp(z − max). */
-  probs?: Float32Array;
-  probOfMax?: Float32Array;
+  /** Each row's mass grid when the caller already has it (a shard: its blocks' grids combined), else computed here. */
+  grids?: (Float64Array | undefined)[];
+  /** [rows, groups] best logit per group of 256 global ids, when the caller already has them (else computed here). */
+  maxima?: Float32Array;
 }
 
 type SamplingColumns = Pick<
@@ -60,13 +62,13 @@ export function partSampling(part: PartLogits, options: RowOptions): SamplingCol
     if (draws > 0) {
       const { limit, chained } = reach(part, options, row);
       const partRow = { logits, start: part.start, topIds: part.topIds.subarray(row * part.k), topLogits: part.topLogits.subarray(row * part.k), topCount: part.k };
-      const maxima = groupMaxima(partRow);
+      const groups = Math.floor((part.start + part.size - 1) / GROUP_SIZE) - Math.floor(part.start / GROUP_SIZE) + 1;
+      const maxima = part.maxima ? part.maxima.subarray(row * groups, (row + 1) * groups) : groupMaxima(partRow);
       const seed = optionAt(options, "seeds", row);
       for (let j = 0; j < draws; j++) chains.push(scanChain(partRow, maxima, seed, j, limit, chained));
       const topP = optionAt(options, "topP", row);
       if (topP > 0 && topP < 1) {
-        const weights = part.probs ? { probs: part.probs.subarray(row * part.stride, row * part.stride + part.size), scale: 1 / part.probOfMax![row]! } : undefined;
-        grids.push(partGrid(logits, part.max[row]!, weights));
+        grids.push(part.grids?.[row] ?? partGrid(logits, part.max[row]!));
         gridCounts[row] = GRID_POINTS + 1;
       }
     }

@@ -34,10 +34,19 @@ export function partGrid(logits: Float32Array, max: number, weights?: { probs: F
   const top = Math.floor(max / GRID_STEP);
   out[0] = top;
   const buckets = new Float64Array(GRID_POINTS);
-  for (let i = 0; i < logits.length; i++) {
-    const z = logits[i]!;
-    const b = top - Math.floor(z / GRID_STEP);
-    if (b < GRID_POINTS) buckets[b]! += weights ? weights.probs[i]! : Math.exp(z - max);
+  const perNat = 1 / GRID_STEP; // a power of two: z · perNat is exact
+  if (weights) {
+    const probs = weights.probs;
+    for (let i = 0; i < logits.length; i++) {
+      const b = top - Math.floor(logits[i]! * perNat);
+      if (b < GRID_POINTS) buckets[b]! += probs[i]!;
+    }
+  } else {
+    for (let i = 0; i < logits.length; i++) {
+      const z = logits[i]!;
+      const b = top - Math.floor(z * perNat);
+      if (b < GRID_POINTS) buckets[b]! += Math.exp(z - max);
+    }
   }
   let sum = 0;
   const scale = weights ? weights.scale : 1;
