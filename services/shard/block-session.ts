@@ -18,7 +18,7 @@ import type { ClassRange } from "../../shared/ranges.js";
 import { INPUTS, OUTPUTS, PARTIAL_FETCHES, externalData, partialGraph } from "./partial-graph.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 import { paddedRows } from "./augmented-block.js";
-import { GROUP_SIZE } from "../../shared/sampling/gumbel.js";
+import { CHUNK } from "../../shared/sampling/sample-scan.js";
 import { partGrid } from "../../shared/sampling/sample-grid.js";
 
 /** A sampling batch's logits over the whole slice, [rows, stride], that each block fills at its own columns. */
@@ -30,9 +30,9 @@ export interface SliceLogits {
   /** Rows that sample under top-p: each block adds its mass grid (sample-grid.ts) to `grids[row]`. */
   gridRows?: Uint8Array;
   grids?: Float64Array[][];
-  /** [rows, groups] the best logit of each group of 256 global ids touching the slice, filled while copying (sample-scan.ts). */
-  maxima: Float32Array;
-  groups: number;
+  /** [rows, chunks] the best logit of each aligned chunk of CHUNK global ids touching the slice, filled while copying (sample-scan.ts). */
+  chunkMaxima: Float32Array;
+  chunks: number;
 }
 
 /** The inputs every block of a batch shares, built once per batch. */
@@ -141,23 +141,19 @@ export class BlockSession {
     const at = this.range.start - sink.start;
     const probs = sink.gridRows ? (out[OUTPUTS.probs]!.data as Float32Array) : null;
     const probOfMax = out[OUTPUTS.probOfMax]!.data as Float32Array;
-    const firstGroup = Math.floor(sink.start / GROUP_SIZE);
+    const firstChunk = Math.floor(sink.start / CHUNK);
+    const { logits, chunkMaxima, chunks } = sink;
     for (let row = 0; row < rows; row++) {
-      // Copy and group maxima in one pass: the sampling scan then never rereads groups it does not visit.
       const src = row * width;
-      const dst = row * sink.stride + at;
+      logits.set(z.subarray(src, src + size), row * sink.stride + at);
+      // Chunk maxima from the block's own output (still in cache): the scan then never reads a chunk it does not visit.
       for (let from = 0; from < size; ) {
-        const id = this.range.start + from;
-        const group = Math.floor(id / GROUP_SIZE);
-        const to = Math.min(size, (group + 1) * GROUP_SIZE - this.range.start);
-        const slot = row * sink.groups + group - firstGroup;
-        let m = sink.maxima[slot]!;
-        for (let i = from; i < to; i++) {
-          const v = z[src + i]!;
-          sink.logits[dst + i] = v;
-          if (v > m) m = v;
-        }
-        sink.maxima[slot] = m;
+        const chunk = Math.floor((this.range.start + from) / CHUNK);
+        const to = Math.min(size, (chunk + 1) * CHUNK - this.range.start);
+        const slot = row * chunks + chunk - firstChunk;
+        let m = chunkMaxima[slot]!;
+        for (let i = src + from; i < src + to; i++) if (z[i]! > m) m = z[i]!;
+        chunkMaxima[slot] = m;
         from = to;
       }
       if (!probs || !sink.gridRows![row]) continue;

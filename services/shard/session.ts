@@ -15,7 +15,7 @@ import type { BatchPartial } from "../../shared/math/partial.js";
 import { filled, needsGrid, needsLogits, optionAt, type RowOptions } from "../../shared/math/row-options.js";
 import { combineGrids } from "../../shared/sampling/sample-grid.js";
 import { partSampling } from "../../shared/sampling/part-draws.js";
-import { GROUP_SIZE } from "../../shared/sampling/gumbel.js";
+import { CHUNK } from "../../shared/sampling/sample-scan.js";
 import { ClassRange } from "../../shared/ranges.js";
 import { augmentHidden, augmentInPlace, augmentedLength } from "./augmented-block.js";
 import { planBlocks, rowsPerBlock } from "./block-plan.js";
@@ -113,7 +113,7 @@ export class ShardSession {
     if (!sink) return whole;
     // Draws are searched over the whole slice at once (best-first across all its groups), not block by block.
     const grids = sink.grids?.map((list) => (list.length > 0 ? combineGrids(list) : undefined));
-    const part = { ...whole, start: this.range.start, size: this.range.size, logits: sink.logits, stride: sink.stride, maxima: sink.maxima, grids };
+    const part = { ...whole, start: this.range.start, size: this.range.size, logits: sink.logits, stride: sink.stride, chunkMaxima: sink.chunkMaxima, grids };
     return { ...whole, ...partSampling(part, batch.options) };
   }
 
@@ -127,10 +127,10 @@ export class ShardSession {
     const stride = this.range.size;
     const need = batch.rows * stride;
     if (this.sinkLogits.length < need) this.sinkLogits = new Float32Array(need);
-    const groups = Math.floor((this.range.end - 1) / GROUP_SIZE) - Math.floor(this.range.start / GROUP_SIZE) + 1;
-    const maxima = new Float32Array(batch.rows * groups).fill(-Infinity);
+    const chunks = Math.floor((this.range.end - 1) / CHUNK) - Math.floor(this.range.start / CHUNK) + 1;
+    const chunkMaxima = new Float32Array(batch.rows * chunks).fill(-Infinity);
     const grid = needsGrid(batch.options) ? gridRowsOf(batch.options, batch.rows) : null;
-    return { start: this.range.start, stride, logits: this.sinkLogits.subarray(0, need), maxima, groups, ...(grid ?? {}) };
+    return { start: this.range.start, stride, logits: this.sinkLogits.subarray(0, need), chunkMaxima, chunks, ...(grid ?? {}) };
   }
 
   private sinkLogits = new Float32Array(0);

@@ -15,8 +15,7 @@ import { comesBefore, type PartialColumns } from "../math/partial.js";
 import { optionAt, type RowOptions } from "../math/row-options.js";
 import type { DrawRecord } from "./sample-records.js";
 import { GRID_POINTS, TOP_P_REACH, partGrid } from "./sample-grid.js";
-import { NO_LIMIT, groupMaxima, scanChain, type OrderLimit } from "./sample-scan.js";
-import { GROUP_SIZE } from "./gumbel.js";
+import { CHUNK, NO_LIMIT, groupsFromChunks, maximaOf, scanChain, type OrderLimit } from "./sample-scan.js";
 /** Slack below m + log minP, so float rounding of that sum never drops a class the gateway keeps. */
 const MIN_P_SLACK = 1e-3;
 
@@ -37,8 +36,8 @@ export interface PartLogits {
   max: Float64Array;
   /** Each row's mass grid when the caller already has it (a shard: its blocks' grids combined), else computed here. */
   grids?: (Float64Array | undefined)[];
-  /** [rows, groups] best logit per group of 256 global ids, when the caller already has them (else computed here). */
-  maxima?: Float32Array;
+  /** [rows, chunks] best logit per aligned chunk of CHUNK global ids, when the caller already has them (else computed here). */
+  chunkMaxima?: Float32Array;
 }
 
 type SamplingColumns = Pick<
@@ -62,8 +61,10 @@ export function partSampling(part: PartLogits, options: RowOptions): SamplingCol
     if (draws > 0) {
       const { limit, chained } = reach(part, options, row);
       const partRow = { logits, start: part.start, topIds: part.topIds.subarray(row * part.k), topLogits: part.topLogits.subarray(row * part.k), topCount: part.k };
-      const groups = Math.floor((part.start + part.size - 1) / GROUP_SIZE) - Math.floor(part.start / GROUP_SIZE) + 1;
-      const maxima = part.maxima ? part.maxima.subarray(row * groups, (row + 1) * groups) : groupMaxima(partRow);
+      const chunkCount = Math.floor((part.start + part.size - 1) / CHUNK) - Math.floor(part.start / CHUNK) + 1;
+      const chunks = part.chunkMaxima ? part.chunkMaxima.subarray(row * chunkCount, (row + 1) * chunkCount) : maximaOf(partRow, CHUNK);
+      const maxima = groupsFromChunks(chunks, part.start, part.size);
+      Object.assign(partRow, { chunks });
       const seed = optionAt(options, "seeds", row);
       for (let j = 0; j < draws; j++) chains.push(scanChain(partRow, maxima, seed, j, limit, chained));
       const topP = optionAt(options, "topP", row);

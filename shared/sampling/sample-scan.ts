@@ -33,6 +33,9 @@ export interface OrderLimit {
 
 export const NO_LIMIT: OrderLimit = { logit: -Infinity, id: 2 ** 32 - 1 };
 
+/** Inside a visited group, members are read in aligned chunks of this many ids; a chunk whose best logit cannot win is skipped. */
+export const CHUNK = 32;
+
 /** One row of a part: its logits from global id `start`, and its top list (global ids, class order). */
 export interface PartRow {
   logits: Float32Array;
@@ -40,20 +43,39 @@ export interface PartRow {
   topIds: ArrayLike<number>;
   topLogits: ArrayLike<number>;
   topCount: number;
+  /** Best logit per aligned chunk of CHUNK global ids touching the part (chunkMaxima), when the caller has them. */
+  chunks?: Float32Array;
+}
+
+/** Maximum logit per aligned run of `size` global ids touching the part. */
+export function maximaOf(row: Pick<PartRow, "logits" | "start">, size: number): Float32Array {
+  const { logits, start } = row;
+  const first = Math.floor(start / size);
+  const last = Math.floor((start + logits.length - 1) / size);
+  const out = new Float32Array(last - first + 1);
+  for (let g = 0; g < out.length; g++) {
+    const from = Math.max(0, (first + g) * size - start);
+    const to = Math.min(logits.length, (first + g + 1) * size - start);
+    let m = -Infinity;
+    for (let i = from; i < to; i++) if (logits[i]! > m) m = logits[i]!;
+    out[g] = m;
+  }
+  return out;
 }
 
 /** Maximum logit per group of 256 global ids touching the part; computed once per row, shared by its draws. */
 export function groupMaxima(row: Pick<PartRow, "logits" | "start">): Float32Array {
-  const { logits, start } = row;
-  const first = Math.floor(start / GROUP_SIZE);
-  const last = Math.floor((start + logits.length - 1) / GROUP_SIZE);
-  const out = new Float32Array(last - first + 1);
-  for (let g = 0; g < out.length; g++) {
-    const from = Math.max(0, (first + g) * GROUP_SIZE - start);
-    const to = Math.min(logits.length, (first + g + 1) * GROUP_SIZE - start);
-    let m = -Infinity;
-    for (let i = from; i < to; i++) if (logits[i]! > m) m = logits[i]!;
-    out[g] = m;
+  return maximaOf(row, GROUP_SIZE);
+}
+
+/** Group maxima from chunk maxima (a group is GROUP_SIZE / CHUNK aligned chunks). */
+export function groupsFromChunks(chunks: Float32Array, start: number, size: number): Float32Array {
+  const firstGroup = Math.floor(start / GROUP_SIZE);
+  const firstChunk = Math.floor(start / CHUNK);
+  const out = new Float32Array(Math.floor((start + size - 1) / GROUP_SIZE) - firstGroup + 1).fill(-Infinity);
+  for (let c = 0; c < chunks.length; c++) {
+    const g = Math.floor(((firstChunk + c) * CHUNK) / GROUP_SIZE) - firstGroup;
+    if (chunks[c]! > out[g]!) out[g] = chunks[c]!;
   }
   return out;
 }
@@ -63,7 +85,8 @@ export function groupMaxima(row: Pick<PartRow, "logits" | "start">): Float32Arra
  * class order; with `chained` false only its last record (the argmax).
  * Classes of logit −∞ have no mass and are never records.
  */
-export function scanChain(row: PartRow, maxima: Float32Array, seed: number, draw: number, limit: OrderLimit, chained: boolean): DrawRecord[] {
+export function scanChain(part: PartRow, maxima: Float32Array, seed: number, draw: number, limit: OrderLimit, chained: boolean): DrawRecord[] {
+  const row = part.chunks ? part : { ...part, chunks: maximaOf(part, CHUNK) };
   const noise = new DrawNoise(drawKey(seed, draw), Math.floor(row.start / GROUP_SIZE), maxima);
   const chain: DrawRecord[] = [];
   let bound = { ...limit, inclusive: true };
@@ -159,25 +182,37 @@ function bestBelow(row: PartRow, maxima: Float32Array, noise: DrawNoise, bound: 
     const from = Math.max(start, group * GROUP_SIZE);
     const to = Math.min(end, (group + 1) * GROUP_SIZE);
     const unbounded = bound.logit === -Infinity;
-    for (let id = from; id < to; id++) {
-      const logit = logits[id - start]!;
-      if (logit < zCut || logit === -Infinity || (!unbounded && !within(logit, id, bound))) continue;
-      let x = min;
-      if (id !== holder) {
-        const high = word(key, id, 4) >>> 5;
-        if (high + 1 < cut) continue;
-        // The member's own bound: X_i ≤ exp(z_i − L) needs w_i ≥ exp(E_g − exp(z_i − L)); two exps before any log.
-        if (bestId >= 0 && (high + 1) / 2 ** 27 < Math.exp(min - Math.exp(logit - bestKey))) continue;
-        x = min - Math.log(unit(key, id, 4, 5));
+    const chunks = row.chunks!;
+    const firstChunk = Math.floor(start / CHUNK);
+    for (let chunkFrom = from; chunkFrom < to; ) {
+      const chunk = Math.floor(chunkFrom / CHUNK);
+      const chunkTo = Math.min(to, (chunk + 1) * CHUNK);
+      // A chunk whose best logit is below both the cut and the bound holds no candidate.
+      if (chunks[chunk - firstChunk]! < (zCut > bound.logit ? zCut : bound.logit)) {
+        chunkFrom = chunkTo;
+        continue;
       }
-      const k = logit - Math.log(x);
-      if (bestId >= 0 && !beats(k, id, bestKey, bestId)) continue;
-      bestId = id;
-      bestLogit = logit;
-      bestKey = k;
-      zCut = bestKey + logMin;
-      reach = Math.exp(zmax - bestKey);
-      cut = Math.exp(min - reach) * 2 ** 27;
+      for (let id = chunkFrom; id < chunkTo; id++) {
+        const logit = logits[id - start]!;
+        if (logit < zCut || logit === -Infinity || (!unbounded && !within(logit, id, bound))) continue;
+        let x = min;
+        if (id !== holder) {
+          const high = word(key, id, 4) >>> 5;
+          if (high + 1 < cut) continue;
+          // The member's own bound: X_i ≤ exp(z_i − L) needs w_i ≥ exp(E_g − exp(z_i − L)); two exps before any log.
+          if (bestId >= 0 && (high + 1) / 2 ** 27 < Math.exp(min - Math.exp(logit - bestKey))) continue;
+          x = min - Math.log(unit(key, id, 4, 5));
+        }
+        const k = logit - Math.log(x);
+        if (bestId >= 0 && !beats(k, id, bestKey, bestId)) continue;
+        bestId = id;
+        bestLogit = logit;
+        bestKey = k;
+        zCut = bestKey + logMin;
+        reach = Math.exp(zmax - bestKey);
+        cut = Math.exp(min - reach) * 2 ** 27;
+      }
+      chunkFrom = chunkTo;
     }
   }
   return bestId < 0 ? null : { id: bestId, logit: bestLogit, key: bestKey };
