@@ -13,6 +13,7 @@ import type { ShardCall } from "./batcher.js";
 import { decodeOptions } from "../../shared/grpc/partial-codec.js";
 import type { OptionName, RowOptions } from "../../shared/math/row-options.js";
 import { MAX_SEED } from "../../shared/sampling/gumbel.js";
+import { MAX_CHAIN } from "../../shared/sampling/sample-scan.js";
 
 /** Fingerprints are "sha256:" + 64 hex digits; anything much longer is not one. */
 export const MAX_FINGERPRINT_CHARS = 128;
@@ -29,8 +30,10 @@ export interface PartialRequestMessage {
   [option: string]: unknown;
 }
 
-/** Most Gumbel-max draws and mass points a row may ask of a shard (the gateway's --max-draws is below it). */
+/** Most Gumbel-max draws a row may ask of a shard (the gateway's --max-draws is below it). */
 export const MAX_DRAWS_PER_ROW = 1024;
+/** Most mass points a row may ask: top-p's second round asks at most one per record of its chains. */
+export const MAX_POINTS_PER_ROW = MAX_DRAWS_PER_ROW * (MAX_CHAIN + 1);
 
 export interface PartialLimits {
   maxRows: number;
@@ -91,7 +94,7 @@ function decodeRowOptions(request: PartialRequestMessage, rows: number, limits: 
   check("sampleTopK", (k) => k <= limits.maxTopK, `must be at most ${limits.maxTopK}`);
   check("topP", (p) => p >= 0 && p <= 1, "must be in [0, 1]");
   check("minP", (p) => p >= 0 && p < 1, "must be in [0, 1)");
-  check("pointCounts", (n) => n <= MAX_DRAWS_PER_ROW, `must be at most ${MAX_DRAWS_PER_ROW}`);
+  check("pointCounts", (n) => n <= MAX_POINTS_PER_ROW, `must be at most ${MAX_POINTS_PER_ROW}`);
   check("pointLogits", (z) => !Number.isNaN(z), "must be a number");
   return options;
 }
