@@ -110,4 +110,11 @@ describe("on results", () => {
     expect(Object.keys(row!.top[0]!)).toEqual(["id", "label", "logit", "logprob", "prob"]);
     expect(row!.targets).toEqual([{ id: 0, label: "zero", logit: 0, logprob: -1 }]);
   });
+
+  it("withLabels labels a sampled row's draws and keeps its seed", async () => {
+    const labels = await loadLabels(await file("zero\none\ntwo\n"));
+    const [row] = withLabels([{ logZ: 1, top: [], targets: [], seed: 42, samples: [{ id: 2, logit: 1, logprob: 0 }, { id: 0, logit: 0, logprob: -1 }] }], labels);
+    expect(row!.seed).toBe(42);
+    expect(row!.samples).toEqual([{ id: 2, label: "two", logit: 1, logprob: 0 }, { id: 0, label: "zero", logit: 0, logprob: -1 }]);
+  });
 });
