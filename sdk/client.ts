@@ -11,6 +11,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { ShardmaxError, invalidField } from "../shared/errors.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../shared/grpc/proto.js";
+import { MAX_SEED, isSeed } from "../shared/sampling/gumbel.js";
 import { float32From, toBytes } from "../shared/tensor-bytes.js";
 import type { DistributionChunk, DistributionInput, DistributionRows } from "./types.js";
 import type { ModelInfo, QueryInput, QueryOptions, QueryResult, RowResult, SampleInput, SampledClass, ScoredClass, TargetScore } from "./types.js";
@@ -171,7 +172,7 @@ interface QueryResponseMessage {
 function sampleMessage(sample: SampleInput): object {
   const { seed, ...rest } = sample;
   const check = (s: unknown, field: string) => {
-    if (typeof s !== "number" || !Number.isSafeInteger(s) || s < 0) throw invalidField(field, `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}, got ${s}`);
+    if (!isSeed(s)) throw invalidField(field, `must be an integer from 0 to ${MAX_SEED}, got ${s}`);
   };
   if (Array.isArray(seed)) seed.forEach((s, r) => check(s, `sample.seed[${r}]`));
   else if (seed !== undefined) check(seed, "sample.seed");

@@ -9,6 +9,7 @@ import type { GatewayContext } from "./context.js";
 import { DEFAULT_TOP_K, queryAnswerBytes, type Query } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
 import type { SampleRequest } from "./sampling.js";
+import { HIDDEN_SCHEMA, hiddenFromJson } from "./hidden-json.js";
 import { labelProblem } from "./labels.js";
 import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { modelView } from "./model-view.js";
@@ -36,7 +37,7 @@ const softmaxSchema = {
   required: ["hidden"],
   additionalProperties: false,
   properties: {
-    hidden: { type: "array", items: { type: "array", items: { type: "number" } } },
+    hidden: HIDDEN_SCHEMA,
     topK: { type: "integer" },
     targets: { type: "array", items: { type: "array", items: { type: "integer" } } },
     temperature: { type: "number" },
@@ -111,16 +112,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   return app;
 }
 
-/** number[][] → one row-major Float32Array; ragged rows are refused here, a wrong d by checkQuery. */
+/** The body as a Query; a wrong d and the limits are checkQuery's. */
 function queryFromJson(body: SoftmaxBody): Query {
-  const rows = body.hidden.length;
-  if (rows === 0) throw new ShardmaxError("INVALID_ARGUMENT", "hidden: is empty: send at least one row");
-  const dim = body.hidden[0]!.length;
-  const hidden = new Float32Array(rows * dim);
-  body.hidden.forEach((row, r) => {
-    if (row.length !== dim) throw new ShardmaxError("INVALID_ARGUMENT", `hidden[${r}]: has ${row.length} numbers, hidden[0] has ${dim} (rows must all have d numbers)`);
-    hidden.set(row, r * dim);
-  });
-  const query: Query = { rows, dim, hidden, topK: body.topK ?? DEFAULT_TOP_K, targets: body.targets ?? [], temperature: body.temperature ?? 1 };
+  const query: Query = { ...hiddenFromJson(body.hidden), topK: body.topK ?? DEFAULT_TOP_K, targets: body.targets ?? [], temperature: body.temperature ?? 1 };
   return body.sample ? { ...query, sample: body.sample } : query;
 }

@@ -14,10 +14,11 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
-import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import type { RowAdmission } from "./admission.js";
 import type { DistributionChunk, DistributionService, OpenDistribution } from "./distribution.js";
+import { HIDDEN_SCHEMA, hiddenFromJson } from "./hidden-json.js";
 import type { ModelRef } from "./topology.js";
 
 /** Upper bound of one log-prob in JSON: a float32 printed as a double ("-0.00012345678901234567" is 23) and a comma. */
@@ -38,7 +39,7 @@ const schema = {
   required: ["hidden"],
   additionalProperties: false,
   properties: {
-    hidden: { type: "array", items: { type: "array", items: { type: "number" } } },
+    hidden: HIDDEN_SCHEMA,
     temperature: { type: "number" },
   },
 } as const;
@@ -78,18 +79,7 @@ export function registerDistributionRoute(app: FastifyInstance, distribution: Di
 }
 
 function fromJson(body: DistributionBody): { rows: number; dim: number; hidden: Float32Array; temperature: number } {
-  const rows = body.hidden.length;
-  if (rows === 0) throw invalidField("hidden", "is empty: send at least one row");
-  const dim = body.hidden[0]!.length;
-  const hidden = new Float32Array(rows * dim);
-  body.hidden.forEach((row, r) => {
-    if (row.length !== dim) throw invalidField(`hidden[${r}]`, `has ${row.length} numbers, hidden[0] has ${dim} (rows must all have d numbers)`);
-    hidden.set(row, r * dim);
-  });
-  for (let i = 0; i < hidden.length; i++) {
-    if (!Number.isFinite(hidden[i]!)) throw invalidField(`hidden[${Math.floor(i / dim)}][${i % dim}]`, "is not a finite number");
-  }
-  return { rows, dim, hidden, temperature: body.temperature ?? 1 };
+  return { ...hiddenFromJson(body.hidden), temperature: body.temperature ?? 1 };
 }
 
 async function send(open: OpenDistribution, res: ServerResponse, binary: boolean, distribution: DistributionService, log: Logger): Promise<void> {

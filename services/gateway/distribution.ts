@@ -14,10 +14,10 @@
  * Never a subset: a range that fails, ends early or sends chunks out of order
  * fails the whole distribution, and every other range's stream is cancelled.
  */
-import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import { ShardmaxError } from "../../shared/errors.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import type { GatewayContext } from "./context.js";
-import { checkTemperature, type QueryLimits } from "./query.js";
+import { checkFiniteHidden, checkHiddenShape, checkTemperature, type QueryLimits } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
 import { ReplicaPicker } from "./replica-picker.js";
 import { RangeStream } from "./range-stream.js";
@@ -66,9 +66,7 @@ export interface OpenDistribution {
 /** Refusals that need only the model: made before any shard is called. */
 export function checkDistribution(request: DistributionRequest, model: ModelRef, limits: DistributionLimits): void {
   const { rows, dim } = request;
-  if (rows < 1) throw invalidField("hidden", "is empty: send at least one row");
-  if (rows > limits.maxRows) throw new ShardmaxError("RESOURCE_EXHAUSTED", `hidden: ${rows} rows is over the limit of ${limits.maxRows} per request`);
-  if (dim !== model.dim) throw invalidField("hidden", `rows have ${dim} numbers, the model has d=${model.dim}`);
+  checkHiddenShape(rows, dim, model, limits.maxRows);
   checkTemperature(request.temperature);
   const values = rows * model.vocabSize;
   if (values > limits.maxDistributionValues) {
@@ -78,6 +76,7 @@ export function checkDistribution(request: DistributionRequest, model: ModelRef,
         `send at most ${Math.floor(limits.maxDistributionValues / model.vocabSize)} rows`,
     );
   }
+  checkFiniteHidden(request.hidden, dim);
 }
 
 export class DistributionService {

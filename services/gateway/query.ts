@@ -43,11 +43,23 @@ export interface Answer {
   results: LabeledRowResult[];
 }
 
+/** Rows, d against the model and the rows limit: the same for every request that carries hidden rows. */
+export function checkHiddenShape(rows: number, dim: number, model: ModelRef, maxRows: number): void {
+  if (rows < 1) throw invalidField("hidden", "is empty: send at least one row");
+  if (rows > maxRows) throw new ShardmaxError("RESOURCE_EXHAUSTED", `hidden: ${rows} rows is over the limit of ${maxRows} per request`);
+  if (dim !== model.dim) throw invalidField("hidden", `rows have ${dim} numbers, the model has d=${model.dim}`);
+}
+
+/** Every hidden value finite, the first one that is not named by row and column. */
+export function checkFiniteHidden(hidden: Float32Array, dim: number): void {
+  for (let i = 0; i < hidden.length; i++) {
+    if (!Number.isFinite(hidden[i]!)) throw invalidField(`hidden[${Math.floor(i / dim)}][${i % dim}]`, "is not a finite number");
+  }
+}
+
 export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits, labelBytes = 0): void {
   const { rows, dim } = query;
-  if (rows < 1) throw invalidField("hidden", "is empty: send at least one row");
-  if (rows > limits.maxRows) throw new ShardmaxError("RESOURCE_EXHAUSTED", `hidden: ${rows} rows is over the limit of ${limits.maxRows} per request`);
-  if (dim !== model.dim) throw invalidField("hidden", `rows have ${dim} numbers, the model has d=${model.dim}`);
+  checkHiddenShape(rows, dim, model, limits.maxRows);
   const maxTopK = Math.min(model.vocabSize, limits.maxTopK);
   if (!Number.isInteger(query.topK) || query.topK < 0 || query.topK > maxTopK) {
     throw invalidField("topK", `must be an integer from 0 to ${maxTopK}, got ${query.topK}`);
@@ -71,9 +83,7 @@ export function checkQuery(query: Query, model: ModelRef, limits: QueryLimits, l
       `answer: ${rows} rows × (topK ${query.topK}${draws > 0 ? ` + ${draws} draws` : ""}) + ${targets} targets would be about ${bytes} bytes, over --max-response-bytes ${limits.maxResponseBytes}; send fewer rows, targets or draws or a smaller topK`,
     );
   }
-  for (let i = 0; i < query.hidden.length; i++) {
-    if (!Number.isFinite(query.hidden[i]!)) throw invalidField(`hidden[${Math.floor(i / dim)}][${i % dim}]`, "is not a finite number");
-  }
+  checkFiniteHidden(query.hidden, dim);
   query.targets.forEach((list, row) => {
     list.forEach((id, j) => {
       if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) {

@@ -15,7 +15,7 @@ import { ShardmaxError, invalidField } from "../../shared/errors.js";
 import { logZOf, type SampledClass } from "../../shared/math/merge.js";
 import { unitOffsets, type BatchPartial } from "../../shared/math/partial.js";
 import { defaultOptions, type RowOptions } from "../../shared/math/row-options.js";
-import { MAX_SEED } from "../../shared/sampling/gumbel.js";
+import { MAX_SEED, isSeed } from "../../shared/sampling/gumbel.js";
 import { chainAt, recordStarts, type DrawRecord } from "../../shared/sampling/sample-records.js";
 import { RowRestriction, pick } from "../../shared/sampling/sample-select.js";
 
@@ -51,9 +51,6 @@ export function checkSample(sample: SampleRequest, rows: number, limits: { maxDr
   if (minP !== undefined && !(minP >= 0 && minP < 1)) throw invalidField("sample.minP", `must be in [0, 1), got ${minP}`);
 }
 
-function isSeed(s: unknown): s is number {
-  return typeof s === "number" && Number.isSafeInteger(s) && s >= 0;
-}
 
 /** Row r's seed: the array's, or (seed + r) mod 2^53, from a seed the gateway draws when none was sent. */
 export function rowSeeds(sample: SampleRequest, rows: number): number[] {

@@ -12,7 +12,7 @@ import { quoteShort } from "../../shared/text/quote-short.js";
 import type { ShardCall } from "./batcher.js";
 import { decodeOptions } from "../../shared/grpc/partial-codec.js";
 import type { OptionName, RowOptions } from "../../shared/math/row-options.js";
-import { MAX_SEED } from "../../shared/sampling/gumbel.js";
+import { MAX_SEED, isSeed } from "../../shared/sampling/gumbel.js";
 import { MAX_CHAIN } from "../../shared/sampling/sample-scan.js";
 
 /** Fingerprints are "sha256:" + 64 hex digits; anything much longer is not one. */
@@ -90,7 +90,7 @@ function decodeRowOptions(request: PartialRequestMessage, rows: number, limits: 
   };
   check("temperatures", (t) => Number.isFinite(t) && t > 0, "must be a finite number > 0");
   check("drawCounts", (n) => n <= MAX_DRAWS_PER_ROW, `must be at most ${MAX_DRAWS_PER_ROW}`);
-  check("seeds", (s) => Number.isSafeInteger(s) && s >= 0, `must be an integer from 0 to ${MAX_SEED}`);
+  check("seeds", isSeed, `must be an integer from 0 to ${MAX_SEED}`);
   check("sampleTopK", (k) => k <= limits.maxTopK, `must be at most ${limits.maxTopK}`);
   check("topP", (p) => p >= 0 && p <= 1, "must be in [0, 1]");
   check("minP", (p) => p >= 0 && p < 1, "must be in [0, 1)");

@@ -128,12 +128,14 @@ export class ShardSession {
     const need = batch.rows * stride;
     if (this.sinkLogits.length < need) this.sinkLogits = new Float32Array(need);
     const chunks = Math.floor((this.range.end - 1) / CHUNK) - Math.floor(this.range.start / CHUNK) + 1;
-    const chunkMaxima = new Float32Array(batch.rows * chunks).fill(-Infinity);
+    if (this.sinkChunks.length < batch.rows * chunks) this.sinkChunks = new Float32Array(batch.rows * chunks);
+    const chunkMaxima = this.sinkChunks.subarray(0, batch.rows * chunks).fill(-Infinity);
     const grid = needsGrid(batch.options) ? gridRowsOf(batch.options, batch.rows) : null;
     return { start: this.range.start, stride, logits: this.sinkLogits.subarray(0, need), chunkMaxima, chunks, ...(grid ?? {}) };
   }
 
   private sinkLogits = new Float32Array(0);
+  private sinkChunks = new Float32Array(0);
 
   /** z = (W·h + b)/T of every class of the slice: [rows, range size] row-major, block by block. */
   async logits(batch: LogitsBatch): Promise<Float32Array> {

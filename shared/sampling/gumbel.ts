@@ -33,6 +33,11 @@ export const GROUP_SIZE = 256;
 /** Seeds are integers 0 … 2^53 − 1, so they survive a JSON number and a float64. */
 export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
+/** A seed is an integer 0 … 2^53 − 1 (checked the same at the SDK, the gateway and the shard). */
+export function isSeed(s: unknown): s is number {
+  return typeof s === "number" && Number.isSafeInteger(s) && s >= 0;
+}
+
 const GOLDEN = 0x9e3779b9;
 
 export function mix32(x: number): number {

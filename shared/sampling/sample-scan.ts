@@ -63,11 +63,6 @@ export function maximaOf(row: Pick<PartRow, "logits" | "start">, size: number): 
   return out;
 }
 
-/** Maximum logit per group of 256 global ids touching the part; computed once per row, shared by its draws. */
-export function groupMaxima(row: Pick<PartRow, "logits" | "start">): Float32Array {
-  return maximaOf(row, GROUP_SIZE);
-}
-
 /** Group maxima from chunk maxima (a group is GROUP_SIZE / CHUNK aligned chunks). */
 export function groupsFromChunks(chunks: Float32Array, start: number, size: number): Float32Array {
   const firstGroup = Math.floor(start / GROUP_SIZE);

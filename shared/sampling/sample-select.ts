@@ -62,11 +62,6 @@ export class RowRestriction {
     this.target = restrictions.topP * kept;
   }
 
-  get restricted(): boolean {
-    const { topK, topP, minP } = this.restrictions;
-    return topK > 0 || (topP > 0 && topP < 1) || minP > 0;
-  }
-
   /** Whether `record` is inside the allowed prefix; "unknown" when only its mass-before (log Σ exp z) can tell. */
   inside(record: DrawRecord, logMassBefore?: number): Inside {
     const { topK, topP, minP } = this.restrictions;

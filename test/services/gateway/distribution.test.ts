@@ -40,6 +40,12 @@ describe("checkDistribution", () => {
       expect(refusal(() => checkDistribution(request(1, { temperature }), model, limits)).message).toMatch(/^temperature/);
     }
   });
+
+  it("refuses a non-finite hidden value before any shard is asked, naming its row and column (gRPC bodies are not schema-checked)", () => {
+    const bad = request(2);
+    bad.hidden[bad.dim + 1] = Number.NaN;
+    expect(refusal(() => checkDistribution(bad, model, limits)).message).toMatch(/^hidden\[1\]\[1\]: is not a finite number/);
+  });
 });
 
 describe("logProbs", () => {

@@ -8,7 +8,10 @@ import { describe, expect, it } from "vitest";
 import { combinePartials } from "../../../shared/math/combine-partials.js";
 import { partialFrom } from "../../../shared/math/partial.js";
 import { chainOf, recordStarts, type DrawRecord } from "../../../shared/sampling/sample-records.js";
-import { NO_LIMIT, groupMaxima, scanChain, type OrderLimit } from "../../../shared/sampling/sample-scan.js";
+import { GROUP_SIZE } from "../../../shared/sampling/gumbel.js";
+import { NO_LIMIT, maximaOf, scanChain, type OrderLimit } from "../../../shared/sampling/sample-scan.js";
+
+const groupMaxima = (row: { logits: Float32Array; start: number }) => maximaOf(row, GROUP_SIZE);
 import { mulberry32, normal } from "../../helpers/reference-softmax.js";
 import { specGumbel } from "../../helpers/reference-sampling.js";
 
