@@ -17,7 +17,6 @@ import { availableParallelism } from "node:os";
 import { BUILTIN_DEFAULT_SPEC } from "../../shared/checkpoint/builtin-head.js";
 import { createLogger } from "../../shared/log.js";
 import type { RunningGateway } from "../gateway/main.js";
-import { labelProblem } from "../gateway/labels.js";
 import type { ModelRef } from "../gateway/topology.js";
 import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
 import { GATEWAY_DEFAULTS, gatewayConfig } from "./gateway-command.js";
@@ -211,11 +210,10 @@ async function waitUntilServing(gateway: RunningGateway): Promise<ModelRef> {
   const deadline = Date.now() + GATEWAY_READY_TIMEOUT_MS;
   for (;;) {
     await gateway.shardSet.refresh();
-    const topology = gateway.shardSet.topology;
-    const mislabeled = labelProblem(gateway.labels, topology.model);
-    if (mislabeled) throw new CommandFailure(mislabeled);
-    if (topology.ready) return topology.model;
-    if (Date.now() > deadline) throw new CommandFailure(`the gateway is not ready ${GATEWAY_READY_TIMEOUT_MS} ms after every shard was: ${topology.reason}`);
+    const readiness = gateway.core.readiness();
+    if (readiness.ready) return readiness.model;
+    if (readiness.code === "MODEL_MISMATCH" && readiness.model) throw new CommandFailure(readiness.reason);
+    if (Date.now() > deadline) throw new CommandFailure(`the gateway is not ready ${GATEWAY_READY_TIMEOUT_MS} ms after every shard was: ${readiness.reason}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

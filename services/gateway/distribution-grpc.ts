@@ -9,9 +9,9 @@
 import type * as grpc from "@grpc/grpc-js";
 import { ShardmaxError, invalidField } from "../../shared/errors.js";
 import { drained } from "../../shared/grpc/drained.js";
-import { toServiceError } from "../../shared/grpc/errors.js";
+import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
 import { float32From } from "../../shared/tensor-bytes.js";
-import type { GatewayContext } from "./context.js";
+import type { GatewayCore } from "./core.js";
 
 interface DistributionRequestMessage {
   rows: number;
@@ -26,12 +26,12 @@ type Call = grpc.ServerWritableStream<DistributionRequestMessage, object>;
 const CHUNK_FRAMING_BYTES = 64;
 
 /** `maxSendBytes` is the door's message limit: a chunk larger than it goes out in pieces. */
-export function distributionHandler(context: GatewayContext & { maxSendBytes: number }): (call: Call) => void {
-  const maxFloats = Math.max(1, Math.floor((context.maxSendBytes - CHUNK_FRAMING_BYTES) / 4));
+export function distributionHandler(core: GatewayCore, maxSendBytes: number): (call: Call) => void {
+  const maxFloats = Math.max(1, Math.floor((maxSendBytes - CHUNK_FRAMING_BYTES) / 4));
   return (call) => {
     const gone = new AbortController();
     call.once("cancelled", () => gone.abort());
-    stream(call, context, maxFloats, gone.signal).then(
+    stream(call, core, maxFloats, gone.signal).then(
       () => call.end(),
       (err: unknown) => {
         if (!gone.signal.aborted) call.emit("error", toServiceError(ShardmaxError.from(err)));
@@ -40,15 +40,13 @@ export function distributionHandler(context: GatewayContext & { maxSendBytes: nu
   };
 }
 
-async function stream(call: Call, context: GatewayContext, maxFloats: number, gone: AbortSignal): Promise<void> {
-  const { distribution, admission } = context;
+async function stream(call: Call, core: GatewayCore, maxFloats: number, gone: AbortSignal): Promise<void> {
+  const { distribution, admission } = core;
   if (!distribution) throw new ShardmaxError("NOT_FOUND", "Distribution: not served by this gateway");
   const request = call.request;
   const hidden = float32From(request.hidden, "hidden");
   if (hidden.length !== request.rows * request.dim) throw invalidField("hidden", `has ${hidden.length} floats, rows×dim = ${request.rows * request.dim}`);
-  const callDeadline = call.getDeadline();
-  const callEnd = callDeadline instanceof Date ? callDeadline.getTime() : callDeadline === Infinity ? Infinity : Number(callDeadline);
-  const deadline = new Date(Math.min(Date.now() + context.deadlineMs, callEnd));
+  const deadline = core.deadline(callDeadlineOf(call));
   const input = { rows: request.rows, dim: request.dim, hidden, temperature: request.temperature ?? 1 };
   await admission.run(input.rows, async () => {
     const open = await distribution.open(input, deadline);

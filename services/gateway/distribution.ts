@@ -20,6 +20,7 @@ import type { GatewayContext } from "./context.js";
 import { checkFiniteHidden, checkHiddenShape, checkTemperature, type QueryLimits } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
 import { ReplicaPicker } from "./replica-picker.js";
+import { servingState } from "./readiness.js";
 import { RangeStream } from "./range-stream.js";
 import type { ModelRef } from "./topology.js";
 
@@ -94,9 +95,9 @@ export class DistributionService {
 
   /** The model the next distribution would use, or the reason there is none. */
   model(): ModelRef {
-    const topology = this.context.shardSet.topology;
-    if (!topology.ready) throw new ShardmaxError(topology.code, topology.reason);
-    return topology.model;
+    const state = servingState(this.context.shardSet.topology, this.context.labels);
+    if (!state.ok) throw new ShardmaxError(state.code, state.reason);
+    return state.model;
   }
 
   /**

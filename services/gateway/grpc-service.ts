@@ -5,16 +5,13 @@
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { invalidField } from "../../shared/errors.js";
-import { toServiceError } from "../../shared/grpc/errors.js";
+import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
 import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
 import { shardmaxProto } from "../../shared/grpc/proto.js";
 import type { Logger } from "../../shared/log.js";
 import { float32From } from "../../shared/tensor-bytes.js";
-import type { GatewayContext } from "./context.js";
-import { labelProblem } from "./labels.js";
-import { modelView } from "./model-view.js";
-import { DEFAULT_TOP_K, queryAnswerBytes, type Answer, type Query } from "./query.js";
-import { runOnCurrentTopology } from "./query-rerun.js";
+import type { GatewayCore } from "./core.js";
+import { DEFAULT_TOP_K, type Answer, type Query } from "./query.js";
 import type { SampleRequest } from "./sampling.js";
 import { distributionHandler } from "./distribution-grpc.js";
 
@@ -30,7 +27,8 @@ interface QueryRequestMessage {
   sample?: { n: number; seed?: number; seeds: number[]; topK?: number; topP?: number; minP?: number } | null;
 }
 
-export interface SoftmaxServerOptions extends GatewayContext {
+export interface SoftmaxServerOptions {
+  core: GatewayCore;
   maxReceiveBytes: number;
   maxSendBytes: number;
   log: Logger;
@@ -48,13 +46,12 @@ export class SoftmaxServer {
     });
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Softmax.service, {
-      info: this.unary(async () => modelView(this.options.shardSet.topology, this.options.limits, this.options.labels, this.options.exposeTopology)),
+      info: this.unary(async () => options.core.model()),
       query: this.unary(async (request: QueryRequestMessage, deadline) => toMessage(await this.query(request, deadline))),
-      distribution: distributionHandler(options),
+      distribution: distributionHandler(options.core, options.maxSendBytes),
     });
-    options.shardSet.onChange((topology) => {
-      const serving = topology.ready && !labelProblem(options.labels, topology.model);
-      if (!this.stopping) this.health.setStatus(SERVICE_NAME, serving ? "SERVING" : "NOT_SERVING");
+    options.core.onReadinessChange((readiness) => {
+      if (!this.stopping) this.health.setStatus(SERVICE_NAME, readiness.ready ? "SERVING" : "NOT_SERVING");
     });
   }
 
@@ -73,7 +70,7 @@ export class SoftmaxServer {
     return drainWithin(this.server, graceMs);
   }
 
-  private query(request: QueryRequestMessage, callDeadline: Date): Promise<Answer> {
+  private query(request: QueryRequestMessage, callDeadline: Date | undefined): Promise<Answer> {
     const query: Query = {
       rows: request.rows,
       dim: request.dim,
@@ -86,18 +83,12 @@ export class SoftmaxServer {
     if (query.hidden.length !== query.rows * query.dim) {
       throw invalidField("hidden", `has ${query.hidden.length} floats, rows×dim = ${query.rows * query.dim}`);
     }
-    const own = Date.now() + this.options.deadlineMs;
-    const deadline = new Date(Math.min(own, callDeadline.getTime()));
-    const { shardSet, fanOut, limits, labels } = this.options;
-    const work = () => runOnCurrentTopology(query, () => shardSet.topology, fanOut, limits, deadline, labels);
-    return this.options.admission.run(query.rows, work, queryAnswerBytes(query, labels));
+    return this.options.core.query(query, callDeadline);
   }
 
-  private unary<Req>(handler: (request: Req, deadline: Date) => Promise<object>): grpc.handleUnaryCall<Req, object> {
+  private unary<Req>(handler: (request: Req, deadline: Date | undefined) => Promise<object>): grpc.handleUnaryCall<Req, object> {
     return (call, callback) => {
-      const deadline = call.getDeadline();
-      const when = deadline instanceof Date ? deadline : new Date(deadline === Infinity ? 8.64e15 : Number(deadline));
-      handler(call.request, when).then(
+      handler(call.request, callDeadlineOf(call)).then(
         (response) => callback(null, response),
         (err: unknown) => callback(toServiceError(err)),
       );

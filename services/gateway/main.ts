@@ -13,6 +13,7 @@ import { COALESCER_DEFAULTS, CoalescingFanOut } from "./coalescer.js";
 import { hostsFileLookup, isDnsEntry, shardResolver, systemLookup } from "./discovery.js";
 import { DistributionService, type DistributionStats } from "./distribution.js";
 import { FanOut, type FanOutStats } from "./fanout.js";
+import { GatewayCore } from "./core.js";
 import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
 import { labelProblem, loadLabels, type Labels } from "./labels.js";
@@ -64,6 +65,7 @@ export interface RunningGateway {
   httpPort: number;
   grpcPort: number;
   shardSet: ShardSet;
+  core: GatewayCore;
   labels: Labels | null;
   stats: FanOutStats;
   distributionStats: DistributionStats;
@@ -98,7 +100,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
   const base = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };
   const distribution = new DistributionService(base, config.maxDistributionValues);
-  const context = { ...base, distribution };
+  const core = new GatewayCore({ ...base, distribution });
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.
   const mislabeled = labelProblem(labels, shardSet.topology.model);
@@ -113,14 +115,14 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     lastProblem = problem;
   });
 
-  const app = buildApp({ ...context, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log });
+  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log });
   app.server.maxConnections = config.maxConnections;
   const { host, port } = splitHostPort(config.http);
   await app.listen({ host, port });
   const httpPort = (app.server.address() as { port: number }).port;
 
   // The Softmax door takes what the REST door takes, and answers at most what an answer may cost.
-  const grpcServer = new SoftmaxServer({ ...context, maxReceiveBytes: config.bodyLimitBytes, maxSendBytes: config.limits.maxResponseBytes, log });
+  const grpcServer = new SoftmaxServer({ core, maxReceiveBytes: config.bodyLimitBytes, maxSendBytes: config.limits.maxResponseBytes, log });
   const grpcPort = await grpcServer.listen(config.grpc);
   log.info("gateway listening", { http: `${host}:${httpPort}`, grpc: `${splitHostPort(config.grpc).host}:${grpcPort}`, shards: config.shards.join(",") });
 
@@ -128,6 +130,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     httpPort,
     grpcPort,
     shardSet,
+    core,
     labels,
     stats: fanOut.stats,
     distributionStats: distribution.stats,

@@ -1,16 +1,17 @@
 /** What GET /v1/model and the gRPC Info call report: the model, readiness, and the shard map. */
-import { labelProblem, labelsInfo, type Labels } from "./labels.js";
+import { labelsInfo, type Labels } from "./labels.js";
+import { servingState } from "./readiness.js";
 import type { QueryLimits } from "./query.js";
 import type { Topology } from "./topology.js";
 
 /** Without `exposeTopology` a replica is "replica i of n", with its health but not its address or socket error. */
 export function modelView(topology: Topology, limits: QueryLimits, labels: Labels | null = null, exposeTopology = true) {
   const info = topology.ready ? topology.info : null;
-  const mislabeled = labelProblem(labels, topology.model);
+  const state = servingState(topology, labels);
   return {
     model: topology.model,
-    ready: topology.ready && !mislabeled,
-    reason: topology.ready ? (mislabeled ?? "") : topology.reason,
+    ready: state.ok,
+    reason: state.ok ? "" : state.reason,
     dtype: info?.dtype ?? "",
     hasBias: info?.hasBias ?? false,
     maxTopK: topology.model ? Math.min(topology.model.vocabSize, limits.maxTopK) : limits.maxTopK,

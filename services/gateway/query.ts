@@ -9,8 +9,9 @@ import { mergeRanges, rowResults } from "../../shared/math/merge.js";
 import { answerBytes } from "../../shared/limits/query-cost.js";
 import type { DrawRecord } from "../../shared/sampling/sample-records.js";
 import type { FanOut } from "./fanout.js";
-import { labelProblem, withLabels, type Labels, type LabeledRowResult } from "./labels.js";
+import { withLabels, type Labels, type LabeledRowResult } from "./labels.js";
 import { candidatesFor, checkSample, massOptions, pickSamples, rowSeeds, sampleOptions, type SampleRequest } from "./sampling.js";
+import { servingState } from "./readiness.js";
 import type { ModelRef, Topology } from "./topology.js";
 
 export interface Query {
@@ -115,10 +116,10 @@ export function checkTemperature(temperature: number): void {
   }
 }
 
-export async function runQuery(query: Query, topology: Topology, fanOut: Pick<FanOut, "partials">, limits: QueryLimits, deadline: Date, labels: Labels | null = null): Promise<Answer> {
-  if (!topology.ready) throw new ShardmaxError(topology.code, topology.reason);
-  const mislabeled = labelProblem(labels, topology.model);
-  if (mislabeled) throw new ShardmaxError("MODEL_MISMATCH", mislabeled);
+export async function runQuery(query: Query, snapshot: Topology, fanOut: Pick<FanOut, "partials">, limits: QueryLimits, deadline: Date, labels: Labels | null = null): Promise<Answer> {
+  const state = servingState(snapshot, labels);
+  if (!state.ok) throw new ShardmaxError(state.code, state.reason);
+  const topology = state.topology;
   checkQuery(query, topology.model, limits, labels?.maxBytes ?? 0);
   const { map, model } = { map: topology.map, model: topology.model };
   const flat = { counts: Uint32Array.from(query.targets.length > 0 ? query.targets : Array.from({ length: query.rows }, () => []), (t) => t.length), ids: Uint32Array.from(query.targets.flat()) };

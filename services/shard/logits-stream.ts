@@ -17,7 +17,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { ShardmaxError } from "../../shared/errors.js";
 import { drained } from "../../shared/grpc/drained.js";
-import { toServiceError } from "../../shared/grpc/errors.js";
+import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import type { ByteBudget } from "./byte-budget.js";
@@ -62,9 +62,8 @@ export async function streamLogits(
   const gone = new AbortController();
   call.once("cancelled", () => gone.abort());
   // grpc-js ends a call past its deadline with DEADLINE_EXCEEDED but may not say 'cancelled': stop computing then too.
-  const deadline = call.getDeadline();
-  const end = deadline instanceof Date ? deadline.getTime() : Number(deadline);
-  const timer = Number.isFinite(end) ? setTimeout(() => gone.abort(), Math.max(0, end - Date.now())) : null;
+  const deadline = callDeadlineOf(call);
+  const timer = deadline ? setTimeout(() => gone.abort(), Math.max(0, deadline.getTime() - Date.now())) : null;
   try {
     // The Partial's checks, field for field: fingerprint, rows limit, dim, hidden size, finite values, temperature.
     const checked = decodePartialRequest({ ...call.request, topK: 0, targetCounts: [], targetIds: Buffer.alloc(0) }, shard, limits);

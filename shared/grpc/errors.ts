@@ -16,3 +16,10 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
   metadata.set(CODE_METADATA_KEY, error.code);
   return { code: error.grpcStatus, details: boundText(error.message, MAX_STATUS_MESSAGE_CHARS), metadata };
 }
+
+/** A server call's deadline as a Date; "no deadline" as undefined. */
+export function callDeadlineOf(call: { getDeadline(): Date | number }): Date | undefined {
+  const deadline = call.getDeadline();
+  if (deadline instanceof Date) return deadline;
+  return Number.isFinite(deadline) ? new Date(Number(deadline)) : undefined;
+}

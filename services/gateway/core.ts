@@ -1,0 +1,92 @@
+/**
+ * The gateway's core: one service object that every protocol adapter (REST
+ * /v1, REST /v2, gRPC Softmax, gRPC inference) calls. It owns the rules that
+ * must not differ between doors: when the gateway is ready, what the model
+ * view shows, and how a query is admitted, given its deadline and run.
+ * Adapters only translate their wire format to a `Query` and an `Answer` back.
+ */
+import { ShardmaxError, type ErrorCode } from "../../shared/errors.js";
+import type { GatewayContext } from "./context.js";
+import type { DistributionService } from "./distribution.js";
+import { modelView } from "./model-view.js";
+import { queryAnswerBytes, type Answer, type Query, type QueryLimits } from "./query.js";
+import { runOnCurrentTopology } from "./query-rerun.js";
+import { servingState } from "./readiness.js";
+import type { ModelRef } from "./topology.js";
+
+export type Readiness =
+  | { ready: true; model: ModelRef; ranges: number }
+  | { ready: false; code: Extract<ErrorCode, "NOT_READY" | "MODEL_MISMATCH">; reason: string; model: ModelRef | null };
+
+export class GatewayCore {
+  constructor(private readonly context: GatewayContext) {}
+
+  get limits(): QueryLimits {
+    return this.context.limits;
+  }
+
+  get labels(): GatewayContext["labels"] {
+    return this.context.labels;
+  }
+
+  get deadlineMs(): number {
+    return this.context.deadlineMs;
+  }
+
+  get admission(): GatewayContext["admission"] {
+    return this.context.admission;
+  }
+
+  /** POST /v1/distribution and Softmax.Distribution; undefined: not served. */
+  get distribution(): DistributionService | undefined {
+    return this.context.distribution;
+  }
+
+  /**
+   * Readiness by the one serving rule (readiness.ts): not ready for want of
+   * shards is NOT_READY; shards or labels that disagree about the head is MODEL_MISMATCH.
+   */
+  readiness(): Readiness {
+    const topology = this.context.shardSet.topology;
+    const state = servingState(topology, this.context.labels);
+    if (state.ok) return { ready: true, model: state.model, ranges: topology.ranges.length };
+    return { ready: false, code: state.code === "MODEL_MISMATCH" ? "MODEL_MISMATCH" : "NOT_READY", reason: state.reason, model: topology.model };
+  }
+
+  /** The model when ready; otherwise the readiness refusal as an error. */
+  requireReady(): ModelRef {
+    const readiness = this.readiness();
+    if (!readiness.ready) throw new ShardmaxError(readiness.code, readiness.reason);
+    return readiness.model;
+  }
+
+  /** Called with the readiness each time the shard set changes. */
+  onReadinessChange(listener: (readiness: Readiness) => void): void {
+    this.context.shardSet.onChange(() => listener(this.readiness()));
+  }
+
+  /** What GET /v1/model and Softmax.Info report. */
+  model(): ReturnType<typeof modelView> {
+    const { shardSet, limits, labels, exposeTopology } = this.context;
+    return modelView(shardSet.topology, limits, labels, exposeTopology);
+  }
+
+  /** The deadline of a request that arrived now: the gateway's own, or the caller's if sooner. */
+  deadline(callDeadline?: Date): Date {
+    const own = Date.now() + this.context.deadlineMs;
+    return new Date(callDeadline ? Math.min(own, callDeadline.getTime()) : own);
+  }
+
+  /** The estimated bytes of the query's answer, as admission counts them. */
+  answerBytes(query: Query): number {
+    return queryAnswerBytes(query, this.context.labels);
+  }
+
+  /** Admits, checks and runs a query on the current topology (once more if the topology changed under it). */
+  query(query: Query, callDeadline?: Date): Promise<Answer> {
+    const { shardSet, fanOut, limits, labels, admission } = this.context;
+    const deadline = this.deadline(callDeadline);
+    const work = () => runOnCurrentTopology(query, () => shardSet.topology, fanOut, limits, deadline, labels);
+    return admission.run(query.rows, work, this.answerBytes(query));
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The REST `/v1` adapter, a fastify plugin over the core: POST /v1/softmax,
+ * POST /v1/distribution, GET /v1/model, GET /healthz, GET /readyz, with
+ * shardmax's own error envelope `{"error": {"code", "message"}}`.
+ */
+import type { FastifyInstance, FastifyPluginAsync } from "fastify";
+import { ShardmaxError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/log.js";
+import type { GatewayCore } from "./core.js";
+import { registerDistributionRoute } from "./distribution-rest.js";
+import { HIDDEN_SCHEMA, hiddenFromJson } from "./hidden-json.js";
+import { STREAM_ABOVE_BYTES, answerStream } from "./answer-stream.js";
+import { DEFAULT_TOP_K, type Query } from "./query.js";
+import { errorHandler } from "./rest-errors.js";
+import type { SampleRequest } from "./sampling.js";
+
+export interface RestV1Options {
+  core: GatewayCore;
+  bodyLimitBytes: number;
+  log: Logger;
+}
+
+interface SoftmaxBody {
+  hidden: number[][];
+  topK?: number;
+  targets?: number[][];
+  temperature?: number;
+  sample?: SampleRequest;
+}
+
+const softmaxSchema = {
+  type: "object",
+  required: ["hidden"],
+  additionalProperties: false,
+  properties: {
+    hidden: HIDDEN_SCHEMA,
+    topK: { type: "integer" },
+    targets: { type: "array", items: { type: "array", items: { type: "integer" } } },
+    temperature: { type: "number" },
+    sample: {
+      type: "object",
+      required: ["n"],
+      additionalProperties: false,
+      properties: {
+        n: { type: "integer" },
+        seed: { anyOf: [{ type: "integer" }, { type: "array", items: { type: "integer" } }] },
+        topK: { type: "integer" },
+        topP: { type: "number" },
+        minP: { type: "number" },
+      },
+    },
+  },
+} as const;
+
+export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInstance, { core, bodyLimitBytes, log }) => {
+  app.setErrorHandler(errorHandler(log, bodyLimitBytes));
+
+  app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request, reply) => {
+    const query = queryFromJson(request.body);
+    const answer = await core.query(query);
+    if (core.answerBytes(query) <= STREAM_ABOVE_BYTES) return answer;
+    return reply.type("application/json; charset=utf-8").send(answerStream(answer));
+  });
+
+  const distribution = core.distribution;
+  if (distribution) {
+    registerDistributionRoute(app, distribution, { deadlineMs: core.deadlineMs, admission: core.admission, maxResponseBytes: core.limits.maxResponseBytes, log });
+  }
+  app.get("/v1/model", async () => core.model());
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async () => {
+    const readiness = core.readiness();
+    if (!readiness.ready) throw new ShardmaxError(readiness.code, readiness.reason);
+    return { status: "ready", ranges: readiness.ranges };
+  });
+};
+
+/** The body as a Query; a wrong d and the limits are the core's checks. */
+function queryFromJson(body: SoftmaxBody): Query {
+  const query: Query = { ...hiddenFromJson(body.hidden), topK: body.topK ?? DEFAULT_TOP_K, targets: body.targets ?? [], temperature: body.temperature ?? 1 };
+  return body.sample ? { ...query, sample: body.sample } : query;
+}
