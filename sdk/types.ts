@@ -1,4 +1,5 @@
 /** The shapes the SDK takes and returns; identical to the REST API's JSON. */
+export type { DistributionChunk, ModelInfo, ModelRef, QueryResult, RowResult, SampledClass, ScoredClass, TargetScore } from "../shared/results.js";
 
 export interface QueryInput {
   /** B rows of d numbers, or a row-major Float32Array of B×d (then `dim` is required). */
@@ -27,68 +28,9 @@ export interface SampleInput {
   minP?: number;
 }
 
-export interface SampledClass {
-  id: number;
-  label?: string;
-  /** The temperature-scaled logit, as in `top`. */
-  logit: number;
-  /** log p in the tempered, unrestricted distribution. */
-  logprob: number;
-}
-
 export interface QueryOptions {
   /** The call's deadline; the gateway also applies its own. */
   deadlineMs?: number;
-}
-
-export interface ModelRef {
-  fingerprint: string;
-  vocabSize: number;
-  dim: number;
-}
-
-export interface ScoredClass {
-  id: number;
-  label?: string;
-  /** The temperature-scaled logit z_i. */
-  logit: number;
-  /** z_i − logZ */
-  logprob: number;
-  prob: number;
-}
-
-export interface TargetScore {
-  id: number;
-  label?: string;
-  logit: number;
-  logprob: number;
-}
-
-export interface RowResult {
-  logZ: number;
-  top: ScoredClass[];
-  targets: TargetScore[];
-  /** When sampled: the row's seed (send it alone with this seed for the same draws) and its draws in order. */
-  seed?: number;
-  samples?: SampledClass[];
-}
-
-export interface QueryResult {
-  model: ModelRef;
-  results: RowResult[];
-}
-
-export interface ModelInfo {
-  model: ModelRef | null;
-  ready: boolean;
-  reason: string;
-  dtype: string;
-  hasBias: boolean;
-  maxTopK: number;
-  maxRows: number;
-  ranges: { start: number; end: number; replicas: { address: string; healthy: boolean; error: string }[] }[];
-  /** Where result labels come from, or null when the gateway has none. */
-  labels: { source: string; kind: "text" | "tokenizer.json"; count: number } | null;
 }
 
 export interface DistributionInput {
@@ -97,14 +39,6 @@ export interface DistributionInput {
   dim?: number;
   /** > 0; default 1. */
   temperature?: number;
-}
-
-/** Classes [start, start + logprobs.length) of one row: log p = z − logZ (−∞ for a class of probability 0). */
-export interface DistributionChunk {
-  row: number;
-  start: number;
-  logprobs: Float32Array;
-  logZ: number;
 }
 
 /** One Float32Array of V log-probs per row, and each row's logZ. */

@@ -2,7 +2,7 @@
 import type { RowAdmission } from "./admission.js";
 import type { FanOut } from "./fanout.js";
 import type { DistributionService } from "./distribution.js";
-import type { Labels } from "./labels.js";
+import type { Labels } from "../../shared/checkpoint/labels.js";
 import type { QueryLimits } from "./query.js";
 import type { ShardSet } from "./shard-set.js";
 

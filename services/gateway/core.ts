@@ -12,7 +12,7 @@ import { modelView } from "./model-view.js";
 import { queryAnswerBytes, type Answer, type Query, type QueryLimits } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
 import { servingState } from "./readiness.js";
-import type { ModelRef } from "./topology.js";
+import type { ModelInfo, ModelRef } from "../../shared/results.js";
 
 export type Readiness =
   | { ready: true; model: ModelRef; ranges: number }
@@ -66,7 +66,7 @@ export class GatewayCore {
   }
 
   /** What GET /v1/model and Softmax.Info report. */
-  model(): ReturnType<typeof modelView> {
+  model(): ModelInfo {
     const { shardSet, limits, labels, exposeTopology } = this.context;
     return modelView(shardSet.topology, limits, labels, exposeTopology);
   }

@@ -17,7 +17,8 @@ import type { FastifyInstance } from "fastify";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import type { RowAdmission } from "./admission.js";
-import type { DistributionChunk, DistributionService, OpenDistribution } from "./distribution.js";
+import type { DistributionService, OpenDistribution } from "./distribution.js";
+import type { DistributionChunk } from "../../shared/results.js";
 import { HIDDEN_SCHEMA, hiddenFromJson } from "./hidden-json.js";
 import type { ModelRef } from "./topology.js";
 

@@ -14,6 +14,7 @@
  * Never a subset: a range that fails, ends early or sends chunks out of order
  * fails the whole distribution, and every other range's stream is cancelled.
  */
+import type { DistributionChunk } from "../../shared/results.js";
 import { ShardmaxError } from "../../shared/errors.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import type { GatewayContext } from "./context.js";
@@ -38,13 +39,6 @@ export interface DistributionLimits extends QueryLimits {
 }
 
 /** Classes [start, start + logprobs.length) of one row. */
-export interface DistributionChunk {
-  row: number;
-  start: number;
-  logprobs: Float32Array;
-  logZ: number;
-}
-
 /** Counters for tests and operators. */
 export interface DistributionStats {
   /** Distributions that reached the streaming pass. */

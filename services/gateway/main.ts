@@ -16,7 +16,7 @@ import { FanOut, type FanOutStats } from "./fanout.js";
 import { GatewayCore } from "./core.js";
 import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
-import { labelProblem, loadLabels, type Labels } from "./labels.js";
+import { labelProblem, loadLabels, type Labels } from "../../shared/checkpoint/labels.js";
 import { ShardSet } from "./shard-set.js";
 
 export interface GatewayConfig {

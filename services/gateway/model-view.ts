@@ -1,11 +1,12 @@
 /** What GET /v1/model and the gRPC Info call report: the model, readiness, and the shard map. */
-import { labelsInfo, type Labels } from "./labels.js";
+import { labelsInfo, type Labels } from "../../shared/checkpoint/labels.js";
 import { servingState } from "./readiness.js";
+import type { ModelInfo } from "../../shared/results.js";
 import type { QueryLimits } from "./query.js";
 import type { Topology } from "./topology.js";
 
 /** Without `exposeTopology` a replica is "replica i of n", with its health but not its address or socket error. */
-export function modelView(topology: Topology, limits: QueryLimits, labels: Labels | null = null, exposeTopology = true) {
+export function modelView(topology: Topology, limits: QueryLimits, labels: Labels | null = null, exposeTopology = true): ModelInfo {
   const info = topology.ready ? topology.info : null;
   const state = servingState(topology, labels);
   return {

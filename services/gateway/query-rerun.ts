@@ -10,7 +10,7 @@
  */
 import { ShardmaxError } from "../../shared/errors.js";
 import type { FanOut } from "./fanout.js";
-import type { Labels } from "./labels.js";
+import type { Labels } from "../../shared/checkpoint/labels.js";
 import { runQuery, type Answer, type Query, type QueryLimits } from "./query.js";
 import type { Topology } from "./topology.js";
 

@@ -7,9 +7,10 @@ import { ShardmaxError, invalidField } from "../../shared/errors.js";
 import { routeFlatTargets } from "../../shared/math/combine-partials.js";
 import { mergeRanges, rowResults } from "../../shared/math/merge.js";
 import { answerBytes } from "../../shared/limits/query-cost.js";
+import type { RowResult } from "../../shared/results.js";
 import type { DrawRecord } from "../../shared/sampling/sample-records.js";
 import type { FanOut } from "./fanout.js";
-import { withLabels, type Labels, type LabeledRowResult } from "./labels.js";
+import { withLabels, type Labels } from "../../shared/checkpoint/labels.js";
 import { candidatesFor, checkSample, massOptions, pickSamples, rowSeeds, sampleOptions, type SampleRequest } from "./sampling.js";
 import { servingState } from "./readiness.js";
 import type { ModelRef, Topology } from "./topology.js";
@@ -41,7 +42,7 @@ export const DEFAULT_TOP_K = 5;
 
 export interface Answer {
   model: ModelRef;
-  results: LabeledRowResult[];
+  results: RowResult[];
 }
 
 /** Rows, d against the model and the rows limit: the same for every request that carries hidden rows. */

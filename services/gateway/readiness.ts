@@ -4,7 +4,7 @@
  * a query run on a topology snapshot refuses by it.
  */
 import type { ErrorCode } from "../../shared/errors.js";
-import { labelProblem, type Labels } from "./labels.js";
+import { labelProblem, type Labels } from "../../shared/checkpoint/labels.js";
 import type { ModelRef, Topology } from "./topology.js";
 
 type ReadyTopology = Extract<Topology, { ready: true }>;

@@ -12,7 +12,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { ShardmaxError, invalidField } from "../../shared/errors.js";
-import { logZOf, type SampledClass } from "../../shared/math/merge.js";
+import { logZOf } from "../../shared/math/merge.js";
+import type { SampledClass } from "../../shared/results.js";
 import { unitOffsets, type BatchPartial } from "../../shared/math/partial.js";
 import { defaultOptions, type RowOptions } from "../../shared/math/row-options.js";
 import { MAX_SEED, isSeed } from "../../shared/sampling/gumbel.js";

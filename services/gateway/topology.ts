@@ -22,11 +22,9 @@ export interface AddressState {
   error: string | null;
 }
 
-export interface ModelRef {
-  fingerprint: string;
-  vocabSize: number;
-  dim: number;
-}
+import type { ModelRef } from "../../shared/results.js";
+
+export type { ModelRef };
 
 export interface RangeView {
   range: ClassRange;

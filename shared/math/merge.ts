@@ -12,35 +12,8 @@ import type { RangeMap } from "../ranges.js";
 import { combinePartials } from "./combine-partials.js";
 import { logProb } from "./logsumexp.js";
 import type { BatchPartial } from "./partial.js";
+import type { RowResult, ScoredClass } from "../results.js";
 
-export interface ScoredClass {
-  id: number;
-  logit: number;
-  logprob: number;
-  prob: number;
-}
-
-export interface TargetScore {
-  id: number;
-  logit: number;
-  logprob: number;
-}
-
-/** One draw: the class and what it scores in the tempered, unrestricted distribution. */
-export interface SampledClass {
-  id: number;
-  logit: number;
-  logprob: number;
-}
-
-export interface RowResult {
-  logZ: number;
-  top: ScoredClass[];
-  targets: TargetScore[];
-  /** Present when the row was sampled: the row's seed and its draws in order. */
-  seed?: number;
-  samples?: SampledClass[];
-}
 
 /**
  * `partials[s]` answers `map.ranges[s]`, each with its top min(k, range size):

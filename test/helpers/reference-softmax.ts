@@ -11,7 +11,8 @@
  * with its own code here, and the gateway's `mergePartials` combines them.
  */
 import { RangeMap, splitAll } from "../../shared/ranges.js";
-import { mergePartials, type RowResult } from "../../shared/math/merge.js";
+import { mergePartials } from "../../shared/math/merge.js";
+import type { RowResult } from "../../shared/results.js";
 import { partialFrom, partialOfLogits, scaleLogit, type BatchPartial } from "../../shared/math/partial.js";
 
 /** A softmax head: W is V×d row-major (one row per class), bias has V entries. */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { combineLogSumExp, logProb } from "../../shared/math/logsumexp.js";
-import type { RowResult } from "../../shared/math/merge.js";
+import type { RowResult } from "../../shared/results.js";
 import { comesBefore, partialFrom, partialOfLogits, scaleLogit } from "../../shared/math/partial.js";
 import { routeFlatTargets } from "../../shared/math/combine-partials.js";
 import { mergeTopK } from "../../shared/math/topk-merge.js";

@@ -14,8 +14,8 @@
  * uses for byte tokens, so distinct tokens keep distinct labels. Added tokens
  * (`<|endoftext|>`, `<s>`) are shown as written.
  */
-import { isPlainObject } from "../../shared/checkpoint/tensor-info.js";
-import { invalidField } from "../../shared/errors.js";
+import { isPlainObject } from "./tensor-info.js";
+import { invalidField } from "../errors.js";
 
 type Transform = (token: string) => string;
 

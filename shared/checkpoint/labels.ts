@@ -7,13 +7,10 @@
  */
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parseJson, readSmallFile } from "../../shared/checkpoint/tensor-info.js";
-import { ShardmaxError } from "../../shared/errors.js";
-import type { RowResult, SampledClass, ScoredClass, TargetScore } from "../../shared/math/merge.js";
+import { ShardmaxError } from "../errors.js";
+import type { LabelsKind, ModelInfo, ModelRef, RowResult } from "../results.js";
+import { parseJson, readSmallFile } from "./tensor-info.js";
 import { tokenizerLabels } from "./tokenizer-labels.js";
-import type { ModelRef } from "./topology.js";
-
-export type LabelsKind = "text" | "tokenizer.json";
 
 export interface Labels {
   /** The file the labels came from. */
@@ -64,29 +61,19 @@ export function labelProblem(labels: Labels | null, model: ModelRef | null): str
 }
 
 /** What GET /v1/model says about labels. */
-export function labelsInfo(labels: Labels | null): { source: string; kind: LabelsKind; count: number } | null {
+export function labelsInfo(labels: Labels | null): ModelInfo["labels"] {
   return labels && { source: labels.source, kind: labels.kind, count: labels.count };
 }
 
-type Labeled<T> = T & { label?: string };
-
-export interface LabeledRowResult {
-  logZ: number;
-  top: Labeled<ScoredClass>[];
-  targets: Labeled<TargetScore>[];
-  seed?: number;
-  samples?: Labeled<SampledClass>[];
-}
-
 /** Adds `label` to every top-k, target and sample entry (left out when empty, as proto3 leaves it out of gRPC). */
-export function withLabels(results: RowResult[], labels: Labels | null): LabeledRowResult[] {
+export function withLabels(results: RowResult[], labels: Labels | null): RowResult[] {
   if (!labels) return results;
   const labeled = <T extends { id: number }>({ id, ...rest }: T) => {
     const label = labels.label(id);
     return label === "" ? { id, ...rest } : { id, label, ...rest };
   };
   return results.map((row) => {
-    const out: LabeledRowResult = { logZ: row.logZ, top: row.top.map(labeled), targets: row.targets.map(labeled) };
+    const out: RowResult = { logZ: row.logZ, top: row.top.map(labeled), targets: row.targets.map(labeled) };
     if (row.samples) Object.assign(out, { seed: row.seed, samples: row.samples.map(labeled) });
     return out;
   });

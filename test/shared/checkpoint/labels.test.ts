@@ -8,9 +8,9 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { labelProblem, loadLabels, withLabels } from "../../services/gateway/labels.js";
-import { ShardmaxError } from "../../shared/errors.js";
-import { byteLevelToken, tokenizerJson } from "../helpers/checkpoint-writers.js";
+import { labelProblem, loadLabels, withLabels } from "../../../shared/checkpoint/labels.js";
+import { ShardmaxError } from "../../../shared/errors.js";
+import { byteLevelToken, tokenizerJson } from "../../helpers/checkpoint-writers.js";
 
 let dir: string;
 let count = 0;
