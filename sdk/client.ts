@@ -12,9 +12,10 @@ import * as grpc from "@grpc/grpc-js";
 import { ShardmaxError, invalidField } from "../shared/errors.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../shared/grpc/proto.js";
 import { MAX_SEED, isSeed } from "../shared/sampling/gumbel.js";
+import type { DistributionChunkMessage, ModelInfoMessage, QueryRequest, QueryResponseMessage, SoftmaxStub } from "../shared/grpc/messages.js";
 import { float32From, toBytes } from "../shared/tensor-bytes.js";
 import type { DistributionChunk, DistributionInput, DistributionRows } from "./types.js";
-import type { ModelInfo, QueryInput, QueryOptions, QueryResult, RowResult, SampleInput, SampledClass, ScoredClass, TargetScore } from "./types.js";
+import type { ModelInfo, QueryInput, QueryOptions, QueryResult, RowResult, SampleInput } from "./types.js";
 
 export interface ClientOptions {
   /** Deadline of a call when its own options give none (default 30 000 ms). */
@@ -25,12 +26,8 @@ export interface ClientOptions {
   channelOptions?: grpc.ChannelOptions;
 }
 
-type ServerStreaming<T> = (request: object, options: grpc.CallOptions) => grpc.ClientReadableStream<T>;
-
-type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
-
 export class ShardmaxClient {
-  private readonly client: grpc.Client & Record<string, Unary>;
+  private readonly client: SoftmaxStub;
   private readonly defaultDeadlineMs: number;
 
   /** `address` is the gateway's gRPC `host:port`. */
@@ -39,14 +36,14 @@ export class ShardmaxClient {
     this.client = new Ctor(address, grpc.credentials.createInsecure(), {
       ...messageLimits(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
       ...options.channelOptions,
-    }) as grpc.Client & Record<string, Unary>;
+    });
     this.defaultDeadlineMs = options.defaultDeadlineMs ?? 30_000;
   }
 
   /** Exact softmax results for each row of `hidden`. */
   async query(input: QueryInput, options: QueryOptions = {}): Promise<QueryResult> {
     const { hidden, rows, dim } = packHidden(input);
-    const request = {
+    const request: QueryRequest = {
       rows,
       dim,
       hidden: toBytes(hidden),
@@ -55,8 +52,8 @@ export class ShardmaxClient {
       targets: (input.targets ?? []).map((ids) => ({ ids })),
       sample: input.sample && sampleMessage(input.sample),
     };
-    const response = (await this.call("query", request, options.deadlineMs)) as QueryResponseMessage;
-    return { model: response.model, results: response.results.map(toRowResult) };
+    const response = await this.unary<QueryResponseMessage>((deadline, done) => this.client.query(request, { deadline }, done), options.deadlineMs);
+    return { model: response.model!, results: response.results.map(toRowResult) };
   }
 
   /**
@@ -68,8 +65,7 @@ export class ShardmaxClient {
   async *distribution(input: DistributionInput, options: QueryOptions = {}): AsyncGenerator<DistributionChunk> {
     const { hidden, rows, dim } = packHidden(input);
     const deadline = new Date(Date.now() + (options.deadlineMs ?? this.defaultDeadlineMs));
-    const methods = this.client as unknown as Record<string, ServerStreaming<DistributionChunkMessage>>;
-    const stream = methods.distribution!.call(this.client, { rows, dim, hidden: toBytes(hidden), temperature: input.temperature }, { deadline });
+    const stream = this.client.distribution({ rows, dim, hidden: toBytes(hidden), temperature: input.temperature }, { deadline });
     let done = false;
     try {
       for await (const message of stream as AsyncIterable<DistributionChunkMessage>) {
@@ -93,18 +89,17 @@ export class ShardmaxClient {
 
   /** The model, readiness and shard map, as GET /v1/model reports them. */
   async info(options: QueryOptions = {}): Promise<ModelInfo> {
-    return (await this.call("info", {}, options.deadlineMs)) as ModelInfo;
+    const info = await this.unary<ModelInfoMessage>((deadline, done) => this.client.info({}, { deadline }, done), options.deadlineMs);
+    return info as unknown as ModelInfo;
   }
 
   close(): void {
     this.client.close();
   }
 
-  private call(method: string, request: object, deadlineMs: number | undefined): Promise<unknown> {
+  private unary<T>(start: (deadline: Date, done: (err: grpc.ServiceError | null, response?: T) => void) => void, deadlineMs: number | undefined): Promise<T> {
     const deadline = new Date(Date.now() + (deadlineMs ?? this.defaultDeadlineMs));
-    return new Promise((resolve, reject) => {
-      this.client[method]!(request, { deadline }, (err, response) => (err ? reject(ShardmaxError.from(err)) : resolve(response)));
-    });
+    return new Promise((resolve, reject) => start(deadline, (err, response) => (err ? reject(ShardmaxError.from(err)) : resolve(response!))));
   }
 }
 
@@ -154,18 +149,6 @@ export async function collectDistribution(chunks: AsyncIterable<DistributionChun
     return row;
   });
   return { logZ, rows };
-}
-
-interface DistributionChunkMessage {
-  row: number;
-  start: number;
-  logprobs: Buffer;
-  logZ: number;
-}
-
-interface QueryResponseMessage {
-  model: QueryResult["model"];
-  results: { logZ: number; top: ScoredClass[]; targets: (TargetScore & { prob?: number })[]; seed?: number; samples: (SampledClass & { prob?: number })[] }[];
 }
 
 /** Seeds are checked here: protobuf would turn a negative or fractional uint64 into another seed silently. */

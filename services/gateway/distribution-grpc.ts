@@ -10,17 +10,11 @@ import type * as grpc from "@grpc/grpc-js";
 import { ShardmaxError, invalidField } from "../../shared/errors.js";
 import { drained } from "../../shared/grpc/drained.js";
 import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
+import type { DistributionChunkOut, DistributionRequestMessage } from "../../shared/grpc/messages.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import type { GatewayCore } from "./core.js";
 
-interface DistributionRequestMessage {
-  rows: number;
-  dim: number;
-  hidden: Buffer;
-  temperature?: number;
-}
-
-type Call = grpc.ServerWritableStream<DistributionRequestMessage, object>;
+type Call = grpc.ServerWritableStream<DistributionRequestMessage, DistributionChunkOut>;
 
 /** Protobuf framing of a chunk besides its log-probs (row, start, log_z, tags). */
 const CHUNK_FRAMING_BYTES = 64;

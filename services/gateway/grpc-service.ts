@@ -8,6 +8,7 @@ import { invalidField } from "../../shared/errors.js";
 import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
 import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
 import { shardmaxProto } from "../../shared/grpc/proto.js";
+import type { QueryRequestMessage, QueryResponse, SampleSpecMessage } from "../../shared/grpc/messages.js";
 import type { Logger } from "../../shared/log.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import type { GatewayCore } from "./core.js";
@@ -16,16 +17,6 @@ import type { SampleRequest } from "./sampling.js";
 import { distributionHandler } from "./distribution-grpc.js";
 
 const SERVICE_NAME = "shardmax.v1.Softmax";
-
-interface QueryRequestMessage {
-  rows: number;
-  dim: number;
-  hidden: Buffer;
-  topK?: number;
-  targets: { ids: number[] }[];
-  temperature?: number;
-  sample?: { n: number; seed?: number; seeds: number[]; topK?: number; topP?: number; minP?: number } | null;
-}
 
 export interface SoftmaxServerOptions {
   core: GatewayCore;
@@ -96,7 +87,7 @@ export class SoftmaxServer {
   }
 }
 
-function toMessage(answer: Answer): object {
+function toMessage(answer: Answer): QueryResponse {
   return {
     model: answer.model,
     results: answer.results.map((r) => ({ logZ: r.logZ, top: r.top, targets: r.targets, seed: r.seed, samples: r.samples ?? [] })),
@@ -104,7 +95,7 @@ function toMessage(answer: Answer): object {
 }
 
 /** proto3 optional fields arrive as undefined when unset; `seeds` and `seed` are the REST `seed` (array or integer). */
-function sampleFromMessage(m: NonNullable<QueryRequestMessage["sample"]>): SampleRequest {
+function sampleFromMessage(m: SampleSpecMessage): SampleRequest {
   if (m.seeds.length > 0 && m.seed !== undefined) throw invalidField("sample.seed", "give seed or seeds, not both");
   const seed = m.seeds.length > 0 ? m.seeds : m.seed;
   const out: SampleRequest = { n: m.n };

@@ -10,6 +10,7 @@ import { decodePartialColumns, encodeOptions } from "../../shared/grpc/partial-c
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { RowOptions } from "../../shared/math/row-options.js";
 import { toBytes } from "../../shared/tensor-bytes.js";
+import type { LogitsChunkMessage, PartialRequest, PartialResponseMessage, ShardInfoMessage, ShardStub } from "../../shared/grpc/messages.js";
 
 export interface ShardInfo {
   rangeStart: number;
@@ -44,16 +45,10 @@ export interface LogitsCall {
 }
 
 /** One chunk of Shard.Logits: scaled logits (float32 LE) of classes [start, start + n) of one row. */
-export interface LogitsChunkMessage {
-  row: number;
-  start: number;
-  logits: Buffer;
-}
-
-type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
+export type { LogitsChunkMessage };
 
 export class ShardClient {
-  private readonly client: grpc.Client & Record<string, Unary>;
+  private readonly client: ShardStub;
 
   constructor(
     readonly address: string,
@@ -65,17 +60,15 @@ export class ShardClient {
       // A restarted shard must be found again quickly, not after grpc's default backoff of up to 2 minutes.
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 1000,
-    }) as grpc.Client & Record<string, Unary>;
+    });
   }
 
   info(deadlineMs: number): Promise<ShardInfo> {
-    return this.call("info", {}, deadlineMs) as Promise<ShardInfo>;
+    return unary<ShardInfoMessage>((done) => this.client.info({}, { deadline: new Date(Date.now() + deadlineMs) }, done));
   }
 
   async partial(request: PartialCall, deadline: Date): Promise<BatchPartial> {
-    const response = (await this.call(
-      "partial",
-      {
+    const message: PartialRequest = {
         rows: request.rows,
         dim: request.dim,
         hidden: toBytes(request.hidden),
@@ -84,9 +77,8 @@ export class ShardClient {
         targetCounts: Array.from(request.targetCounts),
         targetIds: toBytes(request.targetIds),
         fingerprint: request.fingerprint,
-      },
-      deadline,
-    )) as PartialResponseMessage;
+    };
+    const response = await unary<PartialResponseMessage>((done) => this.client.partial(message, { deadline }, done));
     if (response.fingerprint !== request.fingerprint) throw new ShardmaxError("INTERNAL", "a shard sent a partial of another head than asked");
     return decodePartialColumns(response, { rows: request.rows, k: request.topK, targetCounts: request.targetCounts, options: request.options });
   }
@@ -97,9 +89,7 @@ export class ShardClient {
    * room, so a caller that stops reading stops the shard (HTTP/2 flow control).
    */
   logits(request: LogitsCall, deadline: Date): grpc.ClientReadableStream<LogitsChunkMessage> {
-    const methods = this.client as unknown as Record<string, (request: object, options: grpc.CallOptions) => grpc.ClientReadableStream<LogitsChunkMessage>>;
-    return methods.logits!.call(
-      this.client,
+    return this.client.logits(
       { rows: request.rows, dim: request.dim, hidden: toBytes(request.hidden), temperature: request.temperature, fingerprint: request.fingerprint },
       { deadline },
     );
@@ -109,16 +99,8 @@ export class ShardClient {
     this.client.close();
   }
 
-  private call(method: string, request: object, deadline: number | Date): Promise<unknown> {
-    const when = typeof deadline === "number" ? new Date(Date.now() + deadline) : deadline;
-    return new Promise((resolve, reject) => {
-      this.client[method]!(request, { deadline: when }, (err, response) => (err ? reject(err) : resolve(response)));
-    });
-  }
 }
 
-interface PartialResponseMessage extends Record<string, unknown> {
-  rows: number;
-  k: number;
-  fingerprint: string;
+function unary<T>(start: (done: (err: grpc.ServiceError | null, response?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => start((err, response) => (err ? reject(err) : resolve(response!))));
 }

@@ -16,6 +16,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { ShardmaxError } from "../../shared/errors.js";
+import type { LogitsRequestMessage } from "../../shared/grpc/messages.js";
 import { drained } from "../../shared/grpc/drained.js";
 import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
 import type { ClassRange } from "../../shared/ranges.js";
@@ -32,13 +33,7 @@ export const BUDGET_BYTES = 4 * GROUP_BYTES;
 /** Classes per chunk (64 KiB of float32): small enough for fine-grained back-pressure, large enough to amortise framing. */
 export const CHUNK_CLASSES = 16384;
 
-export interface LogitsRequestMessage {
-  rows: number;
-  dim: number;
-  hidden: Buffer;
-  temperature: number;
-  fingerprint: string;
-}
+export type { LogitsRequestMessage };
 
 export interface LogitsSource {
   range: ClassRange;

@@ -12,23 +12,16 @@ import { quoteShort } from "../../shared/text/quote-short.js";
 import type { ShardCall } from "./batcher.js";
 import { decodeOptions } from "../../shared/grpc/partial-codec.js";
 import type { OptionName, RowOptions } from "../../shared/math/row-options.js";
+import type { PartialRequestMessage } from "../../shared/grpc/messages.js";
+import type { RowOptionFields } from "../../shared/grpc/partial-codec.js";
 import { MAX_SEED, isSeed } from "../../shared/sampling/gumbel.js";
 import { MAX_CHAIN } from "../../shared/sampling/sample-scan.js";
 
 /** Fingerprints are "sha256:" + 64 hex digits; anything much longer is not one. */
 export const MAX_FINGERPRINT_CHARS = 128;
 
-export interface PartialRequestMessage {
-  rows: number;
-  dim: number;
-  hidden: Buffer;
-  topK: number;
-  temperature: number;
-  targetCounts: number[];
-  targetIds: Buffer;
-  fingerprint: string;
-  [option: string]: unknown;
-}
+/** A PartialRequest as received (generated from shard.proto); its per-row option columns may be left out (all default). */
+export type PartialRequestFields = Omit<PartialRequestMessage, OptionName> & RowOptionFields;
 
 /** Most Gumbel-max draws a row may ask of a shard (the gateway's --max-draws is below it). */
 export const MAX_DRAWS_PER_ROW = 1024;
@@ -46,7 +39,7 @@ export interface ServedHead {
   fingerprint: string;
 }
 
-export function decodePartialRequest(request: PartialRequestMessage, shard: ServedHead, limits: PartialLimits): ShardCall {
+export function decodePartialRequest(request: PartialRequestFields, shard: ServedHead, limits: PartialLimits): ShardCall {
   if (request.fingerprint.length > MAX_FINGERPRINT_CHARS) {
     throw invalidField("fingerprint", `has ${request.fingerprint.length} characters, the limit is ${MAX_FINGERPRINT_CHARS}: ${quoteShort(request.fingerprint)}`);
   }
@@ -78,7 +71,7 @@ export function decodePartialRequest(request: PartialRequestMessage, shard: Serv
 }
 
 /** Temperature and sampling options per row, each checked; a scalar temperature stands for every row. */
-function decodeRowOptions(request: PartialRequestMessage, rows: number, limits: PartialLimits): RowOptions {
+function decodeRowOptions(request: PartialRequestFields, rows: number, limits: PartialLimits): RowOptions {
   const decoded = decodeOptions(request, rows);
   const scalar = request.temperature === 0 ? 1 : request.temperature;
   if (!Number.isFinite(scalar) || scalar < 0) throw invalidField("temperature", "must be a finite number > 0");

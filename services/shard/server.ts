@@ -16,7 +16,7 @@ import type { BatchPartial } from "../../shared/math/partial.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { encodePartialColumns } from "../../shared/grpc/partial-codec.js";
 import type { ShardCall } from "./batcher.js";
-import { decodePartialRequest, type PartialRequestMessage } from "./partial-request.js";
+import { decodePartialRequest, type PartialRequestFields } from "./partial-request.js";
 import { BUDGET_BYTES, streamLogits, type LogitsRequestMessage } from "./logits-stream.js";
 import { ByteBudget } from "./byte-budget.js";
 import type { LogitsBatch } from "./session.js";
@@ -63,7 +63,7 @@ export class ShardServer {
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
-      partial: this.unary((request: PartialRequestMessage, signal) => this.partial(request, signal)),
+      partial: this.unary((request: PartialRequestFields, signal) => this.partial(request, signal)),
       logits: (call: grpc.ServerWritableStream<LogitsRequestMessage, object>) => {
         if (this.shard) void streamLogits(call, this.shard, this.options, this.logitsBudget);
         else call.emit("error", toServiceError(new ShardmaxError("UNAVAILABLE", `shard is not ready: ${this.loadingNote}`)));
@@ -133,7 +133,7 @@ export class ShardServer {
     };
   }
 
-  private async partial(request: PartialRequestMessage, signal: AbortSignal): Promise<object> {
+  private async partial(request: PartialRequestFields, signal: AbortSignal): Promise<object> {
     const shard = this.loaded();
     const call = decodePartialRequest(request, shard, this.options);
     const result = await shard.run(call, signal);

@@ -5,11 +5,15 @@
  * by the declarations. Count columns that are all zero travel empty.
  */
 import { invalidField, ShardmaxError } from "../errors.js";
-import { COLUMN_NAMES, PARTIAL_COLUMNS, partialFrom, unitOffsets, type BatchPartial, type Dtype } from "../math/partial.js";
-import { OPTION_NAMES, ROW_OPTIONS, optionAt, type RowOptions } from "../math/row-options.js";
+import { COLUMN_NAMES, PARTIAL_COLUMNS, partialFrom, unitOffsets, type BatchPartial, type ColumnName, type Dtype } from "../math/partial.js";
+import { OPTION_NAMES, ROW_OPTIONS, optionAt, type OptionName, type RowOptions } from "../math/row-options.js";
 import { float32From, float64From, toBytes, uint32From } from "../tensor-bytes.js";
 
 type Bytes = Uint8Array;
+
+/** The columns as message fields: the generated message types must match the declarations, field for field. */
+export type PartialColumnFields = { rows: number; k: number } & { [N in ColumnName]?: Bytes };
+export type RowOptionFields = { [N in OptionName]?: Bytes };
 
 function decodeColumn(dtype: Dtype, bytes: Bytes | undefined, field: string): Float64Array | Float32Array | Uint32Array {
   const raw = bytes ?? new Uint8Array(0);
@@ -21,8 +25,8 @@ function decodeColumn(dtype: Dtype, bytes: Bytes | undefined, field: string): Fl
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** The statistics of a partial as PartialResponse fields. */
-export function encodePartialColumns(p: BatchPartial): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {};
+export function encodePartialColumns(p: BatchPartial): { [N in ColumnName]: Buffer } {
+  const out = {} as { [N in ColumnName]: Buffer };
   for (const name of COLUMN_NAMES) {
     const column = p[name];
     const empty = name.endsWith("Counts") && column.every((n) => n === 0);
@@ -35,12 +39,11 @@ export function encodePartialColumns(p: BatchPartial): Record<string, Buffer> {
  * A PartialResponse's columns, checked against what was asked: `rows`, at most
  * `k` per row, the same targets, draws and points per row.
  */
-export function decodePartialColumns(message: Record<string, unknown>, asked: { rows: number; k: number; targetCounts: Uint32Array; options: RowOptions }): BatchPartial {
-  const rows = message.rows as number;
-  const k = message.k as number;
+export function decodePartialColumns(message: PartialColumnFields, asked: { rows: number; k: number; targetCounts: Uint32Array; options: RowOptions }): BatchPartial {
+  const { rows, k } = message;
   const columns: Record<string, unknown> = {};
   for (const name of COLUMN_NAMES) {
-    const column = decodeColumn(PARTIAL_COLUMNS[name].dtype, message[name] as Bytes | undefined, snake(name));
+    const column = decodeColumn(PARTIAL_COLUMNS[name].dtype, message[name], snake(name));
     columns[name] = name.endsWith("Counts") && column.length === 0 ? new Uint32Array(rows) : column;
   }
   const p = partialFrom({ rows, k, ...(columns as object) });
@@ -61,18 +64,18 @@ export function decodePartialColumns(message: Record<string, unknown>, asked: { 
 }
 
 /** Per-row options as PartialRequest fields. */
-export function encodeOptions(options: RowOptions): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {};
+export function encodeOptions(options: RowOptions): { [N in OptionName]: Buffer } {
+  const out = {} as { [N in OptionName]: Buffer };
   for (const name of OPTION_NAMES) out[name] = toBytes(options[name]);
   return out;
 }
 
 /** Per-row options of a PartialRequest for `rows` rows; each column empty or whole, refusals name the field. */
-export function decodeOptions(message: Record<string, unknown>, rows: number): RowOptions {
+export function decodeOptions(message: RowOptionFields, rows: number): RowOptions {
   const out: Record<string, unknown> = {};
   for (const name of OPTION_NAMES) {
     const { dtype, unit } = ROW_OPTIONS[name];
-    const column = decodeColumn(dtype, message[name] as Bytes | undefined, snake(name));
+    const column = decodeColumn(dtype, message[name], snake(name));
     if (unit === "row" && column.length !== 0 && column.length !== rows) throw invalidField(snake(name), `has ${column.length} values for ${rows} rows`);
     out[name] = column;
   }

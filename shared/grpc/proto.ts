@@ -15,12 +15,10 @@ const LOADER_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
-type ServiceCtor = grpc.ServiceClientConstructor;
+import type { ShardProto, SoftmaxProto } from "./messages.js";
 
-export interface ShardmaxPackage {
-  Shard: ServiceCtor;
-  Softmax: ServiceCtor;
-}
+/** The services' constructors, typed by the generated code. */
+export type ShardmaxPackage = ShardProto["shardmax"]["v1"] & SoftmaxProto["shardmax"]["v1"];
 
 let loaded: ShardmaxPackage | undefined;
 

@@ -116,10 +116,10 @@ describe("numbers and strings from outside", () => {
 
   it("a shard refuses a 100 000-character fingerprint at once, and the same channel serves the next call", async () => {
     const Shard = shardmaxProto().Shard;
-    const shard = new Shard(shards[0]!.address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+    const shard = new Shard(shards[0]!.address, grpc.credentials.createInsecure());
     const partial = (fingerprint: string) =>
       new Promise<{ code: number; details: string } | null>((resolve) =>
-        shard.partial!(
+        shard.partial(
           { rows: 1, dim: D, hidden: Buffer.from(new Float32Array(row).buffer), topK: 1, temperature: 1, targetCounts: [0], targetIds: Buffer.alloc(0), fingerprint },
           { deadline: new Date(Date.now() + 5000) },
           (err: grpc.ServiceError | null) => resolve(err && { code: err.code, details: err.details }),

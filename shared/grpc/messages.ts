@@ -1,0 +1,21 @@
+/**
+ * The wire messages by their role, from the types generated out of the .proto
+ * files (`npm run gen:proto` → shared/grpc/generated; a test checks they are
+ * current). `…Message` is a message as received (defaults filled in); the
+ * plain names are what a sender may pass.
+ */
+export type { ProtoGrpcType as ShardProto } from "./generated/shard.js";
+export type { ProtoGrpcType as SoftmaxProto } from "./generated/softmax.js";
+export type { ShardClient as ShardStub } from "./generated/shardmax/v1/Shard.js";
+export type { SoftmaxClient as SoftmaxStub } from "./generated/shardmax/v1/Softmax.js";
+export type { PartialRequest, PartialRequest__Output as PartialRequestMessage } from "./generated/shardmax/v1/PartialRequest.js";
+export type { PartialResponse, PartialResponse__Output as PartialResponseMessage } from "./generated/shardmax/v1/PartialResponse.js";
+export type { LogitsRequest, LogitsRequest__Output as LogitsRequestMessage } from "./generated/shardmax/v1/LogitsRequest.js";
+export type { LogitsChunk, LogitsChunk__Output as LogitsChunkMessage } from "./generated/shardmax/v1/LogitsChunk.js";
+export type { ShardInfo__Output as ShardInfoMessage } from "./generated/shardmax/v1/ShardInfo.js";
+export type { QueryRequest, QueryRequest__Output as QueryRequestMessage } from "./generated/shardmax/v1/QueryRequest.js";
+export type { QueryResponse, QueryResponse__Output as QueryResponseMessage } from "./generated/shardmax/v1/QueryResponse.js";
+export type { SampleSpec__Output as SampleSpecMessage } from "./generated/shardmax/v1/SampleSpec.js";
+export type { DistributionRequest, DistributionRequest__Output as DistributionRequestMessage } from "./generated/shardmax/v1/DistributionRequest.js";
+export type { DistributionChunk as DistributionChunkOut, DistributionChunk__Output as DistributionChunkMessage } from "./generated/shardmax/v1/DistributionChunk.js";
+export type { ModelInfo__Output as ModelInfoMessage } from "./generated/shardmax/v1/ModelInfo.js";
