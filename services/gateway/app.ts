@@ -12,6 +12,7 @@ import type { Logger } from "../../shared/log.js";
 import { boundText, quoteShort } from "../../shared/text/quote-short.js";
 import type { GatewayCore } from "./core.js";
 import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
+import { registerOpenApi } from "./openapi.js";
 import { restV1 } from "./rest-v1.js";
 
 export interface AppOptions {
@@ -49,6 +50,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook("onRequest", async (request) => {
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new ShardmaxError("MALFORMED_REQUEST", "Host: header is required in HTTP/1.1");
   });
+  registerOpenApi(app);
   void app.register(restV1, { core: options.core, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
   return app;
 }

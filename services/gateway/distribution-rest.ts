@@ -20,6 +20,7 @@ import type { RowAdmission } from "./admission.js";
 import type { DistributionService, OpenDistribution } from "./distribution.js";
 import type { DistributionChunk } from "../../shared/results.js";
 import { HIDDEN_SCHEMA, hiddenFromJson } from "./hidden-json.js";
+import { ERROR_RESPONSES } from "./rest-v1-schemas.js";
 import type { ModelRef } from "./topology.js";
 
 /** Upper bound of one log-prob in JSON: a float32 printed as a double ("-0.00012345678901234567" is 23) and a comma. */
@@ -57,7 +58,20 @@ export function jsonDistributionBytes(rows: number, vocabSize: number): number {
 }
 
 export function registerDistributionRoute(app: FastifyInstance, distribution: DistributionService, options: DistributionRouteOptions): void {
-  app.post<{ Body: DistributionBody }>("/v1/distribution", { schema: { body: schema } }, async (request, reply) => {
+  app.post<{ Body: DistributionBody }>("/v1/distribution", {
+      schema: {
+        summary: "Every class's log-prob for each row: JSON, or float32 LE rows with Accept: application/octet-stream",
+        tags: ["v1"],
+        body: schema,
+        response: {
+          200: {
+            description: "JSON {model, results: [{logZ, logprobs}]}, or 4·V bytes per row (X-Shardmax-Rows, X-Shardmax-Vocab-Size)",
+            content: { "application/json": { schema: { type: "object" } }, [OCTET_STREAM]: { schema: { type: "string", format: "binary" } } },
+          },
+          ...ERROR_RESPONSES,
+        },
+      },
+    }, async (request, reply) => {
     const input = fromJson(request.body);
     const binary = (request.headers.accept ?? "").includes(OCTET_STREAM);
     const deadline = new Date(Date.now() + options.deadlineMs);

@@ -7,7 +7,8 @@ import { HealthImplementation } from "grpc-health-check";
 import { invalidField } from "../../shared/errors.js";
 import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
 import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
-import { shardmaxProto } from "../../shared/grpc/proto.js";
+import { shardmaxDefinition, shardmaxProto } from "../../shared/grpc/proto.js";
+import { addReflection } from "../../shared/grpc/reflection.js";
 import type { QueryRequestMessage, QueryResponse, SampleSpecMessage } from "../../shared/grpc/messages.js";
 import type { Logger } from "../../shared/log.js";
 import { float32From } from "../../shared/tensor-bytes.js";
@@ -36,6 +37,7 @@ export class SoftmaxServer {
       "grpc.max_send_message_length": options.maxSendBytes,
     });
     this.health.addToServer(this.server);
+    addReflection(this.server, shardmaxDefinition(), ["shardmax.v1.Softmax"]);
     this.server.addService(shardmaxProto().Softmax.service, {
       info: this.unary(async () => options.core.model()),
       query: this.unary(async (request: QueryRequestMessage, deadline) => toMessage(await this.query(request, deadline))),

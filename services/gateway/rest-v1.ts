@@ -12,6 +12,7 @@ import { HIDDEN_SCHEMA, hiddenFromJson } from "./hidden-json.js";
 import { STREAM_ABOVE_BYTES, answerStream } from "./answer-stream.js";
 import { DEFAULT_TOP_K, type Query } from "./query.js";
 import { errorHandler } from "./rest-errors.js";
+import { ERROR_RESPONSES, MODEL_INFO_SCHEMA, QUERY_RESULT_SCHEMA, STATUS_SCHEMA } from "./rest-v1-schemas.js";
 import type { SampleRequest } from "./sampling.js";
 
 export interface RestV1Options {
@@ -55,7 +56,15 @@ const softmaxSchema = {
 export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInstance, { core, bodyLimitBytes, log }) => {
   app.setErrorHandler(errorHandler(log, bodyLimitBytes));
 
-  app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request, reply) => {
+  const softmaxRoute = {
+    schema: {
+      summary: "Exact softmax: logZ, top-k, target log-probs and draws per row",
+      tags: ["v1"],
+      body: softmaxSchema,
+      response: { 200: QUERY_RESULT_SCHEMA, ...ERROR_RESPONSES },
+    },
+  };
+  app.post<{ Body: SoftmaxBody }>("/v1/softmax", softmaxRoute, async (request, reply) => {
     const query = queryFromJson(request.body);
     const answer = await core.query(query);
     if (core.answerBytes(query) <= STREAM_ABOVE_BYTES) return answer;
@@ -66,9 +75,10 @@ export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInst
   if (distribution) {
     registerDistributionRoute(app, distribution, { deadlineMs: core.deadlineMs, admission: core.admission, maxResponseBytes: core.limits.maxResponseBytes, log });
   }
-  app.get("/v1/model", async () => core.model());
-  app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async () => {
+  const get = (summary: string, ok: object) => ({ schema: { summary, tags: ["v1"], response: { 200: ok, ...ERROR_RESPONSES } } });
+  app.get("/v1/model", get("The model, readiness and the shard map", MODEL_INFO_SCHEMA), async () => core.model());
+  app.get("/healthz", get("Liveness: the process answers", STATUS_SCHEMA), async () => ({ status: "ok" }));
+  app.get("/readyz", get("Readiness: a complete shard set serves one head (503 otherwise)", STATUS_SCHEMA), async () => {
     const readiness = core.readiness();
     if (!readiness.ready) throw new ShardmaxError(readiness.code, readiness.reason);
     return { status: "ready", ranges: readiness.ranges };

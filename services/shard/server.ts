@@ -10,7 +10,8 @@ import { HealthImplementation } from "grpc-health-check";
 import { ShardmaxError } from "../../shared/errors.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
 import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
-import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
+import { messageLimits, shardmaxDefinition, shardmaxProto } from "../../shared/grpc/proto.js";
+import { addReflection } from "../../shared/grpc/reflection.js";
 import type { Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { ClassRange } from "../../shared/ranges.js";
@@ -61,6 +62,7 @@ export class ShardServer {
   constructor(private readonly options: ShardServerOptions) {
     this.server = new grpc.Server(messageLimits(options.maxMessageBytes));
     this.health.addToServer(this.server);
+    addReflection(this.server, shardmaxDefinition(), ["shardmax.v1.Shard"]);
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
       partial: this.unary((request: PartialRequestFields, signal) => this.partial(request, signal)),

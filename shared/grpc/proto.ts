@@ -20,16 +20,18 @@ import type { ShardProto, SoftmaxProto } from "./messages.js";
 /** The services' constructors, typed by the generated code. */
 export type ShardmaxPackage = ShardProto["shardmax"]["v1"] & SoftmaxProto["shardmax"]["v1"];
 
+let definition: protoLoader.PackageDefinition | undefined;
 let loaded: ShardmaxPackage | undefined;
+
+/** The loaded .proto files (what reflection describes). */
+export function shardmaxDefinition(): protoLoader.PackageDefinition {
+  definition ??= protoLoader.loadSync(["shardmax/v1/shard.proto", "shardmax/v1/softmax.proto"], { ...LOADER_OPTIONS, includeDirs: [join(packageRoot(), "proto")] });
+  return definition;
+}
 
 export function shardmaxProto(): ShardmaxPackage {
   if (loaded) return loaded;
-  const root = join(packageRoot(), "proto");
-  const definition = protoLoader.loadSync(["shardmax/v1/shard.proto", "shardmax/v1/softmax.proto"], {
-    ...LOADER_OPTIONS,
-    includeDirs: [root],
-  });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as { shardmax: { v1: ShardmaxPackage } };
+  const pkg = grpc.loadPackageDefinition(shardmaxDefinition()) as unknown as { shardmax: { v1: ShardmaxPackage } };
   loaded = pkg.shardmax.v1;
   return loaded;
 }

@@ -118,6 +118,9 @@ describe("model, health, readiness", () => {
     expect(res.json().error.code).toBe("NOT_READY");
     const query = await unready.app.inject({ method: "POST", url: "/v1/softmax", headers: { "content-type": "application/json" }, payload: JSON.stringify({ hidden }) });
     expect([query.statusCode, query.json().error.code]).toEqual([503, "NOT_READY"]);
+    const model = (await unready.app.inject({ method: "GET", url: "/v1/model" })).json();
+    expect(model).toMatchObject({ model: null, ready: false, labels: null, ranges: [] });
+    expect(model.reason).toMatch(/no shard has answered/);
   });
 
   it("an unknown route is 404 in the envelope", async () => {
