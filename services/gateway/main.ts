@@ -51,6 +51,8 @@ export interface GatewayConfig {
   lingerUs: number;
   /** A label file (text, one per line) or tokenizer.json, or a folder holding one; unset: no labels. */
   labels?: string;
+  /** The model's name on the Open Inference Protocol (REST /v2, gRPC inference); default "shardmax". */
+  modelName?: string;
 }
 
 /**
@@ -115,7 +117,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     lastProblem = problem;
   });
 
-  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log });
+  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log, ...(config.modelName ? { modelName: config.modelName } : {}) });
   app.server.maxConnections = config.maxConnections;
   const { host, port } = splitHostPort(config.http);
   await app.listen({ host, port });
