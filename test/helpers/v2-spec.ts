@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import Ajv, { type ValidateFunction } from "ajv";
+import { Ajv, type ValidateFunction } from "ajv";
 import { parse } from "yaml";
 
 export const SPEC_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "specs", "open-inference-protocol");
@@ -33,11 +33,8 @@ export type SpecSchema =
 
 /** The ajv errors of `value` against a schema of the specification (empty: valid). */
 export function specErrors(name: SpecSchema, value: unknown): string[] {
-  let validate = compiled.get(name);
-  if (!validate) {
-    validate = ajv.compile({ $ref: `oip#/components/schemas/${name}` });
-    compiled.set(name, validate);
-  }
+  const validate = compiled.get(name) ?? ajv.compile({ $ref: `oip#/components/schemas/${name}` });
+  compiled.set(name, validate);
   return validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
 }
 
