@@ -32,6 +32,8 @@ export interface SoftmaxServerOptions {
   maxReceiveBytes: number;
   maxSendBytes: number;
   log: Logger;
+  /** Other services on the same server and port (the Open Inference Protocol's, grpc-inference.ts). */
+  addServices?: (server: grpc.Server) => void;
 }
 
 export class SoftmaxServer {
@@ -50,6 +52,7 @@ export class SoftmaxServer {
       query: this.unary(async (request: QueryRequestMessage, deadline) => toMessage(await this.query(request, deadline))),
       distribution: distributionHandler(options.core, options.maxSendBytes),
     });
+    options.addServices?.(this.server);
     options.core.onReadinessChange((readiness) => {
       if (!this.stopping) this.health.setStatus(SERVICE_NAME, readiness.ready ? "SERVING" : "NOT_SERVING");
     });

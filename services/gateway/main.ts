@@ -15,6 +15,9 @@ import { DistributionService, type DistributionStats } from "./distribution.js";
 import { FanOut, type FanOutStats } from "./fanout.js";
 import { GatewayCore } from "./core.js";
 import { SoftmaxServer } from "./grpc-service.js";
+import { addInferenceService } from "./grpc-inference.js";
+import { DEFAULT_MODEL_NAME } from "./v2-model.js";
+import type { Server } from "@grpc/grpc-js";
 import type { QueryLimits } from "./query.js";
 import { labelProblem, loadLabels, type Labels } from "./labels.js";
 import { ShardSet } from "./shard-set.js";
@@ -124,7 +127,8 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   const httpPort = (app.server.address() as { port: number }).port;
 
   // The Softmax door takes what the REST door takes, and answers at most what an answer may cost.
-  const grpcServer = new SoftmaxServer({ core, maxReceiveBytes: config.bodyLimitBytes, maxSendBytes: config.limits.maxResponseBytes, log });
+  const addServices = (server: Server) => addInferenceService(server, { core, modelName: config.modelName ?? DEFAULT_MODEL_NAME });
+  const grpcServer = new SoftmaxServer({ core, maxReceiveBytes: config.bodyLimitBytes, maxSendBytes: config.limits.maxResponseBytes, log, addServices });
   const grpcPort = await grpcServer.listen(config.grpc);
   log.info("gateway listening", { http: `${host}:${httpPort}`, grpc: `${splitHostPort(config.grpc).host}:${grpcPort}`, shards: config.shards.join(",") });
 

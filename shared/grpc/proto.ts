@@ -52,3 +52,14 @@ export function messageLimits(maxMessageBytes: number): grpc.ChannelOptions {
  * --max-rows × d needs, the gateway to what its answer limit needs.
  */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+let inference: ServiceCtor | undefined;
+
+/** `inference.GRPCInferenceService`, the Open Inference Protocol (proto/inference/grpc_service.proto). */
+export function inferenceService(): ServiceCtor {
+  if (inference) return inference;
+  const definition = protoLoader.loadSync("inference/grpc_service.proto", { ...LOADER_OPTIONS, includeDirs: [join(packageRoot(), "proto")] });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as { inference: { GRPCInferenceService: ServiceCtor } };
+  inference = pkg.inference.GRPCInferenceService;
+  return inference;
+}
