@@ -80,7 +80,7 @@ it("answers a binary REST request for the model named by SHARDMAX_MODEL_NAME exa
   expectTop(le.readI64(bytes.get("top_ids")!), le.readF64(bytes.get("top_logprobs")!), 4);
   const other = await post("shardmax");
   expect(other.status).toBe(404);
-  expect((await other.json()).error).toMatch(/no such model/);
+  expect(((await other.json()) as { error: string }).error).toMatch(/no such model/);
 });
 
 it("answers ModelInfer from a client of the specification's .proto exactly", async () => {
