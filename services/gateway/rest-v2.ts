@@ -9,9 +9,9 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
-import { boundText, quoteShort } from "../../shared/text/quote-short.js";
+import { quoteShort } from "../../shared/text/quote-short.js";
 import type { GatewayCore } from "./core.js";
-import { toShardmaxError } from "./rest-errors.js";
+import { errorHandler } from "./rest-errors.js";
 import { HEADER_LENGTH, attachBinary, encodeResponse, splitBody } from "./v2-binary.js";
 import { queryFromV2, v2Outputs, type V2InferRequest } from "./v2-infer.js";
 import { MODEL_VERSION, checkModel, v2ModelMetadata, v2ServerMetadata } from "./v2-model.js";
@@ -30,14 +30,7 @@ type ModelParams = { name: string; version?: string };
 const tails = new WeakMap<FastifyRequest, Buffer>();
 
 export const restV2: FastifyPluginAsync<RestV2Options> = async (app: FastifyInstance, { core, modelName, bodyLimitBytes, log }) => {
-  app.setErrorHandler((err, request, reply) => {
-    const error = toShardmaxError(err as Error, bodyLimitBytes);
-    if (error.httpStatus >= 500 && !["UNAVAILABLE", "NOT_READY", "OVERLOADED"].includes(error.code)) {
-      log.error("request failed", { url: boundText(request.url, 200), code: error.code, error: error.message });
-    }
-    if (error.code === "OVERLOADED") void reply.header("retry-after", "1");
-    void reply.status(error.httpStatus).send({ error: error.message });
-  });
+  app.setErrorHandler(errorHandler(log, bodyLimitBytes, (error) => ({ error: error.message })));
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: `${request.method} ${quoteShort(request.url)}: no such route` });
   });

@@ -55,7 +55,7 @@ export interface V2OutputTensor {
 export function queryFromV2(request: V2InferRequest): { query: Query; plan: V2Plan } {
   const inputs = new Map<string, V2Input>();
   for (const input of request.inputs) {
-    if (!(input.name in V2_INPUTS)) throw invalidField(`inputs`, `${quote(input.name)} is not an input of this model (hidden, targets)`);
+    if (!Object.hasOwn(V2_INPUTS, input.name)) throw invalidField(`inputs`, `${quote(input.name)} is not an input of this model (hidden, targets)`);
     if (inputs.has(input.name)) throw invalidField(`inputs`, `${quote(input.name)} is given twice`);
     const allowed: readonly string[] = V2_INPUTS[input.name as keyof typeof V2_INPUTS];
     if (!allowed.includes(input.datatype)) throw invalidField(`${input.name}.datatype`, `must be ${allowed.join(" or ")}, got ${quote(input.datatype)}`);
@@ -118,7 +118,7 @@ function outputsFrom(request: V2InferRequest, hasTargets: boolean, sampled: bool
   const seen = new Set<string>();
   return request.outputs.map((output, i) => {
     const name = output.name as V2OutputName;
-    if (!(name in V2_OUTPUTS)) throw invalidField(`outputs[${i}].name`, `${quote(output.name)} is not an output of this model (${Object.keys(V2_OUTPUTS).join(", ")})`);
+    if (!Object.hasOwn(V2_OUTPUTS, name)) throw invalidField(`outputs[${i}].name`, `${quote(output.name)} is not an output of this model (${Object.keys(V2_OUTPUTS).join(", ")})`);
     if (!available.includes(name)) throw invalidField(`outputs[${i}].name`, `${name} needs ${name === "target_logprobs" ? "the targets input" : "the sample_n parameter"}`);
     if (seen.has(name)) throw invalidField(`outputs[${i}].name`, `${name} is asked twice`);
     seen.add(name);

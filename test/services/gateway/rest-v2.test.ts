@@ -248,6 +248,8 @@ describe("REST /v2 metadata, health and errors", () => {
     ["an infinite value", { inputs: [{ ...hidden1, data: [1e39, ...hidden[0]!.slice(1)] }] }, /hidden\[0\]\[0\]: is not a finite number/],
     ["an unknown input", { inputs: [hidden1, { name: "extra", datatype: "FP32", shape: [1, 1], data: [1] }] }, /inputs: "extra" is not an input/],
     ["no hidden", { inputs: [] }, /inputs: hidden is required/],
+    ["an input named after an Object property", { inputs: [hidden1, { name: "constructor", datatype: "FP32", shape: [1, 1], data: [1] }] }, /inputs: "constructor" is not an input/],
+    ["an output named after an Object property", { inputs: [hidden1], outputs: [{ name: "toString" }] }, /outputs\[0\]\.name: "toString" is not an output/],
     ["an unknown output", { inputs: [hidden1], outputs: [{ name: "probs" }] }, /outputs\[0\]\.name: "probs" is not an output/],
     ["target_logprobs without targets", { inputs: [hidden1], outputs: [{ name: "target_logprobs" }] }, /needs the targets input/],
     ["a target below −1", { inputs: [hidden1, { name: "targets", datatype: "INT64", shape: [1, 1], data: [-2] }] }, /targets\[0\]\[0\]: must be a class id ≥ 0, or −1/],
