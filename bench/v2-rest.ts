@@ -94,7 +94,8 @@ export async function restLoad(
   };
   await Promise.all(Array.from({ length: point.concurrency }, caller));
   latencies.sort((a, b) => a - b);
-  return { rowsPerS: (latencies.length * point.rows * 1000) / window.measureMs, requests: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
+  const rowsPerS = (latencies.length * point.rows * 1000) / window.measureMs;
+  return { rowsPerS, requests: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
 }
 
 const median = (xs: number[]) => {
@@ -108,12 +109,13 @@ export function restSummary(results: RestPointResult[]): string {
   for (const point of V2_POINTS) {
     const at = results.filter((r) => r.point.concurrency === point.concurrency && r.point.rows === point.rows);
     const rounds = [...new Set(at.map((r) => r.round))];
-    const ratio = (key: "p50Ms" | "rowsPerS") =>
-      median(rounds.map((round) => at.find((r) => r.round === round && r.door === "v2 binary")![key] / at.find((r) => r.round === round && r.door === "v1 JSON")![key]));
+    const of = (round: number, door: RestDoor) => at.find((r) => r.round === round && r.door === door)!;
+    const ratio = (key: "p50Ms" | "rowsPerS") => median(rounds.map((round) => of(round, "v2 binary")[key] / of(round, "v1 JSON")[key]));
     for (const door of REST_DOORS) {
       const mine = at.filter((r) => r.door === door);
       const ratios = door === "v2 binary" ? `${ratio("p50Ms").toFixed(2)}×, ${ratio("rowsPerS").toFixed(2)}×` : "";
-      lines.push(`| batch ${point.rows}, ${point.concurrency} caller${point.concurrency > 1 ? "s" : ""} | ${door} | ${median(mine.map((m) => m.p50Ms)).toFixed(2)} | ${median(mine.map((m) => m.rowsPerS)).toFixed(0)} | ${ratios} |`);
+      const where = `batch ${point.rows}, ${point.concurrency} caller${point.concurrency > 1 ? "s" : ""}`;
+      lines.push(`| ${where} | ${door} | ${median(mine.map((m) => m.p50Ms)).toFixed(2)} | ${median(mine.map((m) => m.rowsPerS)).toFixed(0)} | ${ratios} |`);
     }
   }
   return lines.join("\n");

@@ -18,7 +18,8 @@ export function splitBody(body: Buffer, headerLength: string | string[] | undefi
   if (headerLength !== undefined) {
     const text = Array.isArray(headerLength) ? headerLength.join(",") : headerLength;
     if (!/^\d{1,15}$/.test(text.trim()) || Number(text) > body.length) {
-      throw invalidField("Inference-Header-Content-Length", `must be an integer from 0 to the body's ${body.length} bytes, got ${boundText(JSON.stringify(text), 40)}`);
+      const got = boundText(JSON.stringify(text), 40);
+      throw invalidField("Inference-Header-Content-Length", `must be an integer from 0 to the body's ${body.length} bytes, got ${got}`);
     }
     cut = Number(text);
   }

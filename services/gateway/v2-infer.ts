@@ -118,8 +118,9 @@ function outputsFrom(request: V2InferRequest, hasTargets: boolean, sampled: bool
   const seen = new Set<string>();
   return request.outputs.map((output, i) => {
     const name = output.name as V2OutputName;
-    if (!Object.hasOwn(V2_OUTPUTS, name)) throw invalidField(`outputs[${i}].name`, `${quote(output.name)} is not an output of this model (${Object.keys(V2_OUTPUTS).join(", ")})`);
-    if (!available.includes(name)) throw invalidField(`outputs[${i}].name`, `${name} needs ${name === "target_logprobs" ? "the targets input" : "the sample_n parameter"}`);
+    const field = `outputs[${i}].name`;
+    if (!Object.hasOwn(V2_OUTPUTS, name)) throw invalidField(field, `${quote(output.name)} is not an output of this model (${Object.keys(V2_OUTPUTS).join(", ")})`);
+    if (!available.includes(name)) throw invalidField(field, `${name} needs ${name === "target_logprobs" ? "the targets input" : "the sample_n parameter"}`);
     if (seen.has(name)) throw invalidField(`outputs[${i}].name`, `${name} is asked twice`);
     seen.add(name);
     return { name, binary: bool(output.parameters ?? {}, "binary_data", `outputs[${i}].parameters`) ?? binaryAll };

@@ -50,7 +50,7 @@ export const V2_SCHEMAS = {
         items: {
           type: "object",
           required: ["name", "shape", "datatype"],
-          properties: { name: { type: "string" }, shape: { type: "array", items: { type: "integer" } }, datatype: { type: "string" }, parameters, data: {} },
+          properties: { ...tensorMetadata.properties, parameters, data: {} },
         },
       },
       outputs: { type: "array", items: { type: "object", required: ["name"], properties: { name: { type: "string" }, parameters } } },
@@ -71,7 +71,7 @@ export const V2_SCHEMAS = {
             type: "object",
             required: ["name", "shape", "datatype"],
             // data: numbers, and "NaN" / "Infinity" / "-Infinity" where JSON has no number; absent when binary.
-            properties: { name: { type: "string" }, shape: { type: "array", items: { type: "integer" } }, datatype: { type: "string" }, parameters, data: { type: "array" } },
+            properties: { ...tensorMetadata.properties, parameters, data: { type: "array" } },
           },
         },
       },

@@ -32,7 +32,9 @@ const ELEMENT_BYTES: Record<string, number> = { FP16: 2, FP32: 4, FP64: 8, INT64
 /** A 2-D shape of non-negative integers whose element count is exact in a double. */
 export function shape2(input: V2Input): [number, number] {
   const { shape, name } = input;
-  if (!Array.isArray(shape) || shape.length !== 2) throw invalidField(`${name}.shape`, `must have 2 dimensions [rows, columns], got [${String(shape).slice(0, 60)}]`);
+  if (!Array.isArray(shape) || shape.length !== 2) {
+    throw invalidField(`${name}.shape`, `must have 2 dimensions [rows, columns], got [${String(shape).slice(0, 60)}]`);
+  }
   for (const [i, n] of shape.entries()) {
     if (!Number.isSafeInteger(n) || n < 0) throw invalidField(`${name}.shape[${i}]`, `must be an integer ≥ 0, got ${n}`);
   }
@@ -45,7 +47,9 @@ export function numbersOf(input: V2Input, count: number, integers: boolean): Arr
   const { name } = input;
   if (input.raw !== undefined) return fromBytes(input.raw, input.datatype, count, name);
   if (input.values !== undefined) {
-    if (input.values.length !== count) throw invalidField(`${name}.contents`, `has ${input.values.length} values, shape [${input.shape.join(", ")}] needs ${count}`);
+    if (input.values.length !== count) {
+      throw invalidField(`${name}.contents`, `has ${input.values.length} values, shape [${input.shape.join(", ")}] needs ${count}`);
+    }
     return input.values;
   }
   if (input.data === undefined) throw invalidField(`${name}.data`, "is required (or the binary_data_size parameter with the bytes after the JSON header)");
@@ -100,7 +104,8 @@ function fromJson(data: unknown, shape: readonly number[], name: string, integer
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[depth]) {
-      throw invalidField(path, `must be an array of ${shape[depth]} (shape [${shape.join(", ")}]), got ${Array.isArray(node) ? `${node.length} items` : typeof node}`);
+      const got = Array.isArray(node) ? `${node.length} items` : typeof node;
+      throw invalidField(path, `must be an array of ${shape[depth]} (shape [${shape.join(", ")}]), got ${got}`);
     }
     node.forEach((child, i) => walk(child, depth + 1, `${path}[${i}]`));
   };
