@@ -8,7 +8,8 @@
  * `--only distribution` runs just the full-distribution point (and the
  * bandwidth it is compared with) and writes results.json to bench/work/distribution;
  * `--only sampling` runs just the sampling point (bench/sampling.ts) and writes
- * results.json and SAMPLING.md to bench/work/sampling.
+ * results.json and SAMPLING.md to bench/work/sampling; `--only v2` runs just the
+ * Open Inference Protocol point (bench/v2-rest.ts) into bench/work/v2.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -30,12 +31,13 @@ import type { SampleInput } from "../sdk/index.js";
 import type { BenchResults, DistributionResult, HardwareResult, PairedRound, PointResult, SystemResult, TuningResult } from "./results.js";
 import { startSystem, systemLabel, type RunningSystem, type SystemSpec } from "./systems.js";
 import { wireCounters, wireDelta } from "./wire.js";
+import { REST_DOORS, V2_POINTS, restLoad, restSender, restSummary, type RestPointResult } from "./v2-rest.js";
 
 const { values } = parseArgs({
   options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" } },
   allowPositionals: false,
 });
-const ALONE = ["distribution", "sampling"];
+const ALONE = ["distribution", "sampling", "v2"];
 if (values.only !== undefined && !ALONE.includes(values.only)) throw new Error(`--only: "${values.only}" is not a part that runs alone (${ALONE.join(", ")})`);
 const onlyDistribution = values.only === "distribution";
 const onlySampling = values.only === "sampling";
@@ -208,6 +210,43 @@ async function samplingPoint(head: HeadPlan): Promise<SamplingResult> {
   } finally {
     await system.stop();
   }
+}
+
+/** C with 2 shards on `head`: batch-1 REST queries as /v1 JSON and as /v2 binary, in alternation (bench/v2-rest.ts). */
+async function v2Point(head: HeadPlan, rounds: number): Promise<RestPointResult[]> {
+  const spec = plan.systems(cores).find((s) => s.kind === "shardmax" && s.shards === 2)!;
+  say(`${head.name} · ${systemLabel(spec)}: REST /v1 JSON against /v2 binary, ${rounds} round(s)…`);
+  const system = await startSystem(spec, head.weights, head.vocabSize);
+  try {
+    const pool = hiddenPool(head.dim, POOL_ROWS);
+    const senders = REST_DOORS.map((door) => restSender(system.httpAddress!, door, head.dim, plan.topK));
+    const answers = await Promise.all(senders.map((send) => send(pool.subarray(0, head.dim))));
+    if (JSON.stringify(answers[0]) !== JSON.stringify(answers[1])) throw new Error(`the doors disagree: ${JSON.stringify(answers)}`);
+    const out: RestPointResult[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      for (const point of V2_POINTS) {
+        for (const [i, door] of REST_DOORS.entries()) {
+          await quiet(system.pids);
+          const r = { round, door, point, ...(await restLoad(senders[i]!, pool, head.dim, point, plan.window)) };
+          say(`  round ${round} · ${door} · batch ${point.rows} × ${point.concurrency}: ${r.rowsPerS.toFixed(0)} rows/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ""}`);
+          out.push(r);
+        }
+      }
+    }
+    return out;
+  } finally {
+    await system.stop();
+  }
+}
+
+if (values.only === "v2") {
+  say(`shardmax bench, V2 REST only, ${plan.name} plan: ${machine.cpu}, ${cores} cores, Node ${machine.node}; load average ${loadAverage().toFixed(2)}`);
+  const v2 = await v2Point(plan.heads[0]!, Math.max(3, plan.paired.rounds));
+  const command = `npm run bench -- --only v2${values.quick ? " --quick" : ""}`;
+  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, loadAverage: loadAverage(), v2 }, null, 2) + "\n");
+  writeFileSync(join(outDir, "V2.md"), `# REST /v1 JSON against /v2 binary (\`${command}\`, ${plan.heads[0]!.name})\n\n${restSummary(v2)}\n`);
+  say(restSummary(v2));
+  process.exit(0);
 }
 
 if (onlySampling) {

@@ -28,6 +28,8 @@ export interface RunningSystem {
   pids: () => number[];
   /** Ports of the shard processes: the gateway's connections to them are the sharding wire. */
   shardPorts: number[];
+  /** The shardmax gateway's REST address (C only). */
+  httpAddress?: string;
   stop(): Promise<ProcessReport[]>;
 }
 
@@ -81,16 +83,17 @@ export async function startSystem(spec: SystemSpec, weights: string, vocabSize: 
       const { port } = await gateway.next("listening");
       return { address: `127.0.0.1:${port}`, pids, shardPorts, stop };
     }
-    let announce: (port: number) => void = () => {};
-    const announced = new Promise<number>((resolve) => (announce = resolve));
+    let announce: (ports: [number, number]) => void = () => {};
+    const announced = new Promise<[number, number]>((resolve) => (announce = resolve));
     const gateway = new BenchChild("gateway", dist("services", "cli", "main.js"), ["gateway", "--shards", addresses, "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"], (line) => {
-      const match = / grpc=[^ ]*:(\d+)/.exec(line);
-      if (line.includes("gateway listening") && match) announce(Number(match[1]));
+      const grpc = / grpc=[^ ]*:(\d+)/.exec(line);
+      const http = / http=[^ ]*:(\d+)/.exec(line);
+      if (line.includes("gateway listening") && grpc && http) announce([Number(grpc[1]), Number(http[1])]);
     });
     children.push(gateway);
-    const port = await Promise.race([announced, gateway.exited.then(() => Promise.reject(new Error(`gateway exited:\n${gateway.stderrTail()}`)))]);
+    const [port, httpPort] = await Promise.race([announced, gateway.exited.then(() => Promise.reject(new Error(`gateway exited:\n${gateway.stderrTail()}`)))]);
     await untilReady(`127.0.0.1:${port}`);
-    return { address: `127.0.0.1:${port}`, pids, shardPorts, stop };
+    return { address: `127.0.0.1:${port}`, httpAddress: `127.0.0.1:${httpPort}`, pids, shardPorts, stop };
   } catch (err) {
     await stop().catch(() => {});
     throw err;

@@ -9,7 +9,7 @@ import type { GatewayConfig } from "../gateway/main.js";
 import { parseOrHelp, type Command } from "./command.js";
 import { flag } from "./flags.js";
 import { waitForStop } from "./signals.js";
-import { hostPort, integer, nonEmpty, shardAddressList } from "./values.js";
+import { hostPort, integer, modelName, nonEmpty, shardAddressList } from "./values.js";
 
 /** Serving defaults, shared with `shardmax local`, which exposes only the addresses. */
 export const GATEWAY_DEFAULTS = {
@@ -31,6 +31,7 @@ export const GATEWAY_DEFAULTS = {
   keepAliveTimeoutMs: 5000,
   maxConnections: 1024,
   maxDistributionValues: 16 * 1024 * 1024,
+  modelName: "shardmax",
 } as const;
 
 const D = GATEWAY_DEFAULTS;
@@ -79,6 +80,7 @@ export const GATEWAY_FLAGS = {
   "max-connections": flag.withDefault({ metavar: "N", help: "most open REST connections; more are refused", parse: integer(1), default: D.maxConnections }),
   "expose-topology": flag.switch({ help: "show shard addresses and socket errors in /v1/model, Info and error messages (for operators)" }),
   labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
+  "model-name": flag.withDefault({ metavar: "NAME", help: "the model's name on the Open Inference Protocol (REST /v2, gRPC inference)", parse: modelName, default: D.modelName }),
 };
 
 const HELP = {
@@ -116,6 +118,7 @@ export const gatewayCommand: Command = {
       maxDistributionValues: v["max-distribution-values"],
       exposeTopology: v["expose-topology"],
       labels: v.labels,
+      modelName: v["model-name"],
     });
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
     // Imported here so `--help` and flag errors do not load fastify and gRPC.
@@ -150,6 +153,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     exposeTopology: s.exposeTopology,
     drainMs: s.drainMs,
     lingerUs: s.lingerUs,
+    modelName: s.modelName,
     ...(s.labels === undefined ? {} : { labels: s.labels }),
   });
 }

@@ -24,7 +24,7 @@ import { flag, type FlagValues } from "./flags.js";
 import { ProgressLines, connectAddress, curlExample, formatSeconds } from "./local-report.js";
 import { ChildExited, ShardChild, describeExit } from "./shard-child.js";
 import { waitForStop } from "./signals.js";
-import { hostPort, integer, nonEmpty } from "./values.js";
+import { hostPort, integer, modelName, nonEmpty } from "./values.js";
 
 export const LOCAL_FLAGS = {
   weights: flag.withDefault({ metavar: "PATH", help: "the head: a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD", parse: nonEmpty("a file or folder path, or builtin:default"), default: BUILTIN_DEFAULT_SPEC }),
@@ -34,6 +34,7 @@ export const LOCAL_FLAGS = {
   shards: flag.withDefault({ metavar: "N", help: "number of shard processes, each serving an equal class range", parse: integer(1, 64), default: 2 }),
   http: flag.withDefault({ metavar: "HOST:PORT", help: "gateway REST listen address; port 0 picks a free port", parse: hostPort, default: GATEWAY_DEFAULTS.http }),
   grpc: flag.withDefault({ metavar: "HOST:PORT", help: "gateway gRPC listen address; port 0 picks a free port", parse: hostPort, default: GATEWAY_DEFAULTS.grpc }),
+  "model-name": flag.withDefault({ metavar: "NAME", help: "the model's name on the Open Inference Protocol (REST /v2, gRPC inference)", parse: modelName, default: GATEWAY_DEFAULTS.modelName }),
   threads: flag.withDefault<number | undefined>({ metavar: "N", help: "onnxruntime threads per shard; 0 lets onnxruntime decide", parse: integer(0, 1024), default: undefined, defaultText: "CPU cores ÷ shards, at least 1" }),
 };
 
@@ -201,7 +202,7 @@ function spawnShard(
 
 async function startGateway(addresses: string[], v: FlagValues<typeof LOCAL_FLAGS>, write: (line: string) => void): Promise<RunningGateway> {
   const { runGateway } = await import("../gateway/main.js");
-  const config = gatewayConfig({ ...GATEWAY_DEFAULTS, exposeTopology: true, shards: addresses, http: v.http, grpc: v.grpc, drainMs: GATEWAY_DRAIN_MS, labels: v.labels });
+  const config = gatewayConfig({ ...GATEWAY_DEFAULTS, exposeTopology: true, shards: addresses, http: v.http, grpc: v.grpc, drainMs: GATEWAY_DRAIN_MS, labels: v.labels, modelName: v["model-name"] });
   return runGateway(config, createLogger("gateway", write));
 }
 

@@ -110,3 +110,9 @@ export function classRange(raw: string): { kind: "range"; start: number; end: nu
   if (start >= end) throw new ValueError(`START ${start} is not below END ${end}; ${form}`);
   return { kind: "range", start, end };
 }
+
+/** A V2 model name: one URL path segment, as KServe and Triton name models. */
+export function modelName(raw: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(raw)) throw new ValueError(`expected a model name: letters, digits, ".", "_" or "-", starting with a letter or digit, at most 128 characters`);
+  return raw;
+}

@@ -14,6 +14,8 @@ import type { GatewayCore } from "./core.js";
 import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { registerOpenApi } from "./openapi.js";
 import { restV1 } from "./rest-v1.js";
+import { restV2 } from "./rest-v2.js";
+import { DEFAULT_MODEL_NAME } from "./v2-model.js";
 
 export interface AppOptions {
   core: GatewayCore;
@@ -21,6 +23,8 @@ export interface AppOptions {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   log: Logger;
+  /** The one model's name on /v2 (--model-name). */
+  modelName?: string;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -52,5 +56,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   registerOpenApi(app);
   void app.register(restV1, { core: options.core, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
+  void app.register(restV2, { prefix: "/v2", core: options.core, modelName: options.modelName ?? DEFAULT_MODEL_NAME, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
   return app;
 }

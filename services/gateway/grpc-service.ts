@@ -8,7 +8,7 @@ import { invalidField } from "../../shared/errors.js";
 import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
 import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
 import { shardmaxDefinition, shardmaxProto } from "../../shared/grpc/proto.js";
-import { addReflection } from "../../shared/grpc/reflection.js";
+import { addReflection, type ServiceModule } from "../../shared/grpc/reflection.js";
 import type { QueryRequestMessage, QueryResponse, SampleSpecMessage } from "../../shared/grpc/messages.js";
 import type { Logger } from "../../shared/log.js";
 import { float32From } from "../../shared/tensor-bytes.js";
@@ -24,6 +24,8 @@ export interface SoftmaxServerOptions {
   maxReceiveBytes: number;
   maxSendBytes: number;
   log: Logger;
+  /** Other services on the same server and port (the Open Inference Protocol's, grpc-inference.ts). */
+  services?: ServiceModule[];
 }
 
 export class SoftmaxServer {
@@ -37,12 +39,14 @@ export class SoftmaxServer {
       "grpc.max_send_message_length": options.maxSendBytes,
     });
     this.health.addToServer(this.server);
-    addReflection(this.server, shardmaxDefinition(), ["shardmax.v1.Softmax"]);
     this.server.addService(shardmaxProto().Softmax.service, {
       info: this.unary(async () => options.core.model()),
       query: this.unary(async (request: QueryRequestMessage, deadline) => toMessage(await this.query(request, deadline))),
       distribution: distributionHandler(options.core, options.maxSendBytes),
     });
+    const services = options.services ?? [];
+    for (const service of services) service.addTo(this.server);
+    addReflection(this.server, [{ definition: shardmaxDefinition(), names: [SERVICE_NAME] }, ...services]);
     options.core.onReadinessChange((readiness) => {
       if (!this.stopping) this.health.setStatus(SERVICE_NAME, readiness.ready ? "SERVING" : "NOT_SERVING");
     });

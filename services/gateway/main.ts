@@ -15,6 +15,8 @@ import { DistributionService, type DistributionStats } from "./distribution.js";
 import { FanOut, type FanOutStats } from "./fanout.js";
 import { GatewayCore } from "./core.js";
 import { SoftmaxServer } from "./grpc-service.js";
+import { inferenceModule } from "./grpc-inference.js";
+import { DEFAULT_MODEL_NAME } from "./v2-model.js";
 import type { QueryLimits } from "./query.js";
 import { labelProblem, loadLabels, type Labels } from "../../shared/checkpoint/labels.js";
 import { ShardSet } from "./shard-set.js";
@@ -51,6 +53,8 @@ export interface GatewayConfig {
   lingerUs: number;
   /** A label file (text, one per line) or tokenizer.json, or a folder holding one; unset: no labels. */
   labels?: string;
+  /** The model's name on the Open Inference Protocol (REST /v2, gRPC inference); default "shardmax". */
+  modelName?: string;
 }
 
 /**
@@ -115,14 +119,15 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     lastProblem = problem;
   });
 
-  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log });
+  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log, ...(config.modelName ? { modelName: config.modelName } : {}) });
   app.server.maxConnections = config.maxConnections;
   const { host, port } = splitHostPort(config.http);
   await app.listen({ host, port });
   const httpPort = (app.server.address() as { port: number }).port;
 
   // The Softmax door takes what the REST door takes, and answers at most what an answer may cost.
-  const grpcServer = new SoftmaxServer({ core, maxReceiveBytes: config.bodyLimitBytes, maxSendBytes: config.limits.maxResponseBytes, log });
+  const inference = inferenceModule({ core, modelName: config.modelName ?? DEFAULT_MODEL_NAME });
+  const grpcServer = new SoftmaxServer({ core, maxReceiveBytes: config.bodyLimitBytes, maxSendBytes: config.limits.maxResponseBytes, log, services: [inference] });
   const grpcPort = await grpcServer.listen(config.grpc);
   log.info("gateway listening", { http: `${host}:${httpPort}`, grpc: `${splitHostPort(config.grpc).host}:${grpcPort}`, shards: config.shards.join(",") });
 

@@ -64,14 +64,15 @@ export function envelope(error: ShardmaxError): { error: { code: string; message
   return { error: { code: error.code, message: error.message } };
 }
 
-export function errorHandler(log: Logger, bodyLimitBytes: number) {
+/** `format`: the protocol's error body (shardmax's envelope for /v1; /v2 has its own). */
+export function errorHandler(log: Logger, bodyLimitBytes: number, format: (error: ShardmaxError) => object = envelope) {
   return (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const error = toShardmaxError(err, bodyLimitBytes);
     if (error.httpStatus >= 500 && !["UNAVAILABLE", "NOT_READY", "OVERLOADED"].includes(error.code)) {
       log.error("request failed", { url: boundText(request.url, 200), code: error.code, error: error.message });
     }
     if (error.code === "OVERLOADED") void reply.header("retry-after", "1");
-    void reply.status(error.httpStatus).send(envelope(error));
+    void reply.status(error.httpStatus).send(format(error));
   };
 }
 

@@ -62,7 +62,7 @@ export class ShardServer {
   constructor(private readonly options: ShardServerOptions) {
     this.server = new grpc.Server(messageLimits(options.maxMessageBytes));
     this.health.addToServer(this.server);
-    addReflection(this.server, shardmaxDefinition(), ["shardmax.v1.Shard"]);
+    addReflection(this.server, [{ definition: shardmaxDefinition(), names: ["shardmax.v1.Shard"] }]);
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
       partial: this.unary((request: PartialRequestFields, signal) => this.partial(request, signal)),

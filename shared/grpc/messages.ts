@@ -19,3 +19,10 @@ export type { SampleSpec__Output as SampleSpecMessage } from "./generated/shardm
 export type { DistributionRequest, DistributionRequest__Output as DistributionRequestMessage } from "./generated/shardmax/v1/DistributionRequest.js";
 export type { DistributionChunk as DistributionChunkOut, DistributionChunk__Output as DistributionChunkMessage } from "./generated/shardmax/v1/DistributionChunk.js";
 export type { ModelInfo__Output as ModelInfoMessage } from "./generated/shardmax/v1/ModelInfo.js";
+export type { ProtoGrpcType as InferenceProto } from "./generated/grpc_service.js";
+export type { InferParameter__Output as InferParameterMessage } from "./generated/inference/InferParameter.js";
+export type { InferTensorContents__Output as InferTensorContentsMessage } from "./generated/inference/InferTensorContents.js";
+export type { ModelInferRequest__Output as ModelInferRequestMessage } from "./generated/inference/ModelInferRequest.js";
+export type { ModelInferResponse } from "./generated/inference/ModelInferResponse.js";
+export type { ModelMetadataRequest__Output as ModelMetadataRequestMessage } from "./generated/inference/ModelMetadataRequest.js";
+export type { ModelReadyRequest__Output as ModelReadyRequestMessage } from "./generated/inference/ModelReadyRequest.js";

@@ -15,7 +15,7 @@ const LOADER_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
-import type { ShardProto, SoftmaxProto } from "./messages.js";
+import type { InferenceProto, ShardProto, SoftmaxProto } from "./messages.js";
 
 /** The services' constructors, typed by the generated code. */
 export type ShardmaxPackage = ShardProto["shardmax"]["v1"] & SoftmaxProto["shardmax"]["v1"];
@@ -52,3 +52,18 @@ export function messageLimits(maxMessageBytes: number): grpc.ChannelOptions {
  * --max-rows × d needs, the gateway to what its answer limit needs.
  */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+let inferenceDefinitionLoaded: protoLoader.PackageDefinition | undefined;
+let inference: InferenceProto["inference"]["GRPCInferenceService"] | undefined;
+
+/** The Open Inference Protocol's .proto as the project writes it (proto/inference/grpc_service.proto). */
+export function inferenceDefinition(): protoLoader.PackageDefinition {
+  inferenceDefinitionLoaded ??= protoLoader.loadSync("inference/grpc_service.proto", { ...LOADER_OPTIONS, includeDirs: [join(packageRoot(), "proto")] });
+  return inferenceDefinitionLoaded;
+}
+
+/** `inference.GRPCInferenceService`, typed by the generated code. */
+export function inferenceService(): InferenceProto["inference"]["GRPCInferenceService"] {
+  inference ??= (grpc.loadPackageDefinition(inferenceDefinition()) as unknown as InferenceProto).inference.GRPCInferenceService;
+  return inference;
+}

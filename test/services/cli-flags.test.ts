@@ -5,7 +5,9 @@
 import { describe, expect, it } from "vitest";
 import { envName, parseFlags } from "../../services/cli/flags.js";
 import { SHARD_BATCH_DEFAULTS, SHARD_FLAGS, shardConfig } from "../../services/cli/shard-command.js";
-import { classRange, hostPort, hostPortList, integer, shardSplit } from "../../services/cli/values.js";
+import { GATEWAY_FLAGS } from "../../services/cli/gateway-command.js";
+import { LOCAL_FLAGS } from "../../services/cli/local-command.js";
+import { classRange, hostPort, hostPortList, integer, modelName, shardSplit } from "../../services/cli/values.js";
 import { usageMessage } from "../helpers/expect-errors.js";
 
 describe("parseFlags", () => {
@@ -76,5 +78,16 @@ describe("value parsers", () => {
     const ms = integer(0);
     expect(ms("0")).toBe(0);
     for (const bad of ["-1", "1.5", "1e3", "", "0x10", "99999999999999999"]) expect(() => ms(bad), bad).toThrow(/whole number/);
+  });
+
+  it("takes a V2 model name that is one URL path segment, from --model-name or SHARDMAX_MODEL_NAME (gateway and local)", () => {
+    for (const ok of ["shardmax", "llama-3.1_head", "m"]) expect(modelName(ok)).toBe(ok);
+    for (const bad of ["", "a/b", "-x", ".x", "a b", "x".repeat(129), "é"]) expect(() => modelName(bad), bad).toThrow(/model name/);
+    for (const table of [GATEWAY_FLAGS, LOCAL_FLAGS]) {
+      const argv = table === GATEWAY_FLAGS ? ["--shards", "a:1"] : [];
+      expect(parseFlags(table, argv, {}).values["model-name"]).toBe("shardmax");
+      expect(parseFlags(table, argv, { SHARDMAX_MODEL_NAME: "head" }).values["model-name"]).toBe("head");
+      expect(() => parseFlags(table, [...argv, "--model-name", "a/b"], {})).toThrow(/--model-name "a\/b": expected a model name/);
+    }
   });
 });

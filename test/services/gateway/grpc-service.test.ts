@@ -98,7 +98,7 @@ describe("Softmax over the core", () => {
       },
       "Health",
     );
-    const stub = new health(address, grpc.credentials.createInsecure()) as grpc.Client & { check: Function };
+    const stub = new health(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { check: (request: Buffer, done: (err: Error | null, res: Buffer) => void) => void };
     // HealthCheckRequest { service = "shardmax.v1.Softmax" } by hand: field 1, length-delimited.
     const name = Buffer.from("shardmax.v1.Softmax");
     const reply = await new Promise<Buffer>((resolve, reject) =>

@@ -31,7 +31,7 @@ afterAll(async () => {
 
 /** One request on the bidirectional ServerReflectionInfo stream, its one answer. */
 async function ask(address: string, request: object): Promise<any> {
-  const client = new Reflection(address, grpc.credentials.createInsecure()) as grpc.Client & { serverReflectionInfo(): grpc.ClientDuplexStream<object, any> };
+  const client = new Reflection(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { serverReflectionInfo(): grpc.ClientDuplexStream<object, any> };
   const stream = client.serverReflectionInfo();
   const answer = new Promise((resolve, reject) => {
     stream.once("data", resolve);
@@ -48,6 +48,7 @@ async function ask(address: string, request: object): Promise<any> {
 
 it.each([
   ["the gateway", () => gateway.grpcAddress, "shardmax.v1.Softmax", "Query"],
+  ["the gateway (Open Inference Protocol)", () => gateway.grpcAddress, "inference.GRPCInferenceService", "ModelInfer"],
   ["a shard", () => shards.addresses[0]!, "shardmax.v1.Shard", "Partial"],
 ])("%s lists and describes its service", async (_name, address, service, method) => {
   const listed = await ask(address(), { list_services: "" });
