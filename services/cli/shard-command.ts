@@ -49,6 +49,7 @@ export const SHARD_FLAGS = {
   "max-queue-delay-us": flag.withDefault({ metavar: "N", help: "after a run, how long the next may wait for as many calls as it answered, in µs (Node timers: 1 ms steps; 0: never wait)", parse: integer(0, 10_000_000), default: SHARD_BATCH_DEFAULTS.maxQueueDelayUs }),
   "max-queue-rows": flag.withDefault({ metavar: "N", help: "rows that may wait for a run; beyond, requests get RESOURCE_EXHAUSTED; at least --max-rows", parse: integer(1), default: SHARD_BATCH_DEFAULTS.maxQueueRows }),
   "expose-topology": flag.switch({ help: "say where the weights came from (their path) in Info, for operators" }),
+  "metrics-listen": flag.optional({ metavar: "HOST:PORT", help: "serve Prometheus metrics at GET /metrics on this HTTP address (port 0 picks a free port); unset: no metrics listener", parse: hostPort }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
   events: flag.switch({ hidden: true, help: "report port, progress and readiness as JSON lines on stdout (for shardmax local)" }),
 };
@@ -92,6 +93,7 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
     maxQueueDelayUs: v["max-queue-delay-us"],
     maxQueueRows: v["max-queue-rows"],
     exposeTopology: v["expose-topology"],
+    ...(v["metrics-listen"] === undefined ? {} : { metricsListen: v["metrics-listen"] }),
   });
 }
 

@@ -13,6 +13,8 @@ import { boundText, quoteShort } from "../../shared/text/quote-short.js";
 import type { GatewayCore } from "./core.js";
 import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { restV1 } from "./rest-v1.js";
+import { metricsRoute } from "./metrics-route.js";
+import type { Registry } from "../../shared/metrics/registry.js";
 
 export interface AppOptions {
   core: GatewayCore;
@@ -20,6 +22,8 @@ export interface AppOptions {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   log: Logger;
+  /** Served at GET /metrics; unset: no /metrics route. */
+  registry?: Registry;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -50,5 +54,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new ShardmaxError("MALFORMED_REQUEST", "Host: header is required in HTTP/1.1");
   });
   void app.register(restV1, { core: options.core, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
+  if (options.registry) void app.register(metricsRoute, { registry: options.registry });
   return app;
 }

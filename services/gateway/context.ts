@@ -1,5 +1,6 @@
 /** What every door of the gateway (REST, gRPC) needs to answer a query. */
 import type { RowAdmission } from "./admission.js";
+import type { GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
 import type { FanOut } from "./fanout.js";
 import type { DistributionService } from "./distribution.js";
 import type { Labels } from "./labels.js";
@@ -20,4 +21,6 @@ export interface GatewayContext {
   exposeTopology: boolean;
   /** POST /v1/distribution and Softmax.Distribution (distribution.ts); unset: those answer NOT_FOUND. */
   distribution?: DistributionService;
+  /** The gateway's instruments; unset: nothing is recorded. */
+  metrics?: GatewayMetrics;
 }

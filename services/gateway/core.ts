@@ -6,6 +6,7 @@
  * Adapters only translate their wire format to a `Query` and an `Answer` back.
  */
 import { ShardmaxError, type ErrorCode } from "../../shared/errors.js";
+import { noGatewayMetrics, type GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
 import type { GatewayContext } from "./context.js";
 import type { DistributionService } from "./distribution.js";
 import { modelView } from "./model-view.js";
@@ -35,6 +36,11 @@ export class GatewayCore {
 
   get admission(): GatewayContext["admission"] {
     return this.context.admission;
+  }
+
+  /** The gateway's instruments: each protocol adapter records its requests with `metrics.request(protocol, code, seconds)`. */
+  get metrics(): GatewayMetrics {
+    return this.context.metrics ?? noGatewayMetrics;
   }
 
   /** POST /v1/distribution and Softmax.Distribution; undefined: not served. */
@@ -83,10 +89,12 @@ export class GatewayCore {
   }
 
   /** Admits, checks and runs a query on the current topology (once more if the topology changed under it). */
-  query(query: Query, callDeadline?: Date): Promise<Answer> {
+  async query(query: Query, callDeadline?: Date): Promise<Answer> {
     const { shardSet, fanOut, limits, labels, admission } = this.context;
     const deadline = this.deadline(callDeadline);
     const work = () => runOnCurrentTopology(query, () => shardSet.topology, fanOut, limits, deadline, labels);
-    return admission.run(query.rows, work, this.answerBytes(query));
+    const answer = await admission.run(query.rows, work, this.answerBytes(query));
+    this.metrics.rows(query.rows);
+    return answer;
   }
 }

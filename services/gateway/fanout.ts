@@ -9,6 +9,7 @@
  */
 import { ShardmaxError } from "../../shared/errors.js";
 import { silentLogger, type Logger } from "../../shared/log.js";
+import { noGatewayMetrics, type GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { FlatTargets } from "../../shared/math/combine-partials.js";
 import { ReplicaPicker } from "./replica-picker.js";
@@ -28,6 +29,8 @@ export interface FanOutOptions {
   now?: () => number;
   /** Whether client-facing errors may name replica addresses and their errors (--expose-topology); the log always does. */
   exposeTopology?: boolean;
+  /** Shard call times and retries, by range. */
+  metrics?: Pick<GatewayMetrics, "shardCall" | "shardRetry">;
 }
 
 /** Counters since start, for operators (logs) and the failover drill. */
@@ -58,6 +61,7 @@ export class FanOut {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly exposeTopology: boolean;
+  private readonly metrics: Pick<GatewayMetrics, "shardCall" | "shardRetry">;
 
   constructor(
     private readonly pool: ReplicaPool,
@@ -66,6 +70,7 @@ export class FanOut {
     this.log = options.log ?? silentLogger;
     this.now = options.now ?? Date.now;
     this.exposeTopology = options.exposeTopology ?? true;
+    this.metrics = options.metrics ?? noGatewayMetrics;
   }
 
   async partials(
@@ -96,7 +101,9 @@ export class FanOut {
       const attemptEnd = last ? end : start + (end - start) / (order.length - attempt);
       this.stats.attempts++;
       if (attempt > 0) this.stats.retries++;
+      if (attempt > 0) this.metrics.shardRetry(rangeKey);
       this.picker.begin(address);
+      const started = performance.now();
       try {
         return await this.pool.client(address).partial(call, new Date(attemptEnd));
       } catch (err) {
@@ -110,6 +117,7 @@ export class FanOut {
         if (!this.exposeTopology) this.log.warn("replica failed", { range: rangeKey, failed: address, code: error.code, error: error.message });
         else if (!last) this.log.warn("retrying on another replica", { range: rangeKey, failed: address, code: error.code, error: error.message });
       } finally {
+        this.metrics.shardCall(rangeKey, (performance.now() - started) / 1000);
         this.picker.end(address);
       }
     }

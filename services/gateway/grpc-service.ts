@@ -14,6 +14,7 @@ import type { GatewayCore } from "./core.js";
 import { DEFAULT_TOP_K, type Answer, type Query } from "./query.js";
 import type { SampleRequest } from "./sampling.js";
 import { distributionHandler } from "./distribution-grpc.js";
+import { recordGrpcRequest } from "./request-metrics.js";
 
 const SERVICE_NAME = "shardmax.v1.Softmax";
 
@@ -47,7 +48,9 @@ export class SoftmaxServer {
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Softmax.service, {
       info: this.unary(async () => options.core.model()),
-      query: this.unary(async (request: QueryRequestMessage, deadline) => toMessage(await this.query(request, deadline))),
+      query: this.unary((request: QueryRequestMessage, deadline) =>
+        recordGrpcRequest(options.core.metrics, "grpc_softmax", async () => toMessage(await this.query(request, deadline))),
+      ),
       distribution: distributionHandler(options.core, options.maxSendBytes),
     });
     options.core.onReadinessChange((readiness) => {

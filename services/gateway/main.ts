@@ -18,6 +18,9 @@ import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
 import { labelProblem, loadLabels, type Labels } from "./labels.js";
 import { ShardSet } from "./shard-set.js";
+import { gatewayMetrics, type TopologyGauges } from "../../shared/metrics/gateway-metrics.js";
+import type { Topology } from "./topology.js";
+import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
 
 export interface GatewayConfig {
   /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
@@ -51,6 +54,8 @@ export interface GatewayConfig {
   lingerUs: number;
   /** A label file (text, one per line) or tokenizer.json, or a folder holding one; unset: no labels. */
   labels?: string;
+  /** Where the metrics go (tests pass their own); unset: a new registry with the process metrics. */
+  registry?: Registry;
 }
 
 /**
@@ -66,6 +71,7 @@ export interface RunningGateway {
   grpcPort: number;
   shardSet: ShardSet;
   core: GatewayCore;
+  registry: Registry;
   labels: Labels | null;
   stats: FanOutStats;
   distributionStats: DistributionStats;
@@ -94,13 +100,20 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     log: log.child("shards"),
     exposeTopology: config.exposeTopology,
   });
+  const registry = config.registry ?? createRegistry();
+  const metrics = gatewayMetrics(registry);
+  metrics.watch(() => topologyGauges(shardSet.topology));
   // Concurrent queries share one Partial per range (coalescer.ts).
-  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
+  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, metrics }), {
+    ...COALESCER_DEFAULTS,
+    lingerUs: config.lingerUs,
+    observer: metrics.coalesce,
+  });
   // At most two worst-case answers are built at once: what the memory arithmetic in the README assumes.
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
   const base = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };
   const distribution = new DistributionService(base, config.maxDistributionValues);
-  const core = new GatewayCore({ ...base, distribution });
+  const core = new GatewayCore({ ...base, distribution, metrics });
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.
   const mislabeled = labelProblem(labels, shardSet.topology.model);
@@ -115,7 +128,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     lastProblem = problem;
   });
 
-  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log });
+  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log, registry });
   app.server.maxConnections = config.maxConnections;
   const { host, port } = splitHostPort(config.http);
   await app.listen({ host, port });
@@ -131,6 +144,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     grpcPort,
     shardSet,
     core,
+    registry,
     labels,
     stats: fanOut.stats,
     distributionStats: distribution.stats,
@@ -162,4 +176,10 @@ async function closeWithin(app: FastifyInstance, drainMs: number): Promise<void>
   await Promise.race([app.close(), forced]);
   clearInterval(sweep);
   clearTimeout(timer);
+}
+
+/** What the range and model gauges show: the ranges of the head in view and how many have a healthy replica. */
+function topologyGauges(topology: Topology): TopologyGauges {
+  const healthyRanges = topology.ranges.filter((r) => r.replicas.some((replica) => replica.healthy)).length;
+  return { ranges: topology.ranges.length, healthyRanges, model: topology.model };
 }

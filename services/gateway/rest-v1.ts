@@ -12,6 +12,7 @@ import { HIDDEN_SCHEMA, hiddenFromJson } from "./hidden-json.js";
 import { STREAM_ABOVE_BYTES, answerStream } from "./answer-stream.js";
 import { DEFAULT_TOP_K, type Query } from "./query.js";
 import { errorHandler } from "./rest-errors.js";
+import { recordRestRequests } from "./request-metrics.js";
 import type { SampleRequest } from "./sampling.js";
 
 export interface RestV1Options {
@@ -54,6 +55,7 @@ const softmaxSchema = {
 
 export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInstance, { core, bodyLimitBytes, log }) => {
   app.setErrorHandler(errorHandler(log, bodyLimitBytes));
+  recordRestRequests(app, core.metrics, "rest_v1");
 
   app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request, reply) => {
     const query = queryFromJson(request.body);

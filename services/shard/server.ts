@@ -12,6 +12,7 @@ import { toServiceError } from "../../shared/grpc/errors.js";
 import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
 import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
 import type { Logger } from "../../shared/log.js";
+import { noShardMetrics, type ShardMetrics } from "../../shared/metrics/shard-metrics.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { encodePartialColumns } from "../../shared/grpc/partial-codec.js";
@@ -41,6 +42,8 @@ export interface ShardServerOptions {
   maxTopK: number;
   maxMessageBytes: number;
   log: Logger;
+  /** Counts Partial calls by result; unset: nothing is recorded. */
+  metrics?: Pick<ShardMetrics, "request">;
 }
 
 const SERVICE_NAME = "shardmax.v1.Shard";
@@ -63,7 +66,7 @@ export class ShardServer {
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
-      partial: this.unary((request: PartialRequestMessage, signal) => this.partial(request, signal)),
+      partial: this.unary((request: PartialRequestMessage, signal) => this.partial(request, signal), options.metrics ?? noShardMetrics),
       logits: (call: grpc.ServerWritableStream<LogitsRequestMessage, object>) => {
         if (this.shard) void streamLogits(call, this.shard, this.options, this.logitsBudget);
         else call.emit("error", toServiceError(new ShardmaxError("UNAVAILABLE", `shard is not ready: ${this.loadingNote}`)));
@@ -96,16 +99,20 @@ export class ShardServer {
     await drainWithin(this.server, graceMs);
   }
 
-  private unary<Req, Res>(handler: (request: Req, signal: AbortSignal) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
+  private unary<Req, Res>(handler: (request: Req, signal: AbortSignal) => Promise<Res> | Res, metrics?: Pick<ShardMetrics, "request">): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const gone = new AbortController();
       call.once("cancelled", () => gone.abort());
       Promise.resolve()
         .then(() => handler(call.request, gone.signal))
         .then(
-          (response) => callback(null, response),
+          (response) => {
+            metrics?.request("OK");
+            callback(null, response);
+          },
           (err: unknown) => {
             const error = ShardmaxError.from(err);
+            metrics?.request(error.code);
             if (error.code === "INTERNAL") this.options.log.error("partial failed", { error: error.message });
             callback(toServiceError(error));
           },
