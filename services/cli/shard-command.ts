@@ -143,7 +143,8 @@ async function serve(config: Readonly<ShardConfig>, events: boolean, context: Cl
     emit({ event: "failed", message: messageOf(err) });
     throw err;
   });
-  emit({ event: "listening", port: running.port, rangeStart: running.range.start, rangeEnd: running.range.end, pid: process.pid });
+  const metricsPort = running.metricsPort ?? undefined;
+  emit({ event: "listening", port: running.port, rangeStart: running.range.start, rangeEnd: running.range.end, pid: process.pid, ...(metricsPort ? { metricsPort } : {}) });
 
   const loaded = running.ready.then(
     () => "ready" as const,
