@@ -4,7 +4,7 @@
  * then drain.
  */
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
-import { createLogger } from "../../shared/log.js";
+import { OBSERVABILITY_FLAGS, loggerFrom } from "./observability-flags.js";
 import type { GatewayConfig } from "../gateway/main.js";
 import { parseOrHelp, type Command } from "./command.js";
 import { flag } from "./flags.js";
@@ -31,6 +31,7 @@ export const GATEWAY_DEFAULTS = {
   keepAliveTimeoutMs: 5000,
   maxConnections: 1024,
   maxDistributionValues: 16 * 1024 * 1024,
+  slowQueryMs: 1000,
 } as const;
 
 const D = GATEWAY_DEFAULTS;
@@ -79,6 +80,8 @@ export const GATEWAY_FLAGS = {
   "max-connections": flag.withDefault({ metavar: "N", help: "most open REST connections; more are refused", parse: integer(1), default: D.maxConnections }),
   "expose-topology": flag.switch({ help: "show shard addresses and socket errors in /v1/model, Info and error messages (for operators)" }),
   labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
+  "slow-query-ms": flag.withDefault({ metavar: "N", help: "log a warning line for each request that took longer than this (0: every request)", parse: integer(0), default: D.slowQueryMs }),
+  ...OBSERVABILITY_FLAGS,
 };
 
 const HELP = {
@@ -116,18 +119,20 @@ export const gatewayCommand: Command = {
       maxDistributionValues: v["max-distribution-values"],
       exposeTopology: v["expose-topology"],
       labels: v.labels,
+      slowQueryMs: v["slow-query-ms"],
+      otlpEndpoint: v["otlp-endpoint"],
     });
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
     // Imported here so `--help` and flag errors do not load fastify and gRPC.
     const { runGateway } = await import("../gateway/main.js");
-    const gateway = await runGateway(config, createLogger("gateway", context.err));
+    const gateway = await runGateway(config, loggerFrom(v, "gateway", context.err));
     await stopped;
     await gateway.stop();
     return 0;
   },
 };
 
-type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
+type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean; otlpEndpoint?: string | undefined } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
 
 export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
@@ -151,5 +156,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     drainMs: s.drainMs,
     lingerUs: s.lingerUs,
     ...(s.labels === undefined ? {} : { labels: s.labels }),
+    slowQueryMs: s.slowQueryMs,
+    ...(s.otlpEndpoint === undefined ? {} : { otlpEndpoint: s.otlpEndpoint }),
   });
 }

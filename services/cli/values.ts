@@ -110,3 +110,24 @@ export function classRange(raw: string): { kind: "range"; start: number; end: nu
   if (start >= end) throw new ValueError(`START ${start} is not below END ${end}; ${form}`);
   return { kind: "range", start, end };
 }
+
+/** One of a fixed set of words. */
+export function oneOf<T extends string>(choices: readonly T[]): (raw: string) => T {
+  return (raw) => {
+    const value = raw.trim() as T;
+    if (!choices.includes(value)) throw new ValueError(`expected one of ${choices.join(", ")}`);
+    return value;
+  };
+}
+
+/** An absolute http:// or https:// URL, e.g. an OTLP/HTTP endpoint. */
+export function httpUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ValueError("expected an http:// or https:// URL, e.g. http://otel-collector:4318/v1/traces");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ValueError("expected an http:// or https:// URL, e.g. http://otel-collector:4318/v1/traces");
+  return url.toString();
+}

@@ -14,6 +14,7 @@ import type { GatewayCore } from "./core.js";
 import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { restV1 } from "./rest-v1.js";
 import { metricsRoute } from "./metrics-route.js";
+import { REQUEST_ID_KEY, requestIdOf } from "./request-id.js";
 import type { Registry } from "../../shared/metrics/registry.js";
 
 export interface AppOptions {
@@ -42,6 +43,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
     // Strict JSON types: "1.5" is not a number and unknown fields are errors, not silently dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // request.id: the caller's x-request-id when it is a short token (request-id.ts), else a new UUID.
+    genReqId: (request) => requestIdOf(request.headers[REQUEST_ID_KEY]),
   });
   // JSON only: fastify would otherwise hand a text/plain body to the schema as a string.
   app.removeContentTypeParser("text/plain");
@@ -50,7 +53,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     void reply.status(404).send(envelope(new ShardmaxError("NOT_FOUND", `${request.method} ${quoteShort(request.url)}: no such route`)));
   });
   // Node answers a missing Host with a bare 400; HTTP/1.1 requires it, so refuse it here, in our envelope.
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
+    void reply.header(REQUEST_ID_KEY, request.id);
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new ShardmaxError("MALFORMED_REQUEST", "Host: header is required in HTTP/1.1");
   });
   void app.register(restV1, { core: options.core, bodyLimitBytes: options.bodyLimitBytes, log: options.log });

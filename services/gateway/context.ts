@@ -1,5 +1,6 @@
 /** What every door of the gateway (REST, gRPC) needs to answer a query. */
 import type { RowAdmission } from "./admission.js";
+import type { Logger } from "../../shared/log.js";
 import type { GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
 import type { FanOut } from "./fanout.js";
 import type { DistributionService } from "./distribution.js";
@@ -23,4 +24,8 @@ export interface GatewayContext {
   distribution?: DistributionService;
   /** The gateway's instruments; unset: nothing is recorded. */
   metrics?: GatewayMetrics;
+  /** Where per-request lines (slow requests) go. */
+  log?: Logger;
+  /** A request slower than this is logged; unset: never. */
+  slowQueryMs?: number;
 }

@@ -6,7 +6,7 @@
  * Adapters only translate their wire format to a `Query` and an `Answer` back.
  */
 import { ShardmaxError, type ErrorCode } from "../../shared/errors.js";
-import { noGatewayMetrics, type GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
+import { noGatewayMetrics, type GatewayMetrics, type Protocol } from "../../shared/metrics/gateway-metrics.js";
 import type { GatewayContext } from "./context.js";
 import type { DistributionService } from "./distribution.js";
 import { modelView } from "./model-view.js";
@@ -41,6 +41,18 @@ export class GatewayCore {
   /** The gateway's instruments: each protocol adapter records its requests with `metrics.request(protocol, code, seconds)`. */
   get metrics(): GatewayMetrics {
     return this.context.metrics ?? noGatewayMetrics;
+  }
+
+  /**
+   * The one call each protocol adapter makes when an inference request ends:
+   * metrics by protocol and code, and a warning line when it was slow.
+   */
+  finished(protocol: Protocol, code: string, seconds: number, requestId: string): void {
+    this.metrics.request(protocol, code, seconds);
+    const { log, slowQueryMs } = this.context;
+    if (log && slowQueryMs !== undefined && seconds * 1000 > slowQueryMs) {
+      log.warn("slow request", { requestId, protocol, code, ms: Math.round(seconds * 1000), slowQueryMs });
+    }
   }
 
   /** POST /v1/distribution and Softmax.Distribution; undefined: not served. */

@@ -15,6 +15,7 @@ import { DEFAULT_TOP_K, type Answer, type Query } from "./query.js";
 import type { SampleRequest } from "./sampling.js";
 import { distributionHandler } from "./distribution-grpc.js";
 import { recordGrpcRequest } from "./request-metrics.js";
+import { REQUEST_ID_KEY, requestIdOf } from "./request-id.js";
 
 const SERVICE_NAME = "shardmax.v1.Softmax";
 
@@ -48,8 +49,8 @@ export class SoftmaxServer {
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Softmax.service, {
       info: this.unary(async () => options.core.model()),
-      query: this.unary((request: QueryRequestMessage, deadline) =>
-        recordGrpcRequest(options.core.metrics, "grpc_softmax", async () => toMessage(await this.query(request, deadline))),
+      query: this.unary((request: QueryRequestMessage, deadline, requestId) =>
+        recordGrpcRequest(options.core, "grpc_softmax", requestId, async () => toMessage(await this.query(request, deadline))),
       ),
       distribution: distributionHandler(options.core, options.maxSendBytes),
     });
@@ -89,9 +90,14 @@ export class SoftmaxServer {
     return this.options.core.query(query, callDeadline);
   }
 
-  private unary<Req>(handler: (request: Req, deadline: Date | undefined) => Promise<object>): grpc.handleUnaryCall<Req, object> {
+  /** Every call gets a request id (the caller's x-request-id or a new one), sent back in the initial metadata. */
+  private unary<Req>(handler: (request: Req, deadline: Date | undefined, requestId: string) => Promise<object>): grpc.handleUnaryCall<Req, object> {
     return (call, callback) => {
-      handler(call.request, callDeadlineOf(call)).then(
+      const requestId = requestIdOf(call.metadata.get(REQUEST_ID_KEY));
+      const sent = new grpc.Metadata();
+      sent.set(REQUEST_ID_KEY, requestId);
+      call.sendMetadata(sent);
+      handler(call.request, callDeadlineOf(call), requestId).then(
         (response) => callback(null, response),
         (err: unknown) => callback(toServiceError(err)),
       );

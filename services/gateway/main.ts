@@ -54,6 +54,10 @@ export interface GatewayConfig {
   lingerUs: number;
   /** A label file (text, one per line) or tokenizer.json, or a folder holding one; unset: no labels. */
   labels?: string;
+  /** A request slower than this gets a "slow request" warning line; unset: never. */
+  slowQueryMs?: number;
+  /** OTLP/HTTP endpoint for traces; unset: tracing is off. */
+  otlpEndpoint?: string;
   /** Where the metrics go (tests pass their own); unset: a new registry with the process metrics. */
   registry?: Registry;
 }
@@ -113,7 +117,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
   const base = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };
   const distribution = new DistributionService(base, config.maxDistributionValues);
-  const core = new GatewayCore({ ...base, distribution, metrics });
+  const core = new GatewayCore({ ...base, distribution, metrics, log: log.child("requests"), slowQueryMs: config.slowQueryMs ?? Infinity });
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.
   const mislabeled = labelProblem(labels, shardSet.topology.model);

@@ -55,7 +55,7 @@ const softmaxSchema = {
 
 export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInstance, { core, bodyLimitBytes, log }) => {
   app.setErrorHandler(errorHandler(log, bodyLimitBytes));
-  recordRestRequests(app, core.metrics, "rest_v1");
+  recordRestRequests(app, core, "rest_v1");
 
   app.post<{ Body: SoftmaxBody }>("/v1/softmax", { schema: { body: softmaxSchema } }, async (request, reply) => {
     const query = queryFromJson(request.body);

@@ -47,6 +47,8 @@ export interface ShardConfig {
   exposeTopology?: boolean;
   /** HOST:PORT of the HTTP listener serving GET /metrics; unset: no metrics listener. */
   metricsListen?: string;
+  /** OTLP/HTTP endpoint for traces; unset: tracing is off. */
+  otlpEndpoint?: string;
   /** Where the metrics go (tests pass their own); unset: a new registry with the process metrics. */
   registry?: Registry;
 }
