@@ -1,6 +1,7 @@
 /** What every door of the gateway (REST, gRPC) needs to answer a query. */
 import type { RowAdmission } from "./admission.js";
 import type { Logger } from "../../shared/log.js";
+import type { Tracing } from "../../shared/tracing/tracing.js";
 import type { GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
 import type { FanOut } from "./fanout.js";
 import type { DistributionService } from "./distribution.js";
@@ -28,4 +29,6 @@ export interface GatewayContext {
   log?: Logger;
   /** A request slower than this is logged; unset: never. */
   slowQueryMs?: number;
+  /** A span per query when enabled (--otlp-endpoint). */
+  tracing?: Tracing;
 }

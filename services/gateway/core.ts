@@ -5,7 +5,9 @@
  * view shows, and how a query is admitted, given its deadline and run.
  * Adapters only translate their wire format to a `Query` and an `Answer` back.
  */
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { ShardmaxError, type ErrorCode } from "../../shared/errors.js";
+import { withSpan } from "../../shared/tracing/tracing.js";
 import { noGatewayMetrics, type GatewayMetrics, type Protocol } from "../../shared/metrics/gateway-metrics.js";
 import type { GatewayContext } from "./context.js";
 import type { DistributionService } from "./distribution.js";
@@ -102,11 +104,21 @@ export class GatewayCore {
 
   /** Admits, checks and runs a query on the current topology (once more if the topology changed under it). */
   async query(query: Query, callDeadline?: Date): Promise<Answer> {
-    const { shardSet, fanOut, limits, labels, admission } = this.context;
+    const { shardSet, fanOut, limits, labels, admission, tracing } = this.context;
     const deadline = this.deadline(callDeadline);
-    const work = () => runOnCurrentTopology(query, () => shardSet.topology, fanOut, limits, deadline, labels);
-    const answer = await admission.run(query.rows, work, this.answerBytes(query));
-    this.metrics.rows(query.rows);
-    return answer;
+    // Traced, the query carries its span's context to the fan-out: each shard call becomes a child span.
+    const span = tracing?.enabled ? tracing.tracer.startSpan("shardmax.query", { kind: SpanKind.SERVER, attributes: { "shardmax.rows": query.rows } }) : null;
+    const traced = span ? { ...query, trace: withSpan(ROOT_CONTEXT, span) } : query;
+    const work = () => runOnCurrentTopology(traced, () => shardSet.topology, fanOut, limits, deadline, labels);
+    try {
+      const answer = await admission.run(query.rows, work, this.answerBytes(query));
+      this.metrics.rows(query.rows);
+      return answer;
+    } catch (err) {
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: ShardmaxError.from(err).code });
+      throw err;
+    } finally {
+      span?.end();
+    }
   }
 }

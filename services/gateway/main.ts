@@ -21,6 +21,7 @@ import { ShardSet } from "./shard-set.js";
 import { gatewayMetrics, type TopologyGauges } from "../../shared/metrics/gateway-metrics.js";
 import type { Topology } from "./topology.js";
 import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
+import { createTracing } from "../../shared/tracing/tracing.js";
 
 export interface GatewayConfig {
   /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
@@ -105,10 +106,11 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     exposeTopology: config.exposeTopology,
   });
   const registry = config.registry ?? createRegistry();
+  const tracing = createTracing(config.otlpEndpoint, "shardmax-gateway");
   const metrics = gatewayMetrics(registry);
   metrics.watch(() => topologyGauges(shardSet.topology));
   // Concurrent queries share one Partial per range (coalescer.ts).
-  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, metrics }), {
+  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, metrics, tracer: tracing.tracer }), {
     ...COALESCER_DEFAULTS,
     lingerUs: config.lingerUs,
     observer: metrics.coalesce,
@@ -117,7 +119,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
   const base = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };
   const distribution = new DistributionService(base, config.maxDistributionValues);
-  const core = new GatewayCore({ ...base, distribution, metrics, log: log.child("requests"), slowQueryMs: config.slowQueryMs ?? Infinity });
+  const core = new GatewayCore({ ...base, distribution, metrics, log: log.child("requests"), slowQueryMs: config.slowQueryMs ?? Infinity, tracing });
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.
   const mislabeled = labelProblem(labels, shardSet.topology.model);
@@ -157,6 +159,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
       grpcServer.setServing(false);
       await Promise.all([closeWithin(app, config.drainMs), grpcServer.shutdown(config.drainMs)]);
       shardSet.close();
+      await tracing.shutdown();
       log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
     },
   };

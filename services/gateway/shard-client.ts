@@ -10,6 +10,7 @@ import { decodePartialColumns, encodeOptions } from "../../shared/grpc/partial-c
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { RowOptions } from "../../shared/math/row-options.js";
 import { toBytes } from "../../shared/tensor-bytes.js";
+import type { Context } from "../../shared/tracing/tracing.js";
 
 export interface ShardInfo {
   rangeStart: number;
@@ -33,6 +34,8 @@ export interface PartialCall {
   targetCounts: Uint32Array;
   targetIds: Uint32Array;
   fingerprint: string;
+  /** The calling query's trace context (tracing on); never sent as a field. */
+  trace?: Context;
 }
 
 export interface LogitsCall {
@@ -72,7 +75,8 @@ export class ShardClient {
     return this.call("info", {}, deadlineMs) as Promise<ShardInfo>;
   }
 
-  async partial(request: PartialCall, deadline: Date): Promise<BatchPartial> {
+  /** `headers` go as call metadata (a trace's `traceparent`). */
+  async partial(request: PartialCall, deadline: Date, headers?: Record<string, string>): Promise<BatchPartial> {
     const response = (await this.call(
       "partial",
       {
@@ -86,6 +90,7 @@ export class ShardClient {
         fingerprint: request.fingerprint,
       },
       deadline,
+      headers,
     )) as PartialResponseMessage;
     if (response.fingerprint !== request.fingerprint) throw new ShardmaxError("INTERNAL", "a shard sent a partial of another head than asked");
     return decodePartialColumns(response, { rows: request.rows, k: request.topK, targetCounts: request.targetCounts, options: request.options });
@@ -109,11 +114,15 @@ export class ShardClient {
     this.client.close();
   }
 
-  private call(method: string, request: object, deadline: number | Date): Promise<unknown> {
+  private call(method: string, request: object, deadline: number | Date, headers?: Record<string, string>): Promise<unknown> {
     const when = typeof deadline === "number" ? new Date(Date.now() + deadline) : deadline;
-    return new Promise((resolve, reject) => {
-      this.client[method]!(request, { deadline: when }, (err, response) => (err ? reject(err) : resolve(response)));
-    });
+    const done = (resolve: (value: unknown) => void, reject: (reason: unknown) => void) => (err: grpc.ServiceError | null, response?: unknown) =>
+      err ? reject(err) : resolve(response);
+    if (!headers) return new Promise((resolve, reject) => void this.client[method]!(request, { deadline: when }, done(resolve, reject)));
+    const metadata = new grpc.Metadata();
+    for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+    const withMetadata = this.client[method] as unknown as (r: object, m: grpc.Metadata, o: grpc.CallOptions, cb: ReturnType<typeof done>) => void;
+    return new Promise((resolve, reject) => void withMetadata.call(this.client, request, metadata, { deadline: when }, done(resolve, reject)));
   }
 }
 

@@ -95,10 +95,10 @@ export class Batcher<R> {
     return this.queue.waitingRows;
   }
 
-  /** Queues a call; `signal` drops it if the caller goes away before it starts. */
-  run(call: ShardCall, signal?: AbortSignal): Promise<R> {
+  /** Queues a call; `signal` drops it if the caller goes away before it starts; `onStart` is told when it leaves the queue. */
+  run(call: ShardCall, signal?: AbortSignal, onStart?: () => void): Promise<R> {
     if (call.rows < 1) return Promise.reject(new ShardmaxError("INTERNAL", "an empty call must never reach the batcher"));
-    return this.queue.push({ call, targetStart: prefixSums(call.targetCounts) }, { signal });
+    return this.queue.push({ call, targetStart: prefixSums(call.targetCounts) }, { signal, onStart });
   }
 
   private async runBatch(pieces: readonly Piece<Queued>[]): Promise<R[]> {

@@ -15,6 +15,7 @@ import { ShardServer } from "./server.js";
 import { serveMetrics, type MetricsServer } from "./metrics-server.js";
 import { shardMetrics } from "../../shared/metrics/shard-metrics.js";
 import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
+import { createTracing } from "../../shared/tracing/tracing.js";
 import { ShardSession } from "./session.js";
 import { headSliceSource } from "./slice-source.js";
 import { WorkerSession } from "./worker-session.js";
@@ -96,7 +97,8 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
   const maxMessageBytes = partialMessageBytes(config.maxRows, dim, config.maxMessageBytes);
   const registry = config.registry ?? createRegistry();
   const metrics = shardMetrics(registry);
-  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log, metrics });
+  const tracing = createTracing(config.otlpEndpoint, "shardmax-shard");
+  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log, metrics, tracing });
   const port = await server.listen(config.listen);
   let loadRatio = 0;
   let served: { fingerprint: string; rangeStart: number; rangeEnd: number } | null = null;
@@ -161,7 +163,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       dtype,
       hasBias: head.description.biasTensor !== null,
       source: config.exposeTopology ? head.description.source : "",
-      run: (call, signal) => shardBatcher.run(call, signal),
+      run: (call, signal, onStart) => shardBatcher.run(call, signal, onStart),
       logits: (batch) => shardSession.logits(batch),
     });
     log.info("serving", { range: `${range}`, fingerprint, blocks: Math.ceil(range.size / rowsPerBlock(range.size, dim, config.blockRows)), maxBatchRows, seconds: ((Date.now() - started) / 1000).toFixed(1) });
@@ -180,6 +182,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       if (counts && counts.runs > 0) log.info("batches", { ...counts, rowsPerRun: (counts.rows / counts.runs).toFixed(1) });
       await (session as Session | null)?.close();
       await metricsServer?.close();
+      await tracing.shutdown();
     },
   };
 }

@@ -21,6 +21,8 @@ import { decodePartialRequest, type PartialRequestMessage } from "./partial-requ
 import { BUDGET_BYTES, streamLogits, type LogitsRequestMessage } from "./logits-stream.js";
 import { ByteBudget } from "./byte-budget.js";
 import type { LogitsBatch } from "./session.js";
+import type { Tracing } from "../../shared/tracing/tracing.js";
+import { shardSpans } from "./shard-spans.js";
 
 /** What the server needs of a loaded shard; a batcher over the session provides `run`. */
 export interface LoadedShard {
@@ -31,8 +33,8 @@ export interface LoadedShard {
   dtype: string;
   hasBias: boolean;
   source: string;
-  /** `signal` aborts when the caller goes away (cancel or deadline). */
-  run(call: ShardCall, signal: AbortSignal): Promise<BatchPartial>;
+  /** `signal` aborts when the caller goes away (cancel or deadline); `onStart` is told when the call leaves the queue. */
+  run(call: ShardCall, signal: AbortSignal, onStart?: () => void): Promise<BatchPartial>;
   /** Scaled logits of every owned class, [rows, range size] (Shard.Logits, the full distribution). */
   logits(batch: LogitsBatch): Promise<Float32Array>;
 }
@@ -44,6 +46,8 @@ export interface ShardServerOptions {
   log: Logger;
   /** Counts Partial calls by result; unset: nothing is recorded. */
   metrics?: Pick<ShardMetrics, "request">;
+  /** A span per Partial call that arrives with a `traceparent`, with its queue wait and compute as child spans. */
+  tracing?: Tracing;
 }
 
 const SERVICE_NAME = "shardmax.v1.Shard";
@@ -66,7 +70,7 @@ export class ShardServer {
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
-      partial: this.unary((request: PartialRequestMessage, signal) => this.partial(request, signal), options.metrics ?? noShardMetrics),
+      partial: this.unary((request: PartialRequestMessage, signal, metadata) => this.partial(request, signal, metadata), options.metrics ?? noShardMetrics),
       logits: (call: grpc.ServerWritableStream<LogitsRequestMessage, object>) => {
         if (this.shard) void streamLogits(call, this.shard, this.options, this.logitsBudget);
         else call.emit("error", toServiceError(new ShardmaxError("UNAVAILABLE", `shard is not ready: ${this.loadingNote}`)));
@@ -99,12 +103,15 @@ export class ShardServer {
     await drainWithin(this.server, graceMs);
   }
 
-  private unary<Req, Res>(handler: (request: Req, signal: AbortSignal) => Promise<Res> | Res, metrics?: Pick<ShardMetrics, "request">): grpc.handleUnaryCall<Req, Res> {
+  private unary<Req, Res>(
+    handler: (request: Req, signal: AbortSignal, metadata: grpc.Metadata) => Promise<Res> | Res,
+    metrics?: Pick<ShardMetrics, "request">,
+  ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const gone = new AbortController();
       call.once("cancelled", () => gone.abort());
       Promise.resolve()
-        .then(() => handler(call.request, gone.signal))
+        .then(() => handler(call.request, gone.signal, call.metadata))
         .then(
           (response) => {
             metrics?.request("OK");
@@ -140,10 +147,18 @@ export class ShardServer {
     };
   }
 
-  private async partial(request: PartialRequestMessage, signal: AbortSignal): Promise<object> {
+  private async partial(request: PartialRequestMessage, signal: AbortSignal, metadata: grpc.Metadata): Promise<object> {
     const shard = this.loaded();
     const call = decodePartialRequest(request, shard, this.options);
-    const result = await shard.run(call, signal);
-    return { rows: result.rows, k: result.k, ...encodePartialColumns(result), fingerprint: shard.fingerprint };
+    const traced = this.options.tracing?.enabled && metadata.get("traceparent").length > 0 ? shardSpans(this.options.tracing.tracer, metadata, call.rows) : null;
+    try {
+      const result = await shard.run(call, signal, traced?.started);
+      return { rows: result.rows, k: result.k, ...encodePartialColumns(result), fingerprint: shard.fingerprint };
+    } catch (err) {
+      traced?.failed(ShardmaxError.from(err).code);
+      throw err;
+    } finally {
+      traced?.end();
+    }
   }
 }

@@ -63,6 +63,7 @@ interface Entry<I, R> {
   seq: number;
   /** When it was queued (clock ms), for the observer's queue wait. */
   queuedMs: number;
+  onStart: (() => void) | undefined;
   nextRow: number;
   /** Answers of the pieces done so far, by first row (with several batches in flight they may finish out of order). */
   parts: { firstRow: number; rows: number; part: R }[];
@@ -109,7 +110,7 @@ export class BatchQueue<I, R> {
     return this.queuedRows;
   }
 
-  push(item: I, { signal, deadlineMs }: PushOptions = {}): Promise<R> {
+  push(item: I, { signal, deadlineMs, onStart }: PushOptions = {}): Promise<R> {
     if (signal?.aborted) return Promise.reject(new ShardmaxError("CANCELLED", "the caller went away before the call was queued"));
     const rows = this.work.rows(item);
     if (this.queuedRows + rows > this.options.maxQueueRows) {
@@ -119,7 +120,7 @@ export class BatchQueue<I, R> {
       return Promise.reject(new ShardmaxError("RESOURCE_EXHAUSTED", message));
     }
     return new Promise<R>((resolve, reject) => {
-      const entry: Entry<I, R> = { item, rows, seq: this.arrivals++, queuedMs: this.clock.now(), nextRow: 0, parts: [], doneRows: 0, settled: false, deadline: null, resolve, reject };
+      const entry: Entry<I, R> = { item, rows, seq: this.arrivals++, queuedMs: this.clock.now(), onStart, nextRow: 0, parts: [], doneRows: 0, settled: false, deadline: null, resolve, reject };
       this.queue.push(entry);
       this.queuedRows += rows;
       this.counters.items++;
@@ -207,7 +208,10 @@ export class BatchQueue<I, R> {
         continue;
       }
       const n = this.options.cut ? Math.min(left, limit - rows) : left;
-      if (entry.nextRow === 0) this.options.observer?.waited((this.clock.now() - entry.queuedMs) / 1000);
+      if (entry.nextRow === 0) {
+        this.options.observer?.waited((this.clock.now() - entry.queuedMs) / 1000);
+        entry.onStart?.();
+      }
       taken.push({ entry, firstRow: entry.nextRow, rows: n });
       entry.nextRow += n;
       rows += n;

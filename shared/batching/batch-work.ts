@@ -60,6 +60,8 @@ export interface PushOptions {
   signal?: AbortSignal;
   /** On the queue's clock: past it, the item fails with DEADLINE_EXCEEDED. */
   deadlineMs?: number;
+  /** Called once, when the item's first rows leave the queue for a batch (a trace's queue wait ends there). */
+  onStart?: () => void;
 }
 
 /**
