@@ -14,6 +14,7 @@ import type { GatewayCore } from "./core.js";
 import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { restV1 } from "./rest-v1.js";
 import { metricsRoute } from "./metrics-route.js";
+import { statusRoute } from "./status-route.js";
 import { REQUEST_ID_KEY, requestIdOf } from "./request-id.js";
 import type { Registry } from "../../shared/metrics/registry.js";
 
@@ -59,5 +60,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   void app.register(restV1, { core: options.core, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
   if (options.registry) void app.register(metricsRoute, { registry: options.registry });
+  void app.register(statusRoute);
   return app;
 }

@@ -100,7 +100,9 @@ export class CoalescingFanOut {
       group.map((w) => w[1].rows),
     );
     const deadline = new Date(Math.max(...group.map((w) => w[3].getTime())));
-    const partials = await this.inner.partials(topology, { ...first, rows, hidden, topK, options }, routed, deadline);
+    const timed = group.filter((w) => w[1].onRangeTime);
+    const onRangeTime = timed.length === 0 ? {} : { onRangeTime: (range: string, ms: number) => timed.forEach((w) => w[1].onRangeTime!(range, ms)) };
+    const partials = await this.inner.partials(topology, { ...first, rows, hidden, topK, options, ...onRangeTime }, routed, deadline);
     let row = 0;
     return group.map(([, call]) => {
       const mine = partials.map((p) => slicePartial(p, { row, rows: call.rows, topK: call.topK }));

@@ -115,6 +115,7 @@ export class FanOut {
       try {
         const answer = await this.pool.client(address).partial(call, new Date(attemptEnd), span ? traceHeaders(withSpan(call.trace!, span)) : undefined);
         span?.end();
+        call.onRangeTime?.(rangeKey, performance.now() - started);
         return answer;
       } catch (err) {
         const error = ShardmaxError.from(err);

@@ -28,6 +28,8 @@ export interface Query {
   sample?: SampleRequest;
   /** The query's trace context when tracing is on (set by the core; shard calls become its children). */
   trace?: Context;
+  /** Told each range's answered shard call time (the status page's per-range time, on request only). */
+  onRangeTime?: (range: string, ms: number) => void;
 }
 
 export interface QueryLimits {
@@ -130,7 +132,7 @@ export async function runQuery(query: Query, snapshot: Topology, fanOut: Pick<Fa
   const seeds = query.sample ? rowSeeds(query.sample, query.rows) : [];
   const options = sampleOptions(query.rows, query.temperature, query.sample, seeds);
   const k = Math.min(model.vocabSize, Math.max(query.topK, candidatesFor(query.sample)));
-  const call = { rows: query.rows, dim: query.dim, hidden: query.hidden, topK: k, options, fingerprint: model.fingerprint, ...(query.trace ? { trace: query.trace } : {}) };
+  const call = { rows: query.rows, dim: query.dim, hidden: query.hidden, topK: k, options, fingerprint: model.fingerprint, ...(query.trace ? { trace: query.trace } : {}), ...(query.onRangeTime ? { onRangeTime: query.onRangeTime } : {}) };
   const whole = mergeRanges(map, await fanOut.partials(topology, call, routed, deadline), k, query.targets);
   const results = rowResults(whole, query.topK, query.targets);
   if (query.sample) {

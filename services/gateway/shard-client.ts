@@ -36,6 +36,8 @@ export interface PartialCall {
   fingerprint: string;
   /** The calling query's trace context (tracing on); never sent as a field. */
   trace?: Context;
+  /** Told the range's answered call time, in ms; never sent. */
+  onRangeTime?: (range: string, ms: number) => void;
 }
 
 export interface LogitsCall {
