@@ -48,7 +48,7 @@ describe("the status page", () => {
     expect(await page.textContent("#model-d")).toBe(String(D));
     const model = (await gateway.get("/v1/model")).body as { model: { fingerprint: string } };
     expect(await page.textContent("#model-fingerprint")).toBe(model.model.fingerprint);
-    expect(await page.$$eval("#shard-map tbody tr", (rows) => rows.map((r) => (r as HTMLElement).dataset.range))).toEqual(["[0, 500)", "[500, 1000)"]);
+    expect(await page.$$eval("#shard-map tbody tr", (rows) => rows.map((r) => r.getAttribute("data-range")))).toEqual(["[0, 500)", "[500, 1000)"]);
     expect(fromOutside).toEqual([]);
   }, 30_000);
 
@@ -60,14 +60,14 @@ describe("the status page", () => {
     const rest = await gateway.post("/v1/softmax", { hidden: [vector], topK: 10 });
     const top = rest.body.results[0].top as { id: number }[];
     expect(await page.getAttribute("#tryit-top li >> nth=0", "data-id")).toBe(String(top[0]!.id));
-    expect(await page.$$eval("#tryit-top li", (items) => items.map((li) => Number((li as HTMLElement).dataset.id)))).toEqual(top.map((t) => t.id));
+    expect(await page.$$eval("#tryit-top li", (items) => items.map((li) => Number(li.getAttribute("data-id"))))).toEqual(top.map((t) => t.id));
     expect(Number(await page.textContent("#tryit-logz"))).toBeCloseTo(rest.body.results[0].logZ, 5);
     expect(await page.$$eval("#tryit-ranges li", (items) => items.map((li) => li.textContent!.split(":")[0]).sort())).toEqual(["[0, 500)", "[500, 1000)"]);
   }, 30_000);
 
   it("shows request rate and latency quantiles from the gateway's metrics", async () => {
     for (let i = 0; i < 20; i++) await gateway.post("/v1/softmax", { hidden: [Array.from(randomHidden(i, 1, D)[0]!)], topK: 5 });
-    await page.waitForFunction(() => /ms$/.test(document.getElementById("p99")!.textContent ?? ""), undefined, { timeout: 10_000 });
+    await page.waitForFunction('/ms$/.test(document.getElementById("p99").textContent || "")', undefined, { timeout: 10_000 });
     const screenshot = process.env.SHARDMAX_STATUS_SCREENSHOT;
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
   }, 30_000);
