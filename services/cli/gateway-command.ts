@@ -80,6 +80,7 @@ export const GATEWAY_FLAGS = {
   "max-connections": flag.withDefault({ metavar: "N", help: "most open REST connections; more are refused", parse: integer(1), default: D.maxConnections }),
   "expose-topology": flag.switch({ help: "show shard addresses and socket errors in /v1/model, Info and error messages (for operators)" }),
   labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
+  "no-metrics": flag.switch({ hidden: true, help: "record no request metrics (to measure what they cost; the bench)" }),
   "slow-query-ms": flag.withDefault({ metavar: "N", help: "log a warning line for each request that took longer than this (0: every request)", parse: integer(0), default: D.slowQueryMs }),
   ...OBSERVABILITY_FLAGS,
 };
@@ -121,6 +122,7 @@ export const gatewayCommand: Command = {
       labels: v.labels,
       slowQueryMs: v["slow-query-ms"],
       otlpEndpoint: v["otlp-endpoint"],
+      metrics: !v["no-metrics"],
     });
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
     // Imported here so `--help` and flag errors do not load fastify and gRPC.
@@ -132,7 +134,7 @@ export const gatewayCommand: Command = {
   },
 };
 
-type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean; otlpEndpoint?: string | undefined } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
+type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean; otlpEndpoint?: string | undefined; metrics?: boolean } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
 
 export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
@@ -157,6 +159,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     lingerUs: s.lingerUs,
     ...(s.labels === undefined ? {} : { labels: s.labels }),
     slowQueryMs: s.slowQueryMs,
+    ...(s.metrics === false ? { metrics: false } : {}),
     ...(s.otlpEndpoint === undefined ? {} : { otlpEndpoint: s.otlpEndpoint }),
   });
 }

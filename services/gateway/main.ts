@@ -18,7 +18,7 @@ import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
 import { labelProblem, loadLabels, type Labels } from "./labels.js";
 import { ShardSet } from "./shard-set.js";
-import { gatewayMetrics, type TopologyGauges } from "../../shared/metrics/gateway-metrics.js";
+import { gatewayMetrics, noGatewayMetrics, type TopologyGauges } from "../../shared/metrics/gateway-metrics.js";
 import type { Topology } from "./topology.js";
 import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
 import { createTracing } from "../../shared/tracing/tracing.js";
@@ -61,6 +61,8 @@ export interface GatewayConfig {
   otlpEndpoint?: string;
   /** Where the metrics go (tests pass their own); unset: a new registry with the process metrics. */
   registry?: Registry;
+  /** false: record no metrics (/metrics answers the process metrics only); only to measure what they cost. */
+  metrics?: boolean;
 }
 
 /**
@@ -107,7 +109,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   });
   const registry = config.registry ?? createRegistry();
   const tracing = createTracing(config.otlpEndpoint, "shardmax-gateway");
-  const metrics = gatewayMetrics(registry);
+  const metrics = config.metrics === false ? noGatewayMetrics : gatewayMetrics(registry);
   metrics.watch(() => topologyGauges(shardSet.topology));
   // Concurrent queries share one Partial per range (coalescer.ts).
   const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, metrics, tracer: tracing.tracer }), {

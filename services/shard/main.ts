@@ -13,7 +13,7 @@ import { rowsPerBlock } from "./block-plan.js";
 import { Batcher, autoMaxBatchRows, type BatcherStats } from "./batcher.js";
 import { ShardServer } from "./server.js";
 import { serveMetrics, type MetricsServer } from "./metrics-server.js";
-import { shardMetrics } from "../../shared/metrics/shard-metrics.js";
+import { noShardMetrics, shardMetrics } from "../../shared/metrics/shard-metrics.js";
 import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
 import { createTracing } from "../../shared/tracing/tracing.js";
 import { ShardSession } from "./session.js";
@@ -96,7 +96,8 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
   }
   const maxMessageBytes = partialMessageBytes(config.maxRows, dim, config.maxMessageBytes);
   const registry = config.registry ?? createRegistry();
-  const metrics = shardMetrics(registry);
+  // Off unless listened for: a shard without --metrics-listen records nothing.
+  const metrics = config.metricsListen === undefined ? noShardMetrics : shardMetrics(registry);
   const tracing = createTracing(config.otlpEndpoint, "shardmax-shard");
   const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log, metrics, tracing });
   const port = await server.listen(config.listen);
