@@ -219,7 +219,8 @@ async function observabilityPoint(head: HeadPlan): Promise<ObserveMeasurement[]>
   const sink = await startTraceSink();
   const out: ObserveMeasurement[] = [];
   try {
-    for (let round = 1; round <= plan.paired.rounds; round++) {
+    // At least three rounds, even in a quick run: one round's ratio is mostly the machine's drift.
+    for (let round = 1; round <= Math.max(3, plan.paired.rounds); round++) {
       for (const variant of OBSERVE_VARIANTS) {
         const system = await startSystem({ ...base, observe: variant.observe(sink.url) } as SystemSpec, head.weights, head.vocabSize);
         try {

@@ -22,6 +22,7 @@ import { gatewayMetrics, noGatewayMetrics, type TopologyGauges } from "../../sha
 import type { Topology } from "./topology.js";
 import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
 import { createTracing } from "../../shared/tracing/tracing.js";
+import { splitHostPort } from "../../shared/text/host-port.js";
 
 export interface GatewayConfig {
   /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
@@ -83,11 +84,6 @@ export interface RunningGateway {
   stats: FanOutStats;
   distributionStats: DistributionStats;
   stop(): Promise<void>;
-}
-
-function splitHostPort(address: string): { host: string; port: number } {
-  const at = address.lastIndexOf(":");
-  return { host: address.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(address.slice(at + 1)) };
 }
 
 export async function runGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
