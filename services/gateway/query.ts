@@ -132,7 +132,8 @@ export async function runQuery(query: Query, snapshot: Topology, fanOut: Pick<Fa
   const seeds = query.sample ? rowSeeds(query.sample, query.rows) : [];
   const options = sampleOptions(query.rows, query.temperature, query.sample, seeds);
   const k = Math.min(model.vocabSize, Math.max(query.topK, candidatesFor(query.sample)));
-  const call = { rows: query.rows, dim: query.dim, hidden: query.hidden, topK: k, options, fingerprint: model.fingerprint, ...(query.trace ? { trace: query.trace } : {}), ...(query.onRangeTime ? { onRangeTime: query.onRangeTime } : {}) };
+  const observed = { ...(query.trace ? { trace: query.trace } : {}), ...(query.onRangeTime ? { onRangeTime: query.onRangeTime } : {}) };
+  const call = { rows: query.rows, dim: query.dim, hidden: query.hidden, topK: k, options, fingerprint: model.fingerprint, ...observed };
   const whole = mergeRanges(map, await fanOut.partials(topology, call, routed, deadline), k, query.targets);
   const results = rowResults(whole, query.topK, query.targets);
   if (query.sample) {

@@ -37,11 +37,33 @@ export interface GatewayMetrics {
 
 export function gatewayMetrics(registry: Registry): GatewayMetrics {
   const registers = [registry];
-  const requests = new Counter({ name: "shardmax_requests_total", help: "Inference requests by protocol and result code (OK or the shardmax error code).", labelNames: ["protocol", "code"], registers });
-  const duration = new Histogram({ name: "shardmax_request_duration_seconds", help: "Inference request time, from routing to the answer, by protocol.", labelNames: ["protocol"], buckets: SECONDS_BUCKETS, registers });
+  const requests = new Counter({
+    name: "shardmax_requests_total",
+    help: "Inference requests by protocol and result code (OK or the shardmax error code).",
+    labelNames: ["protocol", "code"],
+    registers,
+  });
+  const duration = new Histogram({
+    name: "shardmax_request_duration_seconds",
+    help: "Inference request time, from routing to the answer, by protocol.",
+    labelNames: ["protocol"],
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
   const rows = new Counter({ name: "shardmax_rows_total", help: "Hidden rows of answered queries.", registers });
-  const coalesceWait = new Histogram({ name: "shardmax_coalesce_wait_seconds", help: "Time a query waited in the gateway's coalescing queue.", buckets: SECONDS_BUCKETS, registers });
-  const shardCall = new Histogram({ name: "shardmax_shard_call_duration_seconds", help: "Partial calls to a shard, by class range, answered or not.", labelNames: ["range"], buckets: SECONDS_BUCKETS, registers });
+  const coalesceWait = new Histogram({
+    name: "shardmax_coalesce_wait_seconds",
+    help: "Time a query waited in the gateway's coalescing queue.",
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
+  const shardCall = new Histogram({
+    name: "shardmax_shard_call_duration_seconds",
+    help: "Partial calls to a shard, by class range, answered or not.",
+    labelNames: ["range"],
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
   const retries = new Counter({ name: "shardmax_shard_retries_total", help: "Partial calls retried on another replica, by class range.", labelNames: ["range"], registers });
   let read: () => TopologyGauges = () => ({ ranges: 0, healthyRanges: 0, model: null });
   new Gauge({ name: "shardmax_ranges", help: "Class ranges of the served head.", registers, collect() { this.set(read().ranges); } });
