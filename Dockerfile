@@ -47,6 +47,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY proto ./proto
 COPY shared/onnx/onnx-subset.proto ./shared/onnx/onnx-subset.proto
+COPY services/gateway/status-page ./services/gateway/status-page
 # The node image's unprivileged user, by number so that Kubernetes'
 # runAsNonRoot can verify it without reading /etc/passwd.
 USER 1000:1000

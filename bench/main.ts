@@ -9,7 +9,9 @@
  * bandwidth it is compared with) and writes results.json to bench/work/distribution;
  * `--only sampling` runs just the sampling point (bench/sampling.ts) and writes
  * results.json and SAMPLING.md to bench/work/sampling; `--only v2` runs just the
- * Open Inference Protocol point (bench/v2-rest.ts) into bench/work/v2.
+ * Open Inference Protocol point (bench/v2-rest.ts) into bench/work/v2;
+ * `--only observability` runs just the metrics/traces overhead point (bench/observability.ts)
+ * and writes results.json and OBSERVABILITY.md to bench/work/observability.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -30,6 +32,7 @@ import { SAMPLING_VARIANTS, samplingRounds, type SamplingResult } from "./sampli
 import type { SampleInput } from "../sdk/index.js";
 import type { BenchResults, DistributionResult, HardwareResult, PairedRound, PointResult, SystemResult, TuningResult } from "./results.js";
 import { startSystem, systemLabel, type RunningSystem, type SystemSpec } from "./systems.js";
+import { OBSERVE_POINTS, OBSERVE_VARIANTS, observeSection, startTraceSink, type ObserveMeasurement } from "./observability.js";
 import { wireCounters, wireDelta } from "./wire.js";
 import { REST_DOORS, V2_POINTS, restLoad, restSender, restSummary, type RestPointResult } from "./v2-rest.js";
 
@@ -37,7 +40,7 @@ const { values } = parseArgs({
   options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" } },
   allowPositionals: false,
 });
-const ALONE = ["distribution", "sampling", "v2"];
+const ALONE = ["distribution", "sampling", "v2", "observability"];
 if (values.only !== undefined && !ALONE.includes(values.only)) throw new Error(`--only: "${values.only}" is not a part that runs alone (${ALONE.join(", ")})`);
 const onlyDistribution = values.only === "distribution";
 const onlySampling = values.only === "sampling";
@@ -246,6 +249,41 @@ if (values.only === "v2") {
   writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, loadAverage: loadAverage(), v2 }, null, 2) + "\n");
   writeFileSync(join(outDir, "V2.md"), `# REST /v1 JSON against /v2 binary (\`${command}\`, ${plan.heads[0]!.name})\n\n${restSummary(v2)}\n`);
   say(restSummary(v2));
+  process.exit(0);
+}
+
+/** C with 2 shards on `head`, metrics and traces off / on, each variant's processes started in turn every round. */
+async function observabilityPoint(head: HeadPlan): Promise<ObserveMeasurement[]> {
+  const base = plan.systems(cores).find((s) => s.kind === "shardmax" && s.shards === 2)!;
+  const sink = await startTraceSink();
+  const out: ObserveMeasurement[] = [];
+  try {
+    // At least three rounds, even in a quick run: one round's ratio is mostly the machine's drift.
+    for (let round = 1; round <= Math.max(3, plan.paired.rounds); round++) {
+      for (const variant of OBSERVE_VARIANTS) {
+        const system = await startSystem({ ...base, observe: variant.observe(sink.url) } as SystemSpec, head.weights, head.vocabSize);
+        try {
+          const pool = hiddenPool(head.dim, POOL_ROWS);
+          for (const point of OBSERVE_POINTS) out.push({ round, variant: variant.label, result: await measurePoint(system, head, pool, point, `round ${round} · ${variant.label}`) });
+        } finally {
+          await system.stop();
+        }
+      }
+    }
+    say(`  trace sink received ${(sink.bytes() / 1e6).toFixed(1)} MB of OTLP`);
+  } finally {
+    sink.close();
+  }
+  return out;
+}
+
+if (values.only === "observability") {
+  say(`shardmax bench, observability only, ${plan.name} plan: ${machine.cpu}, ${cores} cores, Node ${machine.node}; load average ${loadAverage().toFixed(2)}`);
+  const measurements = await observabilityPoint(plan.heads[0]!);
+  const command = `npm run bench -- --only observability${values.quick ? " --quick" : ""}`;
+  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, loadAverage: loadAverage(), observability: measurements }, null, 2) + "\n");
+  writeFileSync(join(outDir, "OBSERVABILITY.md"), `# Metrics and traces overhead (\`${command}\`)\n\n${observeSection(measurements, command)}\n`);
+  say(`done: ${relative(process.cwd(), join(outDir, "OBSERVABILITY.md"))}, results.json`);
   process.exit(0);
 }
 

@@ -14,7 +14,13 @@ import { BenchChild, type Memory } from "./child-process.js";
 export type SystemSpec =
   | { kind: "single"; threads: number }
   | { kind: "gather"; shards: number; threadsPerShard: number }
-  | { kind: "shardmax"; shards: number; threadsPerShard: number; maxBatchRows?: number; maxQueueDelayUs?: number };
+  | { kind: "shardmax"; shards: number; threadsPerShard: number; maxBatchRows?: number; maxQueueDelayUs?: number; observe?: Observe };
+
+/** Metrics and traces of a shardmax system (bench/observability.ts); unset: the defaults (gateway metrics on, shard metrics and tracing off). */
+export interface Observe {
+  metrics: boolean;
+  otlpEndpoint?: string;
+}
 
 export interface ProcessReport extends Memory {
   role: string;
@@ -68,7 +74,7 @@ export async function startSystem(spec: SystemSpec, weights: string, vocabSize: 
         const args =
           spec.kind === "gather"
             ? [dist("bench", "gather", "shard.js"), "--weights", weights, "--shard", `${i}/${spec.shards}`, "--threads", `${spec.threadsPerShard}`]
-            : [dist("services", "cli", "main.js"), "shard", "--weights", weights, "--shard", `${i}/${spec.shards}`, "--listen", "127.0.0.1:0", "--threads", `${spec.threadsPerShard}`, "--events", ...batchFlags(spec)];
+            : [dist("services", "cli", "main.js"), "shard", "--weights", weights, "--shard", `${i}/${spec.shards}`, "--listen", "127.0.0.1:0", "--threads", `${spec.threadsPerShard}`, "--events", ...batchFlags(spec), ...observeFlags(spec, "shard")];
         const shard = new BenchChild(`shard ${i}/${spec.shards}`, args[0]!, args.slice(1));
         children.push(shard);
         const { port } = await shard.next("listening");
@@ -85,7 +91,7 @@ export async function startSystem(spec: SystemSpec, weights: string, vocabSize: 
     }
     let announce: (ports: [number, number]) => void = () => {};
     const announced = new Promise<[number, number]>((resolve) => (announce = resolve));
-    const gateway = new BenchChild("gateway", dist("services", "cli", "main.js"), ["gateway", "--shards", addresses, "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"], (line) => {
+    const gateway = new BenchChild("gateway", dist("services", "cli", "main.js"), ["gateway", "--shards", addresses, "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", ...observeFlags(spec, "gateway")], (line) => {
       const grpc = / grpc=[^ ]*:(\d+)/.exec(line);
       const http = / http=[^ ]*:(\d+)/.exec(line);
       if (line.includes("gateway listening") && grpc && http) announce([Number(grpc[1]), Number(http[1])]);
@@ -104,6 +110,15 @@ function batchFlags(spec: Extract<SystemSpec, { kind: "shardmax" }>): string[] {
   const flags: string[] = [];
   if (spec.maxBatchRows !== undefined) flags.push("--max-batch-rows", `${spec.maxBatchRows}`);
   if (spec.maxQueueDelayUs !== undefined) flags.push("--max-queue-delay-us", `${spec.maxQueueDelayUs}`);
+  return flags;
+}
+
+function observeFlags(spec: Extract<SystemSpec, { kind: "shardmax" | "gather" }>, role: "shard" | "gateway"): string[] {
+  const observe = spec.kind === "shardmax" ? spec.observe : undefined;
+  if (!observe) return [];
+  const flags: string[] = observe.otlpEndpoint ? ["--otlp-endpoint", observe.otlpEndpoint] : [];
+  if (role === "shard" && observe.metrics) flags.push("--metrics-listen", "127.0.0.1:0");
+  if (role === "gateway" && !observe.metrics) flags.push("--no-metrics");
   return flags;
 }
 

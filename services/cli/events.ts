@@ -6,7 +6,7 @@
  * ride along so the parent can show them without polling.
  */
 export type ShardEvent =
-  | { event: "listening"; port: number; rangeStart: number; rangeEnd: number; pid: number }
+  | { event: "listening"; port: number; rangeStart: number; rangeEnd: number; pid: number; metricsPort?: number }
   | { event: "loading"; percent: number }
   | { event: "ready" }
   | { event: "failed"; message: string };

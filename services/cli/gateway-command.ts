@@ -4,7 +4,7 @@
  * then drain.
  */
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
-import { createLogger } from "../../shared/log.js";
+import { OBSERVABILITY_FLAGS, loggerFrom } from "./observability-flags.js";
 import type { GatewayConfig } from "../gateway/main.js";
 import { parseOrHelp, type Command } from "./command.js";
 import { flag } from "./flags.js";
@@ -32,6 +32,7 @@ export const GATEWAY_DEFAULTS = {
   maxConnections: 1024,
   maxDistributionValues: 16 * 1024 * 1024,
   modelName: "shardmax",
+  slowQueryMs: 1000,
 } as const;
 
 const D = GATEWAY_DEFAULTS;
@@ -81,6 +82,9 @@ export const GATEWAY_FLAGS = {
   "expose-topology": flag.switch({ help: "show shard addresses and socket errors in /v1/model, Info and error messages (for operators)" }),
   labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
   "model-name": flag.withDefault({ metavar: "NAME", help: "the model's name on the Open Inference Protocol (REST /v2, gRPC inference)", parse: modelName, default: D.modelName }),
+  "no-metrics": flag.switch({ hidden: true, help: "record no request metrics (to measure what they cost; the bench)" }),
+  "slow-query-ms": flag.withDefault({ metavar: "N", help: "log a warning line for each request that took longer than this (0: every request)", parse: integer(0), default: D.slowQueryMs }),
+  ...OBSERVABILITY_FLAGS,
 };
 
 const HELP = {
@@ -119,18 +123,21 @@ export const gatewayCommand: Command = {
       exposeTopology: v["expose-topology"],
       labels: v.labels,
       modelName: v["model-name"],
+      slowQueryMs: v["slow-query-ms"],
+      otlpEndpoint: v["otlp-endpoint"],
+      metrics: !v["no-metrics"],
     });
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
     // Imported here so `--help` and flag errors do not load fastify and gRPC.
     const { runGateway } = await import("../gateway/main.js");
-    const gateway = await runGateway(config, createLogger("gateway", context.err));
+    const gateway = await runGateway(config, loggerFrom(v, "gateway", context.err));
     await stopped;
     await gateway.stop();
     return 0;
   },
 };
 
-type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
+type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean; otlpEndpoint?: string | undefined; metrics?: boolean } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
 
 export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
@@ -155,5 +162,8 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     lingerUs: s.lingerUs,
     modelName: s.modelName,
     ...(s.labels === undefined ? {} : { labels: s.labels }),
+    slowQueryMs: s.slowQueryMs,
+    ...(s.metrics === false ? { metrics: false } : {}),
+    ...(s.otlpEndpoint === undefined ? {} : { otlpEndpoint: s.otlpEndpoint }),
   });
 }

@@ -147,6 +147,7 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
     out("Try:");
     out(`  curl -sS http://${rest}/v1/model`);
     out(`  ${curlExample(rest, model.dim)}`);
+    out(`  open http://${rest}/ (the status page)`);
     out("Ctrl-C stops the gateway and the shards.");
 
     const gaveUp = children.map((_, index) => supervise(index));

@@ -7,7 +7,7 @@
  */
 /** A shard takes no message larger than its largest legitimate Partial, and at least this. */
 const SHARD_MESSAGE_FLOOR_BYTES = 4 * 1024 * 1024;
-import { createLogger } from "../../shared/log.js";
+import { OBSERVABILITY_FLAGS, loggerFrom } from "./observability-flags.js";
 import type { RangeSpec, ShardConfig } from "../shard/main.js";
 import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
 import { encodeEvent, type ShardEvent } from "./events.js";
@@ -49,7 +49,9 @@ export const SHARD_FLAGS = {
   "max-queue-delay-us": flag.withDefault({ metavar: "N", help: "after a run, how long the next may wait for as many calls as it answered, in µs (Node timers: 1 ms steps; 0: never wait)", parse: integer(0, 10_000_000), default: SHARD_BATCH_DEFAULTS.maxQueueDelayUs }),
   "max-queue-rows": flag.withDefault({ metavar: "N", help: "rows that may wait for a run; beyond, requests get RESOURCE_EXHAUSTED; at least --max-rows", parse: integer(1), default: SHARD_BATCH_DEFAULTS.maxQueueRows }),
   "expose-topology": flag.switch({ help: "say where the weights came from (their path) in Info, for operators" }),
+  "metrics-listen": flag.optional({ metavar: "HOST:PORT", help: "serve Prometheus metrics at GET /metrics on this HTTP address (port 0 picks a free port); unset: no metrics listener", parse: hostPort }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
+  ...OBSERVABILITY_FLAGS,
   events: flag.switch({ hidden: true, help: "report port, progress and readiness as JSON lines on stdout (for shardmax local)" }),
 };
 
@@ -65,7 +67,7 @@ export const shardCommand: Command = {
     const parsed = parseOrHelp(SHARD_FLAGS, HELP, argv, context);
     if (!parsed) return 0;
     const config = shardConfig(parsed);
-    return serve(config, parsed.values.events, context);
+    return serve(config, parsed.values.events, context, parsed.values);
   },
 };
 
@@ -92,6 +94,8 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
     maxQueueDelayUs: v["max-queue-delay-us"],
     maxQueueRows: v["max-queue-rows"],
     exposeTopology: v["expose-topology"],
+    ...(v["metrics-listen"] === undefined ? {} : { metricsListen: v["metrics-listen"] }),
+    ...(v["otlp-endpoint"] === undefined ? {} : { otlpEndpoint: v["otlp-endpoint"] }),
   });
 }
 
@@ -125,10 +129,10 @@ function podSplit(count: number, podIndex: number | undefined): RangeSpec {
   return { kind: "split", index: podIndex % count, count };
 }
 
-async function serve(config: Readonly<ShardConfig>, events: boolean, context: CliContext): Promise<number> {
+async function serve(config: Readonly<ShardConfig>, events: boolean, context: CliContext, logFlags: Parameters<typeof loggerFrom>[0]): Promise<number> {
   const emit = (event: ShardEvent) => events && process.stdout.write(encodeEvent(event));
   const spec = config.range.kind === "split" ? `${config.range.index}/${config.range.count}` : `${config.range.start}:${config.range.end}`;
-  const log = createLogger(`shard[${spec}]`, context.err);
+  const log = loggerFrom(logFlags, `shard[${spec}]`, context.err);
   // Imported here, not at the top: `--help` and flag errors should not load onnxruntime.
   const { runShard } = await import("../shard/main.js");
   const stopped = waitForStop({
@@ -141,7 +145,8 @@ async function serve(config: Readonly<ShardConfig>, events: boolean, context: Cl
     emit({ event: "failed", message: messageOf(err) });
     throw err;
   });
-  emit({ event: "listening", port: running.port, rangeStart: running.range.start, rangeEnd: running.range.end, pid: process.pid });
+  const metricsPort = running.metricsPort ?? undefined;
+  emit({ event: "listening", port: running.port, rangeStart: running.range.start, rangeEnd: running.range.end, pid: process.pid, ...(metricsPort ? { metricsPort } : {}) });
 
   const loaded = running.ready.then(
     () => "ready" as const,

@@ -116,3 +116,24 @@ export function modelName(raw: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(raw)) throw new ValueError(`expected a model name: letters, digits, ".", "_" or "-", starting with a letter or digit, at most 128 characters`);
   return raw;
 }
+
+/** One of a fixed set of words. */
+export function oneOf<T extends string>(choices: readonly T[]): (raw: string) => T {
+  return (raw) => {
+    const value = raw.trim() as T;
+    if (!choices.includes(value)) throw new ValueError(`expected one of ${choices.join(", ")}`);
+    return value;
+  };
+}
+
+/** An absolute http:// or https:// URL, e.g. an OTLP/HTTP endpoint. */
+export function httpUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ValueError("expected an http:// or https:// URL, e.g. http://otel-collector:4318/v1/traces");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ValueError("expected an http:// or https:// URL, e.g. http://otel-collector:4318/v1/traces");
+  return url.toString();
+}

@@ -16,6 +16,10 @@ import { registerOpenApi } from "./openapi.js";
 import { restV1 } from "./rest-v1.js";
 import { restV2 } from "./rest-v2.js";
 import { DEFAULT_MODEL_NAME } from "./v2-model.js";
+import { metricsRoute } from "./metrics-route.js";
+import { statusRoute } from "./status-route.js";
+import { REQUEST_ID_KEY, requestIdOf } from "./request-id.js";
+import type { Registry } from "../../shared/metrics/registry.js";
 
 export interface AppOptions {
   core: GatewayCore;
@@ -25,6 +29,8 @@ export interface AppOptions {
   log: Logger;
   /** The one model's name on /v2 (--model-name). */
   modelName?: string;
+  /** Served at GET /metrics; unset: no /metrics route. */
+  registry?: Registry;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -43,6 +49,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
     // Strict JSON types: "1.5" is not a number and unknown fields are errors, not silently dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // request.id: the caller's x-request-id when it is a short token (request-id.ts), else a new UUID.
+    genReqId: (request) => requestIdOf(request.headers[REQUEST_ID_KEY]),
   });
   // JSON only: fastify would otherwise hand a text/plain body to the schema as a string.
   app.removeContentTypeParser("text/plain");
@@ -51,11 +59,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
     void reply.status(404).send(envelope(new ShardmaxError("NOT_FOUND", `${request.method} ${quoteShort(request.url)}: no such route`)));
   });
   // Node answers a missing Host with a bare 400; HTTP/1.1 requires it, so refuse it here, in our envelope.
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
+    void reply.header(REQUEST_ID_KEY, request.id);
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new ShardmaxError("MALFORMED_REQUEST", "Host: header is required in HTTP/1.1");
   });
   registerOpenApi(app);
   void app.register(restV1, { core: options.core, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
   void app.register(restV2, { prefix: "/v2", core: options.core, modelName: options.modelName ?? DEFAULT_MODEL_NAME, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
+  if (options.registry) void app.register(metricsRoute, { registry: options.registry });
+  void app.register(statusRoute);
   return app;
 }

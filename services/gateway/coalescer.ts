@@ -20,7 +20,7 @@
  * own deadline.
  */
 import { realClock, type Clock } from "../../shared/batching/clock.js";
-import { BatchQueue } from "../../shared/batching/batch-queue.js";
+import { BatchQueue, type BatchObserver } from "../../shared/batching/batch-queue.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import { slicePartial } from "../../shared/math/partial-slice.js";
 import type { FlatTargets } from "../../shared/math/combine-partials.js";
@@ -44,6 +44,8 @@ export interface CoalescerOptions {
   maxStalled: number;
   /** After a batch is answered, how long the next may wait for the queries its callers send next. */
   lingerUs: number;
+  /** Told of queue waits (shardmax_coalesce_wait_seconds). */
+  observer?: BatchObserver;
 }
 
 export const COALESCER_DEFAULTS: CoalescerOptions = { maxBatchRows: 256, maxInFlight: 1, stallMs: 1000, maxStalled: 8, lingerUs: 20000 };
@@ -56,7 +58,7 @@ export class CoalescingFanOut {
     options: CoalescerOptions = COALESCER_DEFAULTS,
     private readonly clock: Clock = realClock,
   ) {
-    const { maxBatchRows, maxInFlight, stallMs, maxStalled, lingerUs } = options;
+    const { maxBatchRows, maxInFlight, stallMs, maxStalled, lingerUs, observer } = options;
     this.queue = new BatchQueue<Args, BatchPartial[]>(
       {
         rows: (args) => args[1].rows,
@@ -65,7 +67,7 @@ export class CoalescingFanOut {
           topology === otherTopology && call.dim === first.dim && call.fingerprint === first.fingerprint,
         run: (pieces) => this.send(pieces.map((p) => p.item)),
       },
-      { maxBatchRows, maxQueueRows: Infinity, lingerUs, maxInFlight, stallMs, maxStalled, cut: false, isolation: "at-once", name: "gateway queue" },
+      { maxBatchRows, maxQueueRows: Infinity, lingerUs, maxInFlight, stallMs, maxStalled, cut: false, isolation: "at-once", name: "gateway queue", observer },
       clock,
     );
   }
@@ -98,7 +100,9 @@ export class CoalescingFanOut {
       group.map((w) => w[1].rows),
     );
     const deadline = new Date(Math.max(...group.map((w) => w[3].getTime())));
-    const partials = await this.inner.partials(topology, { ...first, rows, hidden, topK, options }, routed, deadline);
+    const timed = group.filter((w) => w[1].onRangeTime);
+    const onRangeTime = timed.length === 0 ? {} : { onRangeTime: (range: string, ms: number) => timed.forEach((w) => w[1].onRangeTime!(range, ms)) };
+    const partials = await this.inner.partials(topology, { ...first, rows, hidden, topK, options, ...onRangeTime }, routed, deadline);
     let row = 0;
     return group.map(([, call]) => {
       const mine = partials.map((p) => slicePartial(p, { row, rows: call.rows, topK: call.topK }));

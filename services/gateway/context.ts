@@ -1,5 +1,8 @@
 /** What every door of the gateway (REST, gRPC) needs to answer a query. */
 import type { RowAdmission } from "./admission.js";
+import type { Logger } from "../../shared/log.js";
+import type { Tracing } from "../../shared/tracing/tracing.js";
+import type { GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
 import type { FanOut } from "./fanout.js";
 import type { DistributionService } from "./distribution.js";
 import type { Labels } from "../../shared/checkpoint/labels.js";
@@ -20,4 +23,12 @@ export interface GatewayContext {
   exposeTopology: boolean;
   /** POST /v1/distribution and Softmax.Distribution (distribution.ts); unset: those answer NOT_FOUND. */
   distribution?: DistributionService;
+  /** The gateway's instruments; unset: nothing is recorded. */
+  metrics?: GatewayMetrics;
+  /** Where per-request lines (slow requests) go. */
+  log?: Logger;
+  /** A request slower than this is logged; unset: never. */
+  slowQueryMs?: number;
+  /** A span per query when enabled (--otlp-endpoint). */
+  tracing?: Tracing;
 }

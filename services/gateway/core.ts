@@ -5,7 +5,10 @@
  * view shows, and how a query is admitted, given its deadline and run.
  * Adapters only translate their wire format to a `Query` and an `Answer` back.
  */
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { ShardmaxError, type ErrorCode } from "../../shared/errors.js";
+import { withSpan } from "../../shared/tracing/tracing.js";
+import { noGatewayMetrics, type GatewayMetrics, type Protocol } from "../../shared/metrics/gateway-metrics.js";
 import type { GatewayContext } from "./context.js";
 import type { DistributionService } from "./distribution.js";
 import { modelView } from "./model-view.js";
@@ -35,6 +38,23 @@ export class GatewayCore {
 
   get admission(): GatewayContext["admission"] {
     return this.context.admission;
+  }
+
+  /** The gateway's instruments: each protocol adapter records its requests with `metrics.request(protocol, code, seconds)`. */
+  get metrics(): GatewayMetrics {
+    return this.context.metrics ?? noGatewayMetrics;
+  }
+
+  /**
+   * The one call each protocol adapter makes when an inference request ends:
+   * metrics by protocol and code, and a warning line when it was slow.
+   */
+  finished(protocol: Protocol, code: string, seconds: number, requestId: string): void {
+    this.metrics.request(protocol, code, seconds);
+    const { log, slowQueryMs } = this.context;
+    if (log && slowQueryMs !== undefined && seconds * 1000 > slowQueryMs) {
+      log.warn("slow request", { requestId, protocol, code, ms: Math.round(seconds * 1000), slowQueryMs });
+    }
   }
 
   /** POST /v1/distribution and Softmax.Distribution; undefined: not served. */
@@ -83,10 +103,22 @@ export class GatewayCore {
   }
 
   /** Admits, checks and runs a query on the current topology (once more if the topology changed under it). */
-  query(query: Query, callDeadline?: Date): Promise<Answer> {
-    const { shardSet, fanOut, limits, labels, admission } = this.context;
+  async query(query: Query, callDeadline?: Date): Promise<Answer> {
+    const { shardSet, fanOut, limits, labels, admission, tracing } = this.context;
     const deadline = this.deadline(callDeadline);
-    const work = () => runOnCurrentTopology(query, () => shardSet.topology, fanOut, limits, deadline, labels);
-    return admission.run(query.rows, work, this.answerBytes(query));
+    // Traced, the query carries its span's context to the fan-out: each shard call becomes a child span.
+    const span = tracing?.enabled ? tracing.tracer.startSpan("shardmax.query", { kind: SpanKind.SERVER, attributes: { "shardmax.rows": query.rows } }) : null;
+    const traced = span ? { ...query, trace: withSpan(ROOT_CONTEXT, span) } : query;
+    const work = () => runOnCurrentTopology(traced, () => shardSet.topology, fanOut, limits, deadline, labels);
+    try {
+      const answer = await admission.run(query.rows, work, this.answerBytes(query));
+      this.metrics.rows(query.rows);
+      return answer;
+    } catch (err) {
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: ShardmaxError.from(err).code });
+      throw err;
+    } finally {
+      span?.end();
+    }
   }
 }

@@ -9,6 +9,9 @@
  */
 import { ShardmaxError } from "../../shared/errors.js";
 import { silentLogger, type Logger } from "../../shared/log.js";
+import { noGatewayMetrics, type GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
+import { noTracing, traceHeaders, withSpan, type Tracer } from "../../shared/tracing/tracing.js";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { FlatTargets } from "../../shared/math/combine-partials.js";
 import { ReplicaPicker } from "./replica-picker.js";
@@ -28,6 +31,10 @@ export interface FanOutOptions {
   now?: () => number;
   /** Whether client-facing errors may name replica addresses and their errors (--expose-topology); the log always does. */
   exposeTopology?: boolean;
+  /** Makes a span per shard call of a query that carries a trace context. */
+  tracer?: Tracer;
+  /** Shard call times and retries, by range. */
+  metrics?: Pick<GatewayMetrics, "shardCall" | "shardRetry">;
 }
 
 /** Counters since start, for operators (logs) and the failover drill. */
@@ -58,6 +65,8 @@ export class FanOut {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly exposeTopology: boolean;
+  private readonly metrics: Pick<GatewayMetrics, "shardCall" | "shardRetry">;
+  private readonly tracer: Tracer;
 
   constructor(
     private readonly pool: ReplicaPool,
@@ -66,6 +75,8 @@ export class FanOut {
     this.log = options.log ?? silentLogger;
     this.now = options.now ?? Date.now;
     this.exposeTopology = options.exposeTopology ?? true;
+    this.metrics = options.metrics ?? noGatewayMetrics;
+    this.tracer = options.tracer ?? noTracing.tracer;
   }
 
   async partials(
@@ -96,11 +107,20 @@ export class FanOut {
       const attemptEnd = last ? end : start + (end - start) / (order.length - attempt);
       this.stats.attempts++;
       if (attempt > 0) this.stats.retries++;
+      if (attempt > 0) this.metrics.shardRetry(rangeKey);
       this.picker.begin(address);
+      const started = performance.now();
+      const attributes = { "shardmax.range": rangeKey, "shardmax.attempt": attempt + 1, "shardmax.rows": call.rows };
+      const span = call.trace ? this.tracer.startSpan("shardmax.shard_call", { kind: SpanKind.CLIENT, attributes }, call.trace) : null;
       try {
-        return await this.pool.client(address).partial(call, new Date(attemptEnd));
+        const answer = await this.pool.client(address).partial(call, new Date(attemptEnd), span ? traceHeaders(withSpan(call.trace!, span)) : undefined);
+        span?.end();
+        call.onRangeTime?.(rangeKey, performance.now() - started);
+        return answer;
       } catch (err) {
         const error = ShardmaxError.from(err);
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
+        span?.end();
         if (!RETRYABLE.has(error.code)) throw error;
         this.stats.failedAttemptMs += this.now() - start;
         // A full queue is load, not failure; a replica that overran only its share is ejected until its next good Info.
@@ -110,6 +130,7 @@ export class FanOut {
         if (!this.exposeTopology) this.log.warn("replica failed", { range: rangeKey, failed: address, code: error.code, error: error.message });
         else if (!last) this.log.warn("retrying on another replica", { range: rangeKey, failed: address, code: error.code, error: error.message });
       } finally {
+        this.metrics.shardCall(rangeKey, (performance.now() - started) / 1000);
         this.picker.end(address);
       }
     }

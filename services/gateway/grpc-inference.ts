@@ -8,7 +8,6 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { invalidField } from "../../shared/errors.js";
-import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
 import type {
   InferParameterMessage,
   InferTensorContentsMessage,
@@ -19,6 +18,8 @@ import type {
 import { inferenceDefinition, inferenceService } from "../../shared/grpc/proto.js";
 import type { ServiceModule } from "../../shared/grpc/reflection.js";
 import type { GatewayCore } from "./core.js";
+import { grpcUnary } from "./grpc-unary.js";
+import { recordGrpcRequest } from "./request-metrics.js";
 import { outputBytes, queryFromV2, v2Outputs, type V2InferRequest } from "./v2-infer.js";
 import { MODEL_VERSION, checkModel, v2ModelMetadata, v2ServerMetadata } from "./v2-model.js";
 import type { V2Input, V2Param, V2Params } from "./v2-tensors.js";
@@ -40,28 +41,19 @@ export function inferenceModule(options: InferenceServiceOptions): ServiceModule
 }
 
 export function addInferenceService(server: grpc.Server, { core, modelName }: InferenceServiceOptions): void {
-  const unary = <Req>(handler: (request: Req, deadline: Date | undefined) => object | Promise<object>): grpc.handleUnaryCall<Req, object> =>
-    (call, callback) => {
-      Promise.resolve()
-        .then(() => handler(call.request, callDeadlineOf(call)))
-        .then(
-          (response) => callback(null, response),
-          (err: unknown) => callback(toServiceError(err)),
-        );
-    };
   server.addService(inferenceService().service, {
-    serverLive: unary(() => ({ live: true })),
-    serverReady: unary(() => ({ ready: core.readiness().ready })),
-    modelReady: unary((request: ModelReadyRequestMessage) => {
+    serverLive: grpcUnary(() => ({ live: true })),
+    serverReady: grpcUnary(() => ({ ready: core.readiness().ready })),
+    modelReady: grpcUnary((request: ModelReadyRequestMessage) => {
       checkModel(modelName, request.name, request.version);
       return { ready: core.readiness().ready };
     }),
-    serverMetadata: unary(() => v2ServerMetadata()),
-    modelMetadata: unary((request: ModelMetadataRequestMessage) => {
+    serverMetadata: grpcUnary(() => v2ServerMetadata()),
+    modelMetadata: grpcUnary((request: ModelMetadataRequestMessage) => {
       checkModel(modelName, request.name, request.version);
       return v2ModelMetadata(core, modelName);
     }),
-    modelInfer: unary(async (request: ModelInferRequestMessage, deadline) => {
+    modelInfer: grpcUnary((request: ModelInferRequestMessage, deadline, requestId) => recordGrpcRequest(core, "grpc_inference", requestId, async () => {
       checkModel(modelName, request.modelName, request.modelVersion);
       const raw = request.rawInputContents.length > 0;
       const { query, plan } = queryFromV2(inferRequest(request));
@@ -73,7 +65,7 @@ export function addInferenceService(server: grpc.Server, { core, modelName }: In
         ...(raw ? {} : { contents: { [CONTENTS_FIELD[datatype]!]: Array.from(values) } }),
       }));
       return { modelName, modelVersion: MODEL_VERSION, id: request.id, outputs, rawOutputContents: raw ? tensors.map(outputBytes) : [] };
-    }),
+    })),
   });
 }
 

@@ -5,7 +5,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { invalidField } from "../../shared/errors.js";
-import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
 import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
 import { shardmaxDefinition, shardmaxProto } from "../../shared/grpc/proto.js";
 import { addReflection, type ServiceModule } from "../../shared/grpc/reflection.js";
@@ -16,6 +15,8 @@ import type { GatewayCore } from "./core.js";
 import { DEFAULT_TOP_K, type Answer, type Query } from "./query.js";
 import type { SampleRequest } from "./sampling.js";
 import { distributionHandler } from "./distribution-grpc.js";
+import { grpcUnary } from "./grpc-unary.js";
+import { recordGrpcRequest } from "./request-metrics.js";
 
 const SERVICE_NAME = "shardmax.v1.Softmax";
 
@@ -40,8 +41,10 @@ export class SoftmaxServer {
     });
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Softmax.service, {
-      info: this.unary(async () => options.core.model()),
-      query: this.unary(async (request: QueryRequestMessage, deadline) => toMessage(await this.query(request, deadline))),
+      info: grpcUnary(async () => options.core.model()),
+      query: grpcUnary((request: QueryRequestMessage, deadline, requestId) =>
+        recordGrpcRequest(options.core, "grpc_softmax", requestId, async () => toMessage(await this.query(request, deadline))),
+      ),
       distribution: distributionHandler(options.core, options.maxSendBytes),
     });
     const services = options.services ?? [];
@@ -83,14 +86,6 @@ export class SoftmaxServer {
     return this.options.core.query(query, callDeadline);
   }
 
-  private unary<Req>(handler: (request: Req, deadline: Date | undefined) => Promise<object>): grpc.handleUnaryCall<Req, object> {
-    return (call, callback) => {
-      handler(call.request, callDeadlineOf(call)).then(
-        (response) => callback(null, response),
-        (err: unknown) => callback(toServiceError(err)),
-      );
-    };
-  }
 }
 
 function toMessage(answer: Answer): QueryResponse {

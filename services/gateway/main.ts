@@ -20,6 +20,11 @@ import { DEFAULT_MODEL_NAME } from "./v2-model.js";
 import type { QueryLimits } from "./query.js";
 import { labelProblem, loadLabels, type Labels } from "../../shared/checkpoint/labels.js";
 import { ShardSet } from "./shard-set.js";
+import { gatewayMetrics, noGatewayMetrics, type TopologyGauges } from "../../shared/metrics/gateway-metrics.js";
+import type { Topology } from "./topology.js";
+import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
+import { createTracing } from "../../shared/tracing/tracing.js";
+import { splitHostPort } from "../../shared/text/host-port.js";
 
 export interface GatewayConfig {
   /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
@@ -55,6 +60,14 @@ export interface GatewayConfig {
   labels?: string;
   /** The model's name on the Open Inference Protocol (REST /v2, gRPC inference); default "shardmax". */
   modelName?: string;
+  /** A request slower than this gets a "slow request" warning line; unset: never. */
+  slowQueryMs?: number;
+  /** OTLP/HTTP endpoint for traces; unset: tracing is off. */
+  otlpEndpoint?: string;
+  /** Where the metrics go (tests pass their own); unset: a new registry with the process metrics. */
+  registry?: Registry;
+  /** false: record no metrics (/metrics answers the process metrics only); only to measure what they cost. */
+  metrics?: boolean;
 }
 
 /**
@@ -70,15 +83,11 @@ export interface RunningGateway {
   grpcPort: number;
   shardSet: ShardSet;
   core: GatewayCore;
+  registry: Registry;
   labels: Labels | null;
   stats: FanOutStats;
   distributionStats: DistributionStats;
   stop(): Promise<void>;
-}
-
-function splitHostPort(address: string): { host: string; port: number } {
-  const at = address.lastIndexOf(":");
-  return { host: address.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(address.slice(at + 1)) };
 }
 
 export async function runGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
@@ -98,13 +107,21 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     log: log.child("shards"),
     exposeTopology: config.exposeTopology,
   });
+  const registry = config.registry ?? createRegistry();
+  const tracing = createTracing(config.otlpEndpoint, "shardmax-gateway");
+  const metrics = config.metrics === false ? noGatewayMetrics : gatewayMetrics(registry);
+  metrics.watch(() => topologyGauges(shardSet.topology));
   // Concurrent queries share one Partial per range (coalescer.ts).
-  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
+  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, metrics, tracer: tracing.tracer }), {
+    ...COALESCER_DEFAULTS,
+    lingerUs: config.lingerUs,
+    observer: metrics.coalesce,
+  });
   // At most two worst-case answers are built at once: what the memory arithmetic in the README assumes.
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
   const base = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };
   const distribution = new DistributionService(base, config.maxDistributionValues);
-  const core = new GatewayCore({ ...base, distribution });
+  const core = new GatewayCore({ ...base, distribution, metrics, log: log.child("requests"), slowQueryMs: config.slowQueryMs ?? Infinity, tracing });
   await shardSet.start();
   // Shards already serving another V: refuse now, with one line, rather than serve misread labels.
   const mislabeled = labelProblem(labels, shardSet.topology.model);
@@ -119,7 +136,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     lastProblem = problem;
   });
 
-  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log, ...(config.modelName ? { modelName: config.modelName } : {}) });
+  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log, registry, ...(config.modelName ? { modelName: config.modelName } : {}) });
   app.server.maxConnections = config.maxConnections;
   const { host, port } = splitHostPort(config.http);
   await app.listen({ host, port });
@@ -136,6 +153,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     grpcPort,
     shardSet,
     core,
+    registry,
     labels,
     stats: fanOut.stats,
     distributionStats: distribution.stats,
@@ -144,6 +162,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
       grpcServer.setServing(false);
       await Promise.all([closeWithin(app, config.drainMs), grpcServer.shutdown(config.drainMs)]);
       shardSet.close();
+      await tracing.shutdown();
       log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
     },
   };
@@ -167,4 +186,10 @@ async function closeWithin(app: FastifyInstance, drainMs: number): Promise<void>
   await Promise.race([app.close(), forced]);
   clearInterval(sweep);
   clearTimeout(timer);
+}
+
+/** What the range and model gauges show: the ranges of the head in view and how many have a healthy replica. */
+function topologyGauges(topology: Topology): TopologyGauges {
+  const healthyRanges = topology.ranges.filter((r) => r.replicas.some((replica) => replica.healthy)).length;
+  return { ranges: topology.ranges.length, healthyRanges, model: topology.model };
 }

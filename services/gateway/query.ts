@@ -14,6 +14,7 @@ import { withLabels, type Labels } from "../../shared/checkpoint/labels.js";
 import { candidatesFor, checkSample, massOptions, pickSamples, rowSeeds, sampleOptions, type SampleRequest } from "./sampling.js";
 import { servingState } from "./readiness.js";
 import type { ModelRef, Topology } from "./topology.js";
+import type { Context } from "../../shared/tracing/tracing.js";
 
 export interface Query {
   rows: number;
@@ -26,6 +27,10 @@ export interface Query {
   temperature: number;
   /** Gumbel-max draws per row (sampling.ts); none when absent. */
   sample?: SampleRequest;
+  /** The query's trace context when tracing is on (set by the core; shard calls become its children). */
+  trace?: Context;
+  /** Told each range's answered shard call time (the status page's per-range time, on request only). */
+  onRangeTime?: (range: string, ms: number) => void;
 }
 
 export interface QueryLimits {
@@ -128,7 +133,8 @@ export async function runQuery(query: Query, snapshot: Topology, fanOut: Pick<Fa
   const seeds = query.sample ? rowSeeds(query.sample, query.rows) : [];
   const options = sampleOptions(query.rows, query.temperature, query.sample, seeds);
   const k = Math.min(model.vocabSize, Math.max(query.topK, candidatesFor(query.sample)));
-  const call = { rows: query.rows, dim: query.dim, hidden: query.hidden, topK: k, options, fingerprint: model.fingerprint };
+  const observed = { ...(query.trace ? { trace: query.trace } : {}), ...(query.onRangeTime ? { onRangeTime: query.onRangeTime } : {}) };
+  const call = { rows: query.rows, dim: query.dim, hidden: query.hidden, topK: k, options, fingerprint: model.fingerprint, ...observed };
   const whole = mergeRanges(map, await fanOut.partials(topology, call, routed, deadline), k, query.targets);
   const results = rowResults(whole, query.topK, query.targets);
   if (query.sample) {
@@ -145,7 +151,7 @@ async function massRound(query: Query, rows: number[], points: DrawRecord[][], t
   rows.forEach((row, i) => hidden.set(query.hidden.subarray(row * query.dim, (row + 1) * query.dim), i * query.dim));
   const options = massOptions(new Float64Array(rows.length).fill(query.temperature), points);
   const none = { counts: new Uint32Array(rows.length), ids: new Uint32Array(0) };
-  const call = { rows: rows.length, dim: query.dim, hidden, topK: 0, options, fingerprint: model.fingerprint };
+  const call = { rows: rows.length, dim: query.dim, hidden, topK: 0, options, fingerprint: model.fingerprint, ...(query.trace ? { trace: query.trace } : {}) };
   const partials = await fanOut.partials(topology, call, map.ranges.map(() => none), deadline);
   return mergeRanges(map, partials, 0, []).massBefore;
 }

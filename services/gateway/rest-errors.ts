@@ -69,7 +69,7 @@ export function errorHandler(log: Logger, bodyLimitBytes: number, format: (error
   return (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const error = toShardmaxError(err, bodyLimitBytes);
     if (error.httpStatus >= 500 && !["UNAVAILABLE", "NOT_READY", "OVERLOADED"].includes(error.code)) {
-      log.error("request failed", { url: boundText(request.url, 200), code: error.code, error: error.message });
+      log.error("request failed", { requestId: request.id, url: boundText(request.url, 200), code: error.code, error: error.message });
     }
     if (error.code === "OVERLOADED") void reply.header("retry-after", "1");
     void reply.status(error.httpStatus).send(format(error));

@@ -13,6 +13,7 @@ import { STREAM_ABOVE_BYTES, answerStream } from "./answer-stream.js";
 import { DEFAULT_TOP_K, type Query } from "./query.js";
 import { errorHandler } from "./rest-errors.js";
 import { ERROR_RESPONSES, MODEL_INFO_SCHEMA, QUERY_RESULT_SCHEMA, STATUS_SCHEMA } from "./rest-v1-schemas.js";
+import { recordRestRequests } from "./request-metrics.js";
 import type { SampleRequest } from "./sampling.js";
 
 export interface RestV1Options {
@@ -55,6 +56,7 @@ const softmaxSchema = {
 
 export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInstance, { core, bodyLimitBytes, log }) => {
   app.setErrorHandler(errorHandler(log, bodyLimitBytes));
+  recordRestRequests(app, core, "rest_v1");
 
   const softmaxRoute = {
     schema: {
@@ -66,7 +68,11 @@ export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInst
   };
   app.post<{ Body: SoftmaxBody }>("/v1/softmax", softmaxRoute, async (request, reply) => {
     const query = queryFromJson(request.body);
+    // Asked for (the status page's try-it panel): each range's shard call time, as a Server-Timing header.
+    const times: [string, number][] = [];
+    if (request.headers[TIMING_HEADER] === "ranges") query.onRangeTime = (range, ms) => times.push([range, ms]);
     const answer = await core.query(query);
+    if (times.length > 0) void reply.header("server-timing", serverTiming(times));
     if (core.answerBytes(query) <= STREAM_ABOVE_BYTES) return answer;
     return reply.type("application/json; charset=utf-8").send(answerStream(answer));
   });
@@ -84,6 +90,13 @@ export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInst
     return { status: "ready", ranges: readiness.ranges };
   });
 };
+
+const TIMING_HEADER = "x-shardmax-timing";
+
+/** `range0;dur=1.25;desc="[0, 500)", …`: Server-Timing metric names must be tokens, so the range goes in desc. */
+function serverTiming(times: readonly [string, number][]): string {
+  return times.map(([range, ms], i) => `range${i};dur=${ms.toFixed(2)};desc="${range}"`).join(", ");
+}
 
 /** The body as a Query; a wrong d and the limits are the core's checks. */
 function queryFromJson(body: SoftmaxBody): Query {

@@ -11,6 +11,7 @@ import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import { quoteShort } from "../../shared/text/quote-short.js";
 import type { GatewayCore } from "./core.js";
+import { recordRestRequests } from "./request-metrics.js";
 import { errorHandler } from "./rest-errors.js";
 import { HEADER_LENGTH, attachBinary, encodeResponse, splitBody } from "./v2-binary.js";
 import { queryFromV2, v2Outputs, type V2InferRequest } from "./v2-infer.js";
@@ -31,6 +32,7 @@ const tails = new WeakMap<FastifyRequest, Buffer>();
 
 export const restV2: FastifyPluginAsync<RestV2Options> = async (app: FastifyInstance, { core, modelName, bodyLimitBytes, log }) => {
   app.setErrorHandler(errorHandler(log, bodyLimitBytes, (error) => ({ error: error.message })));
+  recordRestRequests(app, core, "rest_v2");
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: `${request.method} ${quoteShort(request.url)}: no such route` });
   });

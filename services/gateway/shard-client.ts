@@ -11,6 +11,7 @@ import type { BatchPartial } from "../../shared/math/partial.js";
 import type { RowOptions } from "../../shared/math/row-options.js";
 import { toBytes } from "../../shared/tensor-bytes.js";
 import type { LogitsChunkMessage, PartialRequest, PartialResponseMessage, ShardInfoMessage, ShardStub } from "../../shared/grpc/messages.js";
+import type { Context } from "../../shared/tracing/tracing.js";
 
 export interface ShardInfo {
   rangeStart: number;
@@ -34,6 +35,10 @@ export interface PartialCall {
   targetCounts: Uint32Array;
   targetIds: Uint32Array;
   fingerprint: string;
+  /** The calling query's trace context (tracing on); never sent as a field. */
+  trace?: Context;
+  /** Told the range's answered call time, in ms; never sent. */
+  onRangeTime?: (range: string, ms: number) => void;
 }
 
 export interface LogitsCall {
@@ -67,7 +72,8 @@ export class ShardClient {
     return unary<ShardInfoMessage>((done) => this.client.info({}, { deadline: new Date(Date.now() + deadlineMs) }, done));
   }
 
-  async partial(request: PartialCall, deadline: Date): Promise<BatchPartial> {
+  /** `headers` go as call metadata (a trace's `traceparent`). */
+  async partial(request: PartialCall, deadline: Date, headers?: Record<string, string>): Promise<BatchPartial> {
     const message: PartialRequest = {
         rows: request.rows,
         dim: request.dim,
@@ -78,7 +84,7 @@ export class ShardClient {
         targetIds: toBytes(request.targetIds),
         fingerprint: request.fingerprint,
     };
-    const response = await unary<PartialResponseMessage>((done) => this.client.partial(message, { deadline }, done));
+    const response = await unary<PartialResponseMessage>((done) => this.client.partial(message, metadataOf(headers), { deadline }, done));
     if (response.fingerprint !== request.fingerprint) throw new ShardmaxError("INTERNAL", "a shard sent a partial of another head than asked");
     return decodePartialColumns(response, { rows: request.rows, k: request.topK, targetCounts: request.targetCounts, options: request.options });
   }
@@ -99,6 +105,12 @@ export class ShardClient {
     this.client.close();
   }
 
+}
+
+function metadataOf(headers: Record<string, string> | undefined): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  for (const [key, value] of Object.entries(headers ?? {})) metadata.set(key, value);
+  return metadata;
 }
 
 function unary<T>(start: (done: (err: grpc.ServiceError | null, response?: T) => void) => void): Promise<T> {

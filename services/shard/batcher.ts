@@ -14,7 +14,7 @@
  * (batch-assembly.ts).
  */
 import { realClock, type Clock } from "../../shared/batching/clock.js";
-import { BatchQueue, type Piece } from "../../shared/batching/batch-queue.js";
+import { BatchQueue, type BatchObserver, type Piece } from "../../shared/batching/batch-queue.js";
 import { ShardmaxError } from "../../shared/errors.js";
 import { assembleBatch, prefixSums } from "./batch-assembly.js";
 import type { PartialBatch } from "./session.js";
@@ -48,6 +48,8 @@ export interface BatcherOptions {
   maxBatchRows: number;
   maxQueueDelayUs: number;
   maxQueueRows: number;
+  /** Told of queue waits and runs (the shard's metrics). */
+  observer?: BatchObserver;
 }
 
 export interface BatcherStats {
@@ -73,12 +75,12 @@ export class Batcher<R> {
     private readonly options: BatcherOptions,
     clock: Clock = realClock,
   ) {
-    const { maxBatchRows, maxQueueRows, maxQueueDelayUs } = options;
+    const { maxBatchRows, maxQueueRows, maxQueueDelayUs, observer } = options;
     this.queue = new BatchQueue<Queued, R>(
       { rows: (q) => q.call.rows, run: (pieces) => this.runBatch(pieces), join: (parts) => kind.join(parts) },
       // One run at a time, re-runs in turn: a run already uses every onnxruntime thread.
       { maxBatchRows, maxQueueRows, lingerUs: maxQueueDelayUs, maxInFlight: 1, stallMs: Infinity, maxStalled: 0, cut: true, isolation: "in-turn",
-        name: "shard queue" },
+        name: "shard queue", observer },
       clock,
     );
   }
@@ -88,10 +90,15 @@ export class Batcher<R> {
     return { runs: batches, calls: items, rows, isolatedRuns, refused };
   }
 
-  /** Queues a call; `signal` drops it if the caller goes away before it starts. */
-  run(call: ShardCall, signal?: AbortSignal): Promise<R> {
+  /** Rows waiting for a run now. */
+  get waitingRows(): number {
+    return this.queue.waitingRows;
+  }
+
+  /** Queues a call; `signal` drops it if the caller goes away before it starts; `onStart` is told when it leaves the queue. */
+  run(call: ShardCall, signal?: AbortSignal, onStart?: () => void): Promise<R> {
     if (call.rows < 1) return Promise.reject(new ShardmaxError("INTERNAL", "an empty call must never reach the batcher"));
-    return this.queue.push({ call, targetStart: prefixSums(call.targetCounts) }, { signal });
+    return this.queue.push({ call, targetStart: prefixSums(call.targetCounts) }, { signal, onStart });
   }
 
   private async runBatch(pieces: readonly Piece<Queued>[]): Promise<R[]> {

@@ -12,6 +12,10 @@ import { partialBatches } from "./batch-partial.js";
 import { rowsPerBlock } from "./block-plan.js";
 import { Batcher, autoMaxBatchRows, type BatcherStats } from "./batcher.js";
 import { ShardServer } from "./server.js";
+import { serveMetrics, type MetricsServer } from "./metrics-server.js";
+import { noShardMetrics, shardMetrics } from "../../shared/metrics/shard-metrics.js";
+import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
+import { createTracing } from "../../shared/tracing/tracing.js";
 import { ShardSession } from "./session.js";
 import { headSliceSource } from "./slice-source.js";
 import { WorkerSession } from "./worker-session.js";
@@ -42,11 +46,19 @@ export interface ShardConfig {
   inferenceThread?: "worker" | "main";
   /** Info names the weights' path; off, only their format (a path tells an attacker about the pod). */
   exposeTopology?: boolean;
+  /** HOST:PORT of the HTTP listener serving GET /metrics; unset: no metrics listener. */
+  metricsListen?: string;
+  /** OTLP/HTTP endpoint for traces; unset: tracing is off. */
+  otlpEndpoint?: string;
+  /** Where the metrics go (tests pass their own); unset: a new registry with the process metrics. */
+  registry?: Registry;
 }
 
 export interface RunningShard {
   port: number;
   range: ClassRange;
+  /** The metrics listener's port, when --metrics-listen was given. */
+  metricsPort: number | null;
   /** Resolves once the slice is loaded and the shard is serving. */
   ready: Promise<void>;
   /** Counters of the batcher (zero until ready). */
@@ -83,17 +95,26 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
     throw err;
   }
   const maxMessageBytes = partialMessageBytes(config.maxRows, dim, config.maxMessageBytes);
-  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log });
+  const registry = config.registry ?? createRegistry();
+  // Off unless listened for: a shard without --metrics-listen records nothing.
+  const metrics = config.metricsListen === undefined ? noShardMetrics : shardMetrics(registry);
+  const tracing = createTracing(config.otlpEndpoint, "shardmax-shard");
+  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log, metrics, tracing });
   const port = await server.listen(config.listen);
+  let loadRatio = 0;
+  let served: { fingerprint: string; rangeStart: number; rangeEnd: number } | null = null;
+  let batcher: Batcher<BatchPartial> | null = null;
+  metrics.watch(() => ({ queueRows: batcher?.waitingRows ?? 0, loadProgress: loadRatio, model: served }));
+  const metricsServer: MetricsServer | null = config.metricsListen === undefined ? null : await serveMetrics(config.metricsListen, registry);
   log.info("listening, loading slice", { port, range: `${range}`, V: vocabSize, d: dim, dtype, source: head.description.source });
 
   let session: Session | null = null;
-  let batcher: Batcher<BatchPartial> | null = null;
   const ready = (async () => {
     const started = Date.now();
     const progress = loadProgress(range.size, {
       percent(percent) {
         server.setLoading(`loading ${percent}%`);
+        loadRatio = percent / 100;
         onProgress?.(percent);
       },
       log(percent, bytes, final) {
@@ -130,8 +151,11 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       maxBatchRows,
       maxQueueDelayUs: config.maxQueueDelayUs,
       maxQueueRows: config.maxQueueRows,
+      observer: metrics.batch,
     });
     batcher = shardBatcher;
+    served = { fingerprint, rangeStart: range.start, rangeEnd: range.end };
+    loadRatio = 1;
     server.setReady({
       range,
       vocabSize,
@@ -140,7 +164,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       dtype,
       hasBias: head.description.biasTensor !== null,
       source: config.exposeTopology ? head.description.source : "",
-      run: (call, signal) => shardBatcher.run(call, signal),
+      run: (call, signal, onStart) => shardBatcher.run(call, signal, onStart),
       logits: (batch) => shardSession.logits(batch),
     });
     log.info("serving", { range: `${range}`, fingerprint, blocks: Math.ceil(range.size / rowsPerBlock(range.size, dim, config.blockRows)), maxBatchRows, seconds: ((Date.now() - started) / 1000).toFixed(1) });
@@ -150,6 +174,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
   return {
     port,
     range,
+    metricsPort: metricsServer?.port ?? null,
     ready,
     stats: () => batcher?.stats ?? { runs: 0, calls: 0, rows: 0, isolatedRuns: 0, refused: 0 },
     async stop() {
@@ -157,6 +182,8 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       const counts = batcher?.stats;
       if (counts && counts.runs > 0) log.info("batches", { ...counts, rowsPerRun: (counts.rows / counts.runs).toFixed(1) });
       await (session as Session | null)?.close();
+      await metricsServer?.close();
+      await tracing.shutdown();
     },
   };
 }

@@ -13,6 +13,7 @@ import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js
 import { messageLimits, shardmaxDefinition, shardmaxProto } from "../../shared/grpc/proto.js";
 import { addReflection } from "../../shared/grpc/reflection.js";
 import type { Logger } from "../../shared/log.js";
+import { noShardMetrics, type ShardMetrics } from "../../shared/metrics/shard-metrics.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { encodePartialColumns } from "../../shared/grpc/partial-codec.js";
@@ -21,6 +22,8 @@ import { decodePartialRequest, type PartialRequestFields } from "./partial-reque
 import { BUDGET_BYTES, streamLogits, type LogitsRequestMessage } from "./logits-stream.js";
 import { ByteBudget } from "./byte-budget.js";
 import type { LogitsBatch } from "./session.js";
+import type { Tracing } from "../../shared/tracing/tracing.js";
+import { shardSpans } from "./shard-spans.js";
 
 /** What the server needs of a loaded shard; a batcher over the session provides `run`. */
 export interface LoadedShard {
@@ -31,8 +34,8 @@ export interface LoadedShard {
   dtype: string;
   hasBias: boolean;
   source: string;
-  /** `signal` aborts when the caller goes away (cancel or deadline). */
-  run(call: ShardCall, signal: AbortSignal): Promise<BatchPartial>;
+  /** `signal` aborts when the caller goes away (cancel or deadline); `onStart` is told when the call leaves the queue. */
+  run(call: ShardCall, signal: AbortSignal, onStart?: () => void): Promise<BatchPartial>;
   /** Scaled logits of every owned class, [rows, range size] (Shard.Logits, the full distribution). */
   logits(batch: LogitsBatch): Promise<Float32Array>;
 }
@@ -42,6 +45,10 @@ export interface ShardServerOptions {
   maxTopK: number;
   maxMessageBytes: number;
   log: Logger;
+  /** Counts Partial calls by result; unset: nothing is recorded. */
+  metrics?: Pick<ShardMetrics, "request">;
+  /** A span per Partial call that arrives with a `traceparent`, with its queue wait and compute as child spans. */
+  tracing?: Tracing;
 }
 
 const SERVICE_NAME = "shardmax.v1.Shard";
@@ -65,7 +72,7 @@ export class ShardServer {
     addReflection(this.server, [{ definition: shardmaxDefinition(), names: ["shardmax.v1.Shard"] }]);
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
-      partial: this.unary((request: PartialRequestFields, signal) => this.partial(request, signal)),
+      partial: this.unary((request: PartialRequestFields, signal, metadata) => this.partial(request, signal, metadata), options.metrics ?? noShardMetrics),
       logits: (call: grpc.ServerWritableStream<LogitsRequestMessage, object>) => {
         if (this.shard) void streamLogits(call, this.shard, this.options, this.logitsBudget);
         else call.emit("error", toServiceError(new ShardmaxError("UNAVAILABLE", `shard is not ready: ${this.loadingNote}`)));
@@ -98,16 +105,23 @@ export class ShardServer {
     await drainWithin(this.server, graceMs);
   }
 
-  private unary<Req, Res>(handler: (request: Req, signal: AbortSignal) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
+  private unary<Req, Res>(
+    handler: (request: Req, signal: AbortSignal, metadata: grpc.Metadata) => Promise<Res> | Res,
+    metrics?: Pick<ShardMetrics, "request">,
+  ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const gone = new AbortController();
       call.once("cancelled", () => gone.abort());
       Promise.resolve()
-        .then(() => handler(call.request, gone.signal))
+        .then(() => handler(call.request, gone.signal, call.metadata))
         .then(
-          (response) => callback(null, response),
+          (response) => {
+            metrics?.request("OK");
+            callback(null, response);
+          },
           (err: unknown) => {
             const error = ShardmaxError.from(err);
+            metrics?.request(error.code);
             if (error.code === "INTERNAL") this.options.log.error("partial failed", { error: error.message });
             callback(toServiceError(error));
           },
@@ -135,10 +149,18 @@ export class ShardServer {
     };
   }
 
-  private async partial(request: PartialRequestFields, signal: AbortSignal): Promise<object> {
+  private async partial(request: PartialRequestFields, signal: AbortSignal, metadata: grpc.Metadata): Promise<object> {
     const shard = this.loaded();
     const call = decodePartialRequest(request, shard, this.options);
-    const result = await shard.run(call, signal);
-    return { rows: result.rows, k: result.k, ...encodePartialColumns(result), fingerprint: shard.fingerprint };
+    const traced = this.options.tracing?.enabled && metadata.get("traceparent").length > 0 ? shardSpans(this.options.tracing.tracer, metadata, call.rows) : null;
+    try {
+      const result = await shard.run(call, signal, traced?.started);
+      return { rows: result.rows, k: result.k, ...encodePartialColumns(result), fingerprint: shard.fingerprint };
+    } catch (err) {
+      traced?.failed(ShardmaxError.from(err).code);
+      throw err;
+    } finally {
+      traced?.end();
+    }
   }
 }

@@ -54,13 +54,16 @@ import { ShardmaxError } from "../errors.js";
 import type { BatchQueueOptions, BatchQueueStats, BatchWork, PushOptions } from "./batch-work.js";
 import { realClock, type Clock, type TimerHandle } from "./clock.js";
 
-export type { BatchQueueOptions, BatchQueueStats, BatchWork, Piece, PushOptions } from "./batch-work.js";
+export type { BatchObserver, BatchQueueOptions, BatchQueueStats, BatchWork, Piece, PushOptions } from "./batch-work.js";
 
 interface Entry<I, R> {
   item: I;
   rows: number;
   /** Arrival order, to tell the items left out of a batch from those that came after it went. */
   seq: number;
+  /** When it was queued (clock ms), for the observer's queue wait. */
+  queuedMs: number;
+  onStart: (() => void) | undefined;
   nextRow: number;
   /** Answers of the pieces done so far, by first row (with several batches in flight they may finish out of order). */
   parts: { firstRow: number; rows: number; part: R }[];
@@ -102,7 +105,12 @@ export class BatchQueue<I, R> {
     return { ...this.counters };
   }
 
-  push(item: I, { signal, deadlineMs }: PushOptions = {}): Promise<R> {
+  /** Rows waiting for a batch now (not yet taken). */
+  get waitingRows(): number {
+    return this.queuedRows;
+  }
+
+  push(item: I, { signal, deadlineMs, onStart }: PushOptions = {}): Promise<R> {
     if (signal?.aborted) return Promise.reject(new ShardmaxError("CANCELLED", "the caller went away before the call was queued"));
     const rows = this.work.rows(item);
     if (this.queuedRows + rows > this.options.maxQueueRows) {
@@ -112,7 +120,7 @@ export class BatchQueue<I, R> {
       return Promise.reject(new ShardmaxError("RESOURCE_EXHAUSTED", message));
     }
     return new Promise<R>((resolve, reject) => {
-      const entry: Entry<I, R> = { item, rows, seq: this.arrivals++, nextRow: 0, parts: [], doneRows: 0, settled: false, deadline: null, resolve, reject };
+      const entry: Entry<I, R> = { item, rows, seq: this.arrivals++, queuedMs: this.clock.now(), onStart, nextRow: 0, parts: [], doneRows: 0, settled: false, deadline: null, resolve, reject };
       this.queue.push(entry);
       this.queuedRows += rows;
       this.counters.items++;
@@ -200,6 +208,10 @@ export class BatchQueue<I, R> {
         continue;
       }
       const n = this.options.cut ? Math.min(left, limit - rows) : left;
+      if (entry.nextRow === 0) {
+        this.options.observer?.waited((this.clock.now() - entry.queuedMs) / 1000);
+        entry.onStart?.();
+      }
       taken.push({ entry, firstRow: entry.nextRow, rows: n });
       entry.nextRow += n;
       rows += n;
@@ -214,11 +226,16 @@ export class BatchQueue<I, R> {
     const live = taken.filter((t) => !t.entry.settled);
     if (live.length === 0) return;
     this.counters.batches++;
-    this.counters.rows += live.reduce((n, t) => n + t.rows, 0);
+    const rows = live.reduce((n, t) => n + t.rows, 0);
+    this.counters.rows += rows;
+    const started = this.clock.now();
+    const observed = () => this.options.observer?.ran(rows, (this.clock.now() - started) / 1000);
     let results: R[];
     try {
       results = await this.work.run(live.map(({ entry, firstRow, rows }) => ({ item: entry.item, firstRow, rows })));
+      observed();
     } catch (err) {
+      observed();
       if (new Set(live.map((t) => t.entry)).size === 1) {
         for (const t of live) this.fail(t.entry, err);
         return;

@@ -21,6 +21,8 @@ export interface BatchQueueOptions {
   isolation: "in-turn" | "at-once";
   /** Names the queue in a refusal, e.g. "shard queue". */
   name: string;
+  /** Told of every wait and run (metrics); none: nothing is measured. */
+  observer?: BatchObserver;
 }
 
 /** Rows [firstRow, firstRow + rows) of an item. */
@@ -58,4 +60,17 @@ export interface PushOptions {
   signal?: AbortSignal;
   /** On the queue's clock: past it, the item fails with DEADLINE_EXCEEDED. */
   deadlineMs?: number;
+  /** Called once, when the item's first rows leave the queue for a batch (a trace's queue wait ends there). */
+  onStart?: () => void;
+}
+
+/**
+ * What a queue reports as it works (metrics, traces); the queue calls it, its
+ * owner decides where the figures go. Every method must be cheap and must not throw.
+ */
+export interface BatchObserver {
+  /** An item's first rows left the queue after `seconds` waiting. */
+  waited(seconds: number): void;
+  /** A batch of `rows` ran for `seconds` (answered or failed; an isolated re-run is a batch of its own). */
+  ran(rows: number, seconds: number): void;
 }

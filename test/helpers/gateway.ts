@@ -1,7 +1,7 @@
 /** A real gateway (REST + gRPC on port 0) in the test process, over real shard addresses. */
 import { COALESCER_DEFAULTS } from "../../services/gateway/coalescer.js";
 import { runGateway, type GatewayConfig, type RunningGateway } from "../../services/gateway/main.js";
-import { silentLogger } from "../../shared/log.js";
+import { silentLogger, type Logger } from "../../shared/log.js";
 
 export interface TestGateway extends RunningGateway {
   url: string;
@@ -10,7 +10,7 @@ export interface TestGateway extends RunningGateway {
   get(path: string): Promise<{ status: number; body: any }>;
 }
 
-export async function startGateway(shards: string[], overrides: Partial<GatewayConfig> = {}): Promise<TestGateway> {
+export async function startGateway(shards: string[], overrides: Partial<GatewayConfig> = {}, log: Logger = silentLogger): Promise<TestGateway> {
   const gateway = await runGateway(
     {
       shards,
@@ -32,7 +32,7 @@ export async function startGateway(shards: string[], overrides: Partial<GatewayC
       lingerUs: COALESCER_DEFAULTS.lingerUs,
       ...overrides,
     },
-    silentLogger,
+    log,
   );
   const url = `http://127.0.0.1:${gateway.httpPort}`;
   const parse = async (res: Response) => ({ status: res.status, body: await res.json() });

@@ -15,6 +15,11 @@ export interface ShardProcess {
   child: ChildProcess;
   port: number;
   address: string;
+  /** The --metrics-listen port, when given. */
+  metricsPort: number | null;
+  /** The class range [rangeStart, rangeEnd) it serves. */
+  rangeStart: number;
+  rangeEnd: number;
   args: string[];
   stderr: () => string;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -27,17 +32,21 @@ export async function startShard(args: string[], timeoutMs = 30_000): Promise<Sh
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   let port = -1;
+  let metricsPort: number | null = null;
+  let range = [-1, -1];
   const lines = createInterface({ input: child.stdout! });
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`shard ${args.join(" ")} not ready in ${timeoutMs} ms\n${stderr}`)), timeoutMs);
     lines.on("line", (line) => {
-      let event: { event?: string; port?: number };
+      let event: { event?: string; port?: number; metricsPort?: number; rangeStart?: number; rangeEnd?: number };
       try {
         event = JSON.parse(line) as typeof event;
       } catch {
         return;
       }
       if (event.event === "listening" && typeof event.port === "number") port = event.port;
+      if (event.event === "listening" && typeof event.metricsPort === "number") metricsPort = event.metricsPort;
+      if (event.event === "listening") range = [event.rangeStart ?? -1, event.rangeEnd ?? -1];
       if (event.event === "ready") {
         clearTimeout(timer);
         resolve();
@@ -52,6 +61,9 @@ export async function startShard(args: string[], timeoutMs = 30_000): Promise<Sh
   return {
     child,
     port,
+    metricsPort,
+    rangeStart: range[0]!,
+    rangeEnd: range[1]!,
     address: `127.0.0.1:${port}`,
     args,
     stderr: () => stderr,

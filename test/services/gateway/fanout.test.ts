@@ -107,3 +107,15 @@ describe("retries", () => {
     expect(busy.failed).toEqual([]); // load, not failure
   });
 });
+
+describe("metrics and range times", () => {
+  it("counts every attempt's time and each retry by range, and tells the query each answered range's time", async () => {
+    const { replicas } = pool({ a: fail("UNAVAILABLE"), b: answer });
+    const seen: { calls: string[]; retries: string[]; times: string[] } = { calls: [], retries: [], times: [] };
+    const metrics = { shardCall: (range: string, seconds: number) => void seen.calls.push(`${range} ${seconds >= 0}`), shardRetry: (range: string) => void seen.retries.push(range) };
+    const fanOut = new FanOut(replicas, { metrics });
+    const timed = { ...call, onRangeTime: (range: string, ms: number) => void seen.times.push(`${range} ${ms >= 0}`) };
+    await fanOut.partials(topology(["a", "b"]), timed, routed, new Date(Date.now() + 1000));
+    expect(seen).toEqual({ calls: [`[0, ${V}) true`, `[0, ${V}) true`], retries: [`[0, ${V})`], times: [`[0, ${V}) true`] });
+  });
+});

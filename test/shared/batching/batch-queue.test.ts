@@ -320,3 +320,28 @@ describe("isolation", () => {
     await expect(next).resolves.toBe("n");
   });
 });
+
+describe("what the observer is told", () => {
+  it("each item's wait once (when its first rows leave), each batch's rows and run time, and onStart with the wait", async () => {
+    const waited: number[] = [];
+    const ran: [number, number][] = [];
+    const { clock, queue, answer, item } = harness({ maxBatchRows: 4, cut: true, observer: { waited: (s) => void waited.push(s), ran: (rows, s) => void ran.push([rows, s]) } });
+    const started: string[] = [];
+    const a = queue.push(item("a", 6), { onStart: () => void started.push(`a@${clock.now()}`) });
+    await clock.turn();
+    await clock.advance(30);
+    const b = queue.push(item("b", 1), { onStart: () => void started.push(`b@${clock.now()}`) });
+    await clock.advance(20);
+    await answer(); // a[0,4) ran 50 ms; then a[4,6) + b go
+    await clock.advance(5);
+    await answer();
+    await expect(a).resolves.toBe("a[0,4) + a[4,6)");
+    await expect(b).resolves.toBe("b");
+    expect(waited).toEqual([0, 0.02]);
+    expect(started).toEqual(["a@0", "b@50"]);
+    expect(ran).toEqual([
+      [4, 0.05],
+      [3, 0.005],
+    ]);
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * The shard's metrics listener (`--metrics-listen HOST:PORT`): a plain HTTP
+ * server apart from the gRPC port, answering GET /metrics in the Prometheus
+ * text format and 404 to anything else. It serves while the slice loads, so
+ * load progress can be watched.
+ */
+import { createServer, type Server } from "node:http";
+import { METRICS_CONTENT_TYPE, type Registry } from "../../shared/metrics/registry.js";
+import { splitHostPort } from "../../shared/text/host-port.js";
+
+export interface MetricsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function serveMetrics(address: string, registry: Registry): Promise<MetricsServer> {
+  const server: Server = createServer((request, response) => {
+    if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {
+      response.writeHead(404, { "content-type": "text/plain" }).end("not found: GET /metrics\n");
+      return;
+    }
+    registry.metrics().then(
+      (text) => response.writeHead(200, { "content-type": METRICS_CONTENT_TYPE }).end(text),
+      (err: Error) => response.writeHead(500, { "content-type": "text/plain" }).end(`${err.message}\n`),
+    );
+  });
+  const { host, port } = splitHostPort(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
