@@ -23,23 +23,39 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Extra grpc-js channel options, e.g. keepalive. */
   channelOptions?: grpc.ChannelOptions;
+  /**
+   * TLS to the gateway (PEM strings or Buffers): `ca` to trust (unset: the
+   * system's roots), `cert` + `key` for a gateway with --tls-client-ca, and
+   * `serverName` when the certificate does not name the dialled host.
+   */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; serverName?: string };
+  /** Sent as `authorization: Bearer KEY` on every call, for a gateway with --api-keys. */
+  apiKey?: string;
 }
 
-type ServerStreaming<T> = (request: object, options: grpc.CallOptions) => grpc.ClientReadableStream<T>;
+const bytes = (pem: string | Buffer | undefined) => (pem === undefined ? null : Buffer.from(pem));
 
-type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
+type ServerStreaming<T> = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions) => grpc.ClientReadableStream<T>;
+
+type Unary = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
 
 export class ShardmaxClient {
   private readonly client: grpc.Client & Record<string, Unary>;
   private readonly defaultDeadlineMs: number;
+  private readonly apiKey: string | undefined;
 
   /** `address` is the gateway's gRPC `host:port`. */
   constructor(address: string, options: ClientOptions = {}) {
     const Ctor = shardmaxProto().Softmax;
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), {
+    const tls = options.tls;
+    if (tls && (tls.cert === undefined) !== (tls.key === undefined)) throw invalidField("tls", "cert and key go together");
+    const credentials = tls ? grpc.credentials.createSsl(bytes(tls.ca), bytes(tls.key), bytes(tls.cert)) : grpc.credentials.createInsecure();
+    this.client = new Ctor(address, credentials, {
       ...messageLimits(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
+      ...(tls?.serverName ? { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName } : {}),
       ...options.channelOptions,
     }) as grpc.Client & Record<string, Unary>;
+    this.apiKey = options.apiKey;
     this.defaultDeadlineMs = options.defaultDeadlineMs ?? 30_000;
   }
 
@@ -69,7 +85,7 @@ export class ShardmaxClient {
     const { hidden, rows, dim } = packHidden(input);
     const deadline = new Date(Date.now() + (options.deadlineMs ?? this.defaultDeadlineMs));
     const methods = this.client as unknown as Record<string, ServerStreaming<DistributionChunkMessage>>;
-    const stream = methods.distribution!.call(this.client, { rows, dim, hidden: toBytes(hidden), temperature: input.temperature }, { deadline });
+    const stream = methods.distribution!.call(this.client, { rows, dim, hidden: toBytes(hidden), temperature: input.temperature }, this.metadata(), { deadline });
     let done = false;
     try {
       for await (const message of stream as AsyncIterable<DistributionChunkMessage>) {
@@ -100,10 +116,16 @@ export class ShardmaxClient {
     this.client.close();
   }
 
+  private metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (this.apiKey !== undefined) metadata.set("authorization", `Bearer ${this.apiKey}`);
+    return metadata;
+  }
+
   private call(method: string, request: object, deadlineMs: number | undefined): Promise<unknown> {
     const deadline = new Date(Date.now() + (deadlineMs ?? this.defaultDeadlineMs));
     return new Promise((resolve, reject) => {
-      this.client[method]!(request, { deadline }, (err, response) => (err ? reject(ShardmaxError.from(err)) : resolve(response)));
+      this.client[method]!(request, this.metadata(), { deadline }, (err, response) => (err ? reject(ShardmaxError.from(err)) : resolve(response)));
     });
   }
 }

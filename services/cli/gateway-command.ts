@@ -7,7 +7,9 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
 import { createLogger } from "../../shared/log.js";
 import type { GatewayConfig } from "../gateway/main.js";
 import { parseOrHelp, type Command } from "./command.js";
-import { flag } from "./flags.js";
+import { flag, UsageError, ValueError } from "./flags.js";
+import { dialTls, readableFile, SERVING_TLS_FLAGS, servingTls, SHARD_TLS_FLAGS } from "./tls-flags.js";
+import { parseKeyRateLimit, type KeyRateLimit } from "../gateway/key-quota.js";
 import { waitForStop } from "./signals.js";
 import { hostPort, integer, nonEmpty, shardAddressList } from "./values.js";
 
@@ -34,6 +36,8 @@ export const GATEWAY_DEFAULTS = {
 } as const;
 
 const D = GATEWAY_DEFAULTS;
+
+type Security = Pick<GatewayConfig, "tls" | "shardTls" | "apiKeysFile" | "keyRateLimit" | "metricsAuth">;
 
 export const GATEWAY_FLAGS = {
   shards: flag.required({
@@ -79,7 +83,25 @@ export const GATEWAY_FLAGS = {
   "max-connections": flag.withDefault({ metavar: "N", help: "most open REST connections; more are refused", parse: integer(1), default: D.maxConnections }),
   "expose-topology": flag.switch({ help: "show shard addresses and socket errors in /v1/model, Info and error messages (for operators)" }),
   labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
+  ...SERVING_TLS_FLAGS,
+  ...SHARD_TLS_FLAGS,
+  "api-keys": flag.optional({
+    metavar: "FILE",
+    env: "SHARDMAX_API_KEYS_FILE",
+    help: "API keys, one per line (re-read on change): REST needs Authorization: Bearer KEY, gRPC authorization metadata; probes stay open",
+    parse: readableFile,
+  }),
+  "key-rate-limit": flag.optional({ metavar: "Nr,Mrows", help: "per-key quota with --api-keys: requests/s and/or rows/s, e.g. 100r,5000rows; over it: 429 + Retry-After", parse: keyRateLimit }),
+  "metrics-auth": flag.switch({ help: "with --api-keys, /metrics needs a key too" }),
 };
+
+function keyRateLimit(raw: string): KeyRateLimit {
+  try {
+    return parseKeyRateLimit(raw);
+  } catch (err) {
+    throw new ValueError((err as Error).message);
+  }
+}
 
 const HELP = {
   usage: "shardmax gateway --shards (HOST:PORT[,HOST:PORT…] | dns:NAME:PORT) [flags]",
@@ -116,7 +138,13 @@ export const gatewayCommand: Command = {
       maxDistributionValues: v["max-distribution-values"],
       exposeTopology: v["expose-topology"],
       labels: v.labels,
+      tls: servingTls(v),
+      shardTls: dialTls(v),
+      apiKeysFile: v["api-keys"],
+      keyRateLimit: v["key-rate-limit"],
+      metricsAuth: v["metrics-auth"],
     });
+    if (config.keyRateLimit && !config.apiKeysFile) throw new UsageError("--key-rate-limit needs --api-keys (quotas are per key)");
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
     // Imported here so `--help` and flag errors do not load fastify and gRPC.
     const { runGateway } = await import("../gateway/main.js");
@@ -127,7 +155,7 @@ export const gatewayCommand: Command = {
   },
 };
 
-type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
+type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean } & Security & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
 
 export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
@@ -151,5 +179,10 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     drainMs: s.drainMs,
     lingerUs: s.lingerUs,
     ...(s.labels === undefined ? {} : { labels: s.labels }),
+    tls: s.tls,
+    shardTls: s.shardTls,
+    apiKeysFile: s.apiKeysFile,
+    keyRateLimit: s.keyRateLimit,
+    metricsAuth: s.metricsAuth,
   });
 }

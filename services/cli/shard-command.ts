@@ -7,6 +7,7 @@
  */
 /** A shard takes no message larger than its largest legitimate Partial, and at least this. */
 const SHARD_MESSAGE_FLOOR_BYTES = 4 * 1024 * 1024;
+import { SERVING_TLS_FLAGS, servingTls } from "./tls-flags.js";
 import { createLogger } from "../../shared/log.js";
 import type { RangeSpec, ShardConfig } from "../shard/main.js";
 import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
@@ -50,6 +51,7 @@ export const SHARD_FLAGS = {
   "max-queue-rows": flag.withDefault({ metavar: "N", help: "rows that may wait for a run; beyond, requests get RESOURCE_EXHAUSTED; at least --max-rows", parse: integer(1), default: SHARD_BATCH_DEFAULTS.maxQueueRows }),
   "expose-topology": flag.switch({ help: "say where the weights came from (their path) in Info, for operators" }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
+  ...SERVING_TLS_FLAGS,
   events: flag.switch({ hidden: true, help: "report port, progress and readiness as JSON lines on stdout (for shardmax local)" }),
 };
 
@@ -92,6 +94,7 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
     maxQueueDelayUs: v["max-queue-delay-us"],
     maxQueueRows: v["max-queue-rows"],
     exposeTopology: v["expose-topology"],
+    tls: servingTls(v),
   });
 }
 

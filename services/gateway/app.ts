@@ -13,6 +13,10 @@ import { boundText, quoteShort } from "../../shared/text/quote-short.js";
 import type { GatewayCore } from "./core.js";
 import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { restV1 } from "./rest-v1.js";
+import type { Server as TlsServer } from "node:tls";
+import { serverContext, type PemFiles } from "../../shared/grpc/tls.js";
+import type { Gatekeeper } from "./auth.js";
+import { restAuth } from "./rest-auth.js";
 
 export interface AppOptions {
   core: GatewayCore;
@@ -20,17 +24,25 @@ export interface AppOptions {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   log: Logger;
+  /** HTTPS from these files, re-read on change (shared/grpc/tls.ts); with requireClientCert, mutual TLS. */
+  tls?: { files: PemFiles; requireClientCert: boolean } | undefined;
+  /** API keys and quotas (auth.ts); unset: open. */
+  auth?: Gatekeeper | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
+  const http = { headersTimeout: options.requestTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false };
+  const tls = options.tls;
+  const https = tls ? { ...http, ...serverContext(tls.files.pem), requestCert: tls.requireClientCert, rejectUnauthorized: tls.requireClientCert } : null;
   const app = Fastify({
+    ...(https ? { https } : {}),
     logger: false,
     bodyLimit: options.bodyLimitBytes,
     // Slow clients are cut: the whole request (headers and body) within requestTimeoutMs, checked every second;
     // idle keep-alive connections close after keepAliveTimeoutMs.
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
-    http: { headersTimeout: options.requestTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false },
+    http,
     // Errors the HTTP parser or the router raise before a route runs get our envelope too.
     clientErrorHandler: clientErrorHandler(options.bodyLimitBytes),
     frameworkErrors: (error, _request, reply) => {
@@ -38,7 +50,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
     // Strict JSON types: "1.5" is not a number and unknown fields are errors, not silently dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-  });
+  }) as unknown as FastifyInstance;
   // JSON only: fastify would otherwise hand a text/plain body to the schema as a string.
   app.removeContentTypeParser("text/plain");
   app.setErrorHandler(errorHandler(options.log, options.bodyLimitBytes));
@@ -49,6 +61,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook("onRequest", async (request) => {
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new ShardmaxError("MALFORMED_REQUEST", "Host: header is required in HTTP/1.1");
   });
+  // A rotated certificate serves new connections; open ones keep theirs.
+  tls?.files.onChange((pem) => (app.server as unknown as TlsServer).setSecureContext(serverContext(pem)));
+  if (options.auth) restAuth(app, options.auth);
   void app.register(restV1, { core: options.core, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
   return app;
 }

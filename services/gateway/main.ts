@@ -18,6 +18,11 @@ import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
 import { labelProblem, loadLabels, type Labels } from "./labels.js";
 import { ShardSet } from "./shard-set.js";
+import { realClock } from "../../shared/batching/clock.js";
+import { channelCredentials, PemFiles, type DialTls, type ServingTls } from "../../shared/grpc/tls.js";
+import { ApiKeys } from "./api-keys.js";
+import { Gatekeeper } from "./auth.js";
+import { KeyQuota, type KeyRateLimit } from "./key-quota.js";
 
 export interface GatewayConfig {
   /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
@@ -51,6 +56,16 @@ export interface GatewayConfig {
   lingerUs: number;
   /** A label file (text, one per line) or tokenizer.json, or a folder holding one; unset: no labels. */
   labels?: string;
+  /** TLS on the REST and gRPC listeners (unset: plaintext). */
+  tls?: ServingTls | undefined;
+  /** TLS to the shards (unset: plaintext). */
+  shardTls?: DialTls | undefined;
+  /** One API key per line; set: every query needs `Bearer KEY` (auth.ts). */
+  apiKeysFile?: string | undefined;
+  /** Per-key requests/s and rows/s (key-quota.ts); needs apiKeysFile. */
+  keyRateLimit?: KeyRateLimit | undefined;
+  /** /metrics needs a key too. */
+  metricsAuth?: boolean | undefined;
 }
 
 /**
@@ -79,6 +94,7 @@ function splitHostPort(address: string): { host: string; port: number } {
 
 export async function runGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
   const labels = config.labels === undefined ? null : await loadLabels(config.labels);
+  const security = openSecurity(config, log);
   if (labels) log.info("labels", { source: labels.source, kind: labels.kind, count: labels.count });
   const shardSet = new ShardSet({
     resolve: shardResolver(config.shards, {
@@ -93,6 +109,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     maxMessageBytes: config.maxMessageBytes,
     log: log.child("shards"),
     exposeTopology: config.exposeTopology,
+    channel: security.channel,
   });
   // Concurrent queries share one Partial per range (coalescer.ts).
   const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
@@ -106,6 +123,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   const mislabeled = labelProblem(labels, shardSet.topology.model);
   if (mislabeled) {
     shardSet.close();
+    security.close();
     throw new ShardmaxError("MODEL_MISMATCH", mislabeled);
   }
   let lastProblem: string | null = null;
@@ -115,14 +133,14 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     lastProblem = problem;
   });
 
-  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log });
+  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log, tls: security.rest, auth: security.auth });
   app.server.maxConnections = config.maxConnections;
   const { host, port } = splitHostPort(config.http);
   await app.listen({ host, port });
   const httpPort = (app.server.address() as { port: number }).port;
 
   // The Softmax door takes what the REST door takes, and answers at most what an answer may cost.
-  const grpcServer = new SoftmaxServer({ core, maxReceiveBytes: config.bodyLimitBytes, maxSendBytes: config.limits.maxResponseBytes, log });
+  const grpcServer = new SoftmaxServer({ core, maxReceiveBytes: config.bodyLimitBytes, maxSendBytes: config.limits.maxResponseBytes, log, tls: config.tls, auth: security.auth });
   const grpcPort = await grpcServer.listen(config.grpc);
   log.info("gateway listening", { http: `${host}:${httpPort}`, grpc: `${splitHostPort(config.grpc).host}:${grpcPort}`, shards: config.shards.join(",") });
 
@@ -139,7 +157,27 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
       grpcServer.setServing(false);
       await Promise.all([closeWithin(app, config.drainMs), grpcServer.shutdown(config.drainMs)]);
       shardSet.close();
+      security.close();
       log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
+    },
+  };
+}
+
+/** The gateway's TLS material and API keys, opened (and checked) before anything listens. */
+function openSecurity(config: GatewayConfig, log: Logger) {
+  const channel = channelCredentials(config.shardTls, log.child("shard-tls"));
+  const tls = config.tls;
+  const rest = tls ? { files: new PemFiles({ cert: tls.certFile, key: tls.keyFile, ca: tls.clientCaFile }, log.child("tls")), requireClientCert: tls.clientCaFile !== undefined } : undefined;
+  const quota = config.keyRateLimit ? new KeyQuota(config.keyRateLimit, realClock) : null;
+  const auth = config.apiKeysFile ? new Gatekeeper({ keys: new ApiKeys(config.apiKeysFile, log.child("auth")), quota, metricsAuth: config.metricsAuth ?? false }) : undefined;
+  return {
+    channel,
+    rest,
+    auth,
+    close() {
+      channel.close();
+      rest?.files.close();
+      auth?.close();
     },
   };
 }

@@ -50,6 +50,11 @@ export interface LogitsChunkMessage {
   logits: Buffer;
 }
 
+export interface ShardChannel {
+  credentials: grpc.ChannelCredentials;
+  options: grpc.ChannelOptions;
+}
+
 type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
 
 export class ShardClient {
@@ -58,9 +63,12 @@ export class ShardClient {
   constructor(
     readonly address: string,
     maxMessageBytes: number,
+    /** One for every shard (shared/grpc/tls.ts channelCredentials); unset: plaintext. */
+    channel?: ShardChannel,
   ) {
     const Ctor = shardmaxProto().Shard;
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), {
+    this.client = new Ctor(address, channel?.credentials ?? grpc.credentials.createInsecure(), {
+      ...channel?.options,
       ...messageLimits(maxMessageBytes),
       // A restarted shard must be found again quickly, not after grpc's default backoff of up to 2 minutes.
       "grpc.initial_reconnect_backoff_ms": 100,

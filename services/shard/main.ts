@@ -4,6 +4,7 @@
  * its inference worker), put the dynamic batcher in front of it, then report
  * SERVING. Config arrives parsed and frozen from the CLI.
  */
+import type { ServingTls } from "../../shared/grpc/tls.js";
 import { openHead } from "../../shared/checkpoint/open-head.js";
 import type { Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
@@ -42,6 +43,8 @@ export interface ShardConfig {
   inferenceThread?: "worker" | "main";
   /** Info names the weights' path; off, only their format (a path tells an attacker about the pod). */
   exposeTopology?: boolean;
+  /** TLS on the gRPC listener (unset: plaintext). */
+  tls?: ServingTls | undefined;
 }
 
 export interface RunningShard {
@@ -83,7 +86,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
     throw err;
   }
   const maxMessageBytes = partialMessageBytes(config.maxRows, dim, config.maxMessageBytes);
-  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log });
+  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log, tls: config.tls });
   const port = await server.listen(config.listen);
   log.info("listening, loading slice", { port, range: `${range}`, V: vocabSize, d: dim, dtype, source: head.description.source });
 

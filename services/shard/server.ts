@@ -9,7 +9,8 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { ShardmaxError } from "../../shared/errors.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
-import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
+import { bind, drainWithin } from "../../shared/grpc/server-lifecycle.js";
+import { serverCredentials, type ServerTlsHandle, type ServingTls } from "../../shared/grpc/tls.js";
 import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
 import type { Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
@@ -41,6 +42,8 @@ export interface ShardServerOptions {
   maxTopK: number;
   maxMessageBytes: number;
   log: Logger;
+  /** Unset: plaintext (TLS ends at a mesh); with clientCaFile, only clients with a certificate that CA signed get through. */
+  tls?: ServingTls | undefined;
 }
 
 const SERVICE_NAME = "shardmax.v1.Shard";
@@ -71,8 +74,11 @@ export class ShardServer {
     });
   }
 
+  private tls: ServerTlsHandle | null = null;
+
   async listen(address: string): Promise<number> {
-    return bindInsecure(this.server, address);
+    this.tls = serverCredentials(this.options.tls, this.options.log.child("tls"));
+    return bind(this.server, address, this.tls.credentials);
   }
 
   setLoading(note: string): void {
@@ -94,6 +100,7 @@ export class ShardServer {
   async shutdown(graceMs: number): Promise<void> {
     this.setServing(false);
     await drainWithin(this.server, graceMs);
+    this.tls?.close();
   }
 
   private unary<Req, Res>(handler: (request: Req, signal: AbortSignal) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
