@@ -51,11 +51,11 @@ function post(body: unknown, key?: string) {
 }
 
 it("refuses REST queries without a valid key in /v1's envelope with WWW-Authenticate, and keeps probes open", async () => {
-  for (const headers of [{}, { authorization: "Bearer nope" }, { authorization: `Basic ${KEY}` }, { authorization: `Bearer ${KEY}x` }]) {
+  for (const headers of [{} as Record<string, string>, { authorization: "Bearer nope" }, { authorization: `Basic ${KEY}` }, { authorization: `Bearer ${KEY}x` }]) {
     const res = await fetch(`${gateway.url}/v1/model`, { headers });
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
-    expect((await res.json()).error.code).toBe("UNAUTHENTICATED");
+    expect(((await res.json()) as any).error.code).toBe("UNAUTHENTICATED");
   }
   expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
   expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
@@ -66,7 +66,7 @@ it("answers a good key exactly on REST and gRPC, refuses gRPC without one, and k
   const res = await post({ hidden, topK: 3 }, KEY);
   expect(res.status).toBe(200);
   const refs = referenceSoftmax(head, hidden, 3);
-  const body = await res.json();
+  const body = (await res.json()) as any;
   body.results.forEach((row: { logZ: number }, r: number) => expect(within(row.logZ, refs[r]!.logZ, 1e-4)).toBe(true));
 
   const anonymous = new ShardmaxClient(gateway.grpcAddress);
@@ -105,7 +105,7 @@ it("takes a key over its rows quota to 429 + Retry-After (gRPC RESOURCE_EXHAUSTE
   const refused = await post({ hidden, topK: 1 }, KEY);
   expect(refused.status).toBe(429);
   expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-  expect((await refused.json()).error.code).toBe("RATE_LIMITED");
+  expect(((await refused.json()) as any).error.code).toBe("RATE_LIMITED");
   const sdk = new ShardmaxClient(gateway.grpcAddress, { apiKey: KEY });
   try {
     await expect(sdk.query({ hidden, topK: 1 })).rejects.toMatchObject({ code: "RATE_LIMITED" });
