@@ -52,6 +52,7 @@ export const SHARD_FLAGS = {
   "expose-topology": flag.switch({ help: "say where the weights came from (their path) in Info, for operators" }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
   ...SERVING_TLS_FLAGS,
+  "health-listen": flag.optional({ metavar: "HOST:PORT", help: "also serve grpc.health.v1 alone, in plaintext, here (kubelet gRPC probes cannot do mutual TLS)", parse: hostPort }),
   events: flag.switch({ hidden: true, help: "report port, progress and readiness as JSON lines on stdout (for shardmax local)" }),
 };
 
@@ -95,6 +96,7 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
     maxQueueRows: v["max-queue-rows"],
     exposeTopology: v["expose-topology"],
     tls: servingTls(v),
+    healthListen: v["health-listen"],
   });
 }
 

@@ -43,6 +43,8 @@ export interface ShardConfig {
   inferenceThread?: "worker" | "main";
   /** Info names the weights' path; off, only their format (a path tells an attacker about the pod). */
   exposeTopology?: boolean;
+  /** A plaintext listener serving only grpc.health.v1 (for probes that cannot do mTLS); unset: none. */
+  healthListen?: string | undefined;
   /** TLS on the gRPC listener (unset: plaintext). */
   tls?: ServingTls | undefined;
 }
@@ -88,6 +90,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
   const maxMessageBytes = partialMessageBytes(config.maxRows, dim, config.maxMessageBytes);
   const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log, tls: config.tls });
   const port = await server.listen(config.listen);
+  if (config.healthListen !== undefined) await server.listenHealth(config.healthListen);
   log.info("listening, loading slice", { port, range: `${range}`, V: vocabSize, d: dim, dtype, source: head.description.source });
 
   let session: Session | null = null;

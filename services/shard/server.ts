@@ -75,10 +75,22 @@ export class ShardServer {
   }
 
   private tls: ServerTlsHandle | null = null;
+  private healthServer: grpc.Server | null = null;
 
   async listen(address: string): Promise<number> {
     this.tls = serverCredentials(this.options.tls, this.options.log.child("tls"));
     return bind(this.server, address, this.tls.credentials);
+  }
+
+  /**
+   * Serves only grpc.health.v1 (the same statuses), in plaintext, on a second
+   * port: kubelet's gRPC probes cannot present a client certificate, and a
+   * health status tells nothing worth protecting.
+   */
+  async listenHealth(address: string): Promise<number> {
+    this.healthServer = new grpc.Server();
+    this.health.addToServer(this.healthServer);
+    return bind(this.healthServer, address, grpc.ServerCredentials.createInsecure());
   }
 
   setLoading(note: string): void {
@@ -99,7 +111,7 @@ export class ShardServer {
   /** Stops taking calls, lets in-flight ones finish (up to graceMs), then closes. */
   async shutdown(graceMs: number): Promise<void> {
     this.setServing(false);
-    await drainWithin(this.server, graceMs);
+    await Promise.all([drainWithin(this.server, graceMs), this.healthServer ? drainWithin(this.healthServer, graceMs) : null]);
     this.tls?.close();
   }
 
