@@ -8,7 +8,9 @@
  * `--only distribution` runs just the full-distribution point (and the
  * bandwidth it is compared with) and writes results.json to bench/work/distribution;
  * `--only sampling` runs just the sampling point (bench/sampling.ts) and writes
- * results.json and SAMPLING.md to bench/work/sampling.
+ * results.json and SAMPLING.md to bench/work/sampling;
+ * `--only tls` the cost of TLS and mutual TLS (bench/tls-cost.ts), TLS.md to bench/work/tls;
+ * `--soak MINUTES` the soak (bench/soak.ts), SOAK.md to bench/work/soak.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -30,12 +32,14 @@ import type { SampleInput } from "../sdk/index.js";
 import type { BenchResults, DistributionResult, HardwareResult, PairedRound, PointResult, SystemResult, TuningResult } from "./results.js";
 import { startSystem, systemLabel, type RunningSystem, type SystemSpec } from "./systems.js";
 import { wireCounters, wireDelta } from "./wire.js";
+import { runSoak, soakSection } from "./soak.js";
+import { runTlsCost, tlsSection } from "./tls-cost.js";
 
 const { values } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" } },
+  options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" }, soak: { type: "string" } },
   allowPositionals: false,
 });
-const ALONE = ["distribution", "sampling"];
+const ALONE = ["distribution", "sampling", "tls"];
 if (values.only !== undefined && !ALONE.includes(values.only)) throw new Error(`--only: "${values.only}" is not a part that runs alone (${ALONE.join(", ")})`);
 const onlyDistribution = values.only === "distribution";
 const onlySampling = values.only === "sampling";
@@ -208,6 +212,33 @@ async function samplingPoint(head: HeadPlan): Promise<SamplingResult> {
   } finally {
     await system.stop();
   }
+}
+
+if (values.soak !== undefined) {
+  const minutes = Number(values.soak);
+  if (!(minutes > 0)) throw new Error(`--soak: expected minutes > 0, got "${values.soak}"`);
+  const soakDir = values.out ?? join(root, "bench", "work", "soak");
+  mkdirSync(soakDir, { recursive: true });
+  say(`shardmax bench, soak ${minutes} min: ${machine.cpu}, ${cores} cores, Node ${machine.node}; load average ${loadAverage().toFixed(2)}`);
+  const before = loadAverage();
+  const soak = await runSoak(minutes, say);
+  const load = `${before.toFixed(2)} at the start, ${loadAverage().toFixed(2)} at the end`;
+  writeFileSync(join(soakDir, "results.json"), JSON.stringify({ machine, ...soak }, null, 2) + "\n");
+  writeFileSync(join(soakDir, "SOAK.md"), soakSection(soak, load));
+  say(`done: ${relative(process.cwd(), join(soakDir, "SOAK.md"))}, results.json`);
+  process.exit(0);
+}
+
+if (values.only === "tls") {
+  say(`shardmax bench, cost of TLS only: ${machine.cpu}, ${cores} cores, Node ${machine.node}; load average ${loadAverage().toFixed(2)}`);
+  const before = loadAverage();
+  const command = `npm run bench -- --only tls${values.quick ? " --quick" : ""}`;
+  const measured = await runTlsCost(values.quick ? 1 : 3, values.quick ? 2000 : 6000, say);
+  const load = `${before.toFixed(2)} at the start, ${loadAverage().toFixed(2)} at the end`;
+  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, tls: measured }, null, 2) + "\n");
+  writeFileSync(join(outDir, "TLS.md"), tlsSection(measured, command, load));
+  say(`done: ${relative(process.cwd(), join(outDir, "TLS.md"))}, results.json`);
+  process.exit(0);
 }
 
 if (onlySampling) {
