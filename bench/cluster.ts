@@ -62,10 +62,18 @@ export class Cluster {
   }
 
   private async startShard(index: number, port = 0): Promise<Proc> {
-    const child = spawn(process.execPath, [CLI, ...this.shardArgs(index, port)], { stdio: ["ignore", "pipe", "ignore"] });
-    const listening = await lines(child, "stdout", /"event":"listening","port":(\d+)/);
-    await lines(child, "stdout", /"event":"ready"/).catch(() => null);
-    return { child, port: Number(listening[1]) };
+    const child = spawn(process.execPath, [CLI, ...this.shardArgs(index, port)], { stdio: ["pipe", "pipe", "ignore"] });
+    // One reader for both events: they may arrive in one chunk.
+    const bound = await new Promise<number>((resolve, reject) => {
+      let at = 0;
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        const listening = /"event":"listening","port":(\d+)/.exec(line);
+        if (listening) at = Number(listening[1]);
+        if (line.includes('"event":"ready"')) resolve(at);
+      });
+      child.once("exit", (code) => reject(new Error(`shard ${index} exited ${code} before it was ready`)));
+    });
+    return { child, port: bound };
   }
 
   async start(): Promise<void> {
@@ -74,7 +82,7 @@ export class Cluster {
     const c = this.certs;
     if (c) args.push("--tls-cert", c.serverCert, "--tls-key", c.serverKey, "--shard-tls-ca", c.caCert);
     if (c && this.spec.security === "mtls") args.push("--tls-client-ca", c.caCert, "--shard-tls-cert", c.clientCert, "--shard-tls-key", c.clientKey);
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, GRPC_VERBOSITY: "ERROR" } });
     const listening = await lines(child, "stderr", /gateway listening .*grpc=([\d.]+):(\d+)/);
     child.stderr!.resume();
     this.gateway = { child, port: Number(listening[2]) };

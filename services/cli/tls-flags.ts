@@ -51,7 +51,7 @@ export function dialTls(v: Values<keyof typeof SHARD_TLS_FLAGS>): DialTls | unde
   const cert = v["shard-tls-cert"];
   const key = v["shard-tls-key"];
   if ((cert === undefined) !== (key === undefined)) throw new UsageError("--shard-tls-cert and --shard-tls-key go together");
-  const any = Object.values(v).some((value) => value !== undefined);
+  const any = Object.keys(SHARD_TLS_FLAGS).some((name) => v[name as keyof typeof SHARD_TLS_FLAGS] !== undefined);
   if (!any) return undefined;
   return { caFile: v["shard-tls-ca"], certFile: cert, keyFile: key, serverName: v["shard-tls-server-name"] };
 }

@@ -43,3 +43,16 @@ describe("security flags", async () => {
     expect(stderr.split("\n")[0]).toContain(named);
   });
 });
+
+describe("TLS settings from the flags", () => {
+  it("dials the shards in plaintext unless a --shard-tls-* flag is given, whatever else is set", async () => {
+    const { parseFlags } = await import("../../services/cli/flags.js");
+    const { GATEWAY_FLAGS } = await import("../../services/cli/gateway-command.js");
+    const { dialTls, servingTls } = await import("../../services/cli/tls-flags.js");
+    const plain = parseFlags(GATEWAY_FLAGS, ["--shards", "127.0.0.1:1", "--deadline-ms", "5"], {}).values;
+    expect(dialTls(plain)).toBeUndefined();
+    expect(servingTls(plain)).toBeUndefined();
+    const named = parseFlags(GATEWAY_FLAGS, ["--shards", "127.0.0.1:1", "--shard-tls-server-name", "shard.internal"], {}).values;
+    expect(dialTls(named)).toEqual({ caFile: undefined, certFile: undefined, keyFile: undefined, serverName: "shard.internal" });
+  });
+});
