@@ -105,7 +105,16 @@ async function steady(cluster: Cluster, s: SteadySpec, say: (line: string) => vo
     }
   };
 
-  const pids = cluster.pids();
+  const closeWindow = (now: number) => {
+    const done = current;
+    current = { latencies: [], answered: 0, errors: {}, wrong: 0 };
+    const sorted = done.latencies.sort((a, b) => a - b);
+    const rss = Object.fromEntries(cluster.pids().map(({ role, pid }) => [role, rssMiB(pid)]));
+    const window = { endS: Math.round(now / 1000), answered: done.answered, errors: done.errors, wrong: done.wrong, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), rssMiB: rss };
+    windows.push(window);
+    const rssText = Object.values(rss).map((v) => v.toFixed(0)).join("/");
+    say(`soak: ${window.endS} s  answered ${window.answered}  p50 ${window.p50Ms.toFixed(2)} ms  p99 ${window.p99Ms.toFixed(2)} ms  errors ${JSON.stringify(window.errors)}  wrong ${window.wrong}  RSS ${rssText} MiB`);
+  };
   while (performance.now() - start < durationMs) {
     const now = performance.now() - start;
     // Open loop: send what the rate says is due, whatever the answers do (bounded in flight).
@@ -122,21 +131,14 @@ async function steady(cluster: Cluster, s: SteadySpec, say: (line: string) => vo
         say(`soak: ${restart.shard} serving again after ${downMs.toFixed(0)} ms`);
       });
     }
-    if (now >= (windows.length + 1) * windowMs) {
-      const done = current;
-      current = { latencies: [], answered: 0, errors: {}, wrong: 0 };
-      const sorted = done.latencies.sort((a, b) => a - b);
-      const rss = Object.fromEntries(cluster.pids().map(({ role, pid }) => [role, rssMiB(pid)]));
-      const window = { endS: Math.round(now / 1000), answered: done.answered, errors: done.errors, wrong: done.wrong, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), rssMiB: rss };
-      windows.push(window);
-      say(`soak: ${window.endS} s  answered ${window.answered}  p50 ${window.p50Ms.toFixed(2)} ms  p99 ${window.p99Ms.toFixed(2)} ms  errors ${JSON.stringify(window.errors)}  wrong ${window.wrong}  RSS ${Object.values(rss).map((v) => v.toFixed(0)).join("/")} MiB`);
-    }
+    if (now >= (windows.length + 1) * windowMs) closeWindow(now);
     await new Promise((r) => setTimeout(r, 5));
   }
   await restarting;
   while (inflight > 0) await new Promise((r) => setTimeout(r, 10));
+  // The last, partial window (its answers came in after the loop's last tick).
+  if (current.answered > 0 || Object.keys(current.errors).length > 0) closeWindow(performance.now() - start);
   client.close();
-  void pids;
   const totals = windows.reduce(
     (t, w) => ({ answered: t.answered + w.answered, errors: t.errors + Object.values(w.errors).reduce((a, b) => a + b, 0), wrong: t.wrong + w.wrong, dropped }),
     { answered: 0, errors: 0, wrong: 0, dropped },
