@@ -30,7 +30,9 @@ export async function runTlsCost(rounds: number, measureMs: number, say: (line: 
     const pool = hiddenPool(dim, 512, 3);
     const out: TlsMeasurement[] = [];
     for (let round = 1; round <= rounds; round++) {
-      for (const security of SECURITIES) {
+      // The order rotates each round: the first measured after a pause and the one after a heavy point are not always the same.
+      const order = SECURITIES.map((_, i) => SECURITIES[(i + round - 1) % SECURITIES.length]!);
+      for (const security of order) {
         const cluster = clusters.get(security)!;
         const options = cluster.clientOptions();
         const c1 = await runLoad(cluster.grpcAddress, dim, pool, { rows: 1, concurrency: 1, warmupMs: 1000, measureMs, topK: 5 }, options);
