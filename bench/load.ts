@@ -4,7 +4,7 @@
  * then a measured window. Every system under test serves the same Softmax
  * Query, so the same code drives them all.
  */
-import { ShardmaxClient, type SampleInput } from "../sdk/index.js";
+import { ShardmaxClient, type ClientOptions, type SampleInput } from "../sdk/index.js";
 
 export interface LoadSpec {
   rows: number;
@@ -48,8 +48,8 @@ export function percentile(sorted: readonly number[], p: number): number {
 const MIN_REQUESTS_PER_CALLER = 2;
 const MAX_WINDOW_MS = 60_000;
 
-export async function runLoad(address: string, dim: number, pool: Float32Array, spec: LoadSpec): Promise<LoadResult> {
-  const client = new ShardmaxClient(address, { defaultDeadlineMs: 120_000 });
+export async function runLoad(address: string, dim: number, pool: Float32Array, spec: LoadSpec, clientOptions: ClientOptions = {}): Promise<LoadResult> {
+  const client = new ShardmaxClient(address, { ...clientOptions, defaultDeadlineMs: 120_000 });
   const poolRows = pool.length / dim;
   const latencies: number[] = [];
   let rowsDone = 0;

@@ -12,6 +12,9 @@
  * Open Inference Protocol point (bench/v2-rest.ts) into bench/work/v2;
  * `--only observability` runs just the metrics/traces overhead point (bench/observability.ts)
  * and writes results.json and OBSERVABILITY.md to bench/work/observability.
+ * results.json and SAMPLING.md to bench/work/sampling;
+ * `--only tls` the cost of TLS and mutual TLS (bench/tls-cost.ts), TLS.md to bench/work/tls;
+ * `--soak MINUTES` the soak (bench/soak.ts), SOAK.md to bench/work/soak.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -35,12 +38,14 @@ import { startSystem, systemLabel, type RunningSystem, type SystemSpec } from ".
 import { OBSERVE_POINTS, OBSERVE_VARIANTS, observeSection, startTraceSink, type ObserveMeasurement } from "./observability.js";
 import { wireCounters, wireDelta } from "./wire.js";
 import { REST_DOORS, V2_POINTS, restLoad, restSender, restSummary, type RestPointResult } from "./v2-rest.js";
+import { runSoak, soakSection } from "./soak.js";
+import { runTlsCost, tlsSection } from "./tls-cost.js";
 
 const { values } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" } },
+  options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" }, soak: { type: "string" } },
   allowPositionals: false,
 });
-const ALONE = ["distribution", "sampling", "v2", "observability"];
+const ALONE = ["distribution", "sampling", "v2", "observability", "tls"];
 if (values.only !== undefined && !ALONE.includes(values.only)) throw new Error(`--only: "${values.only}" is not a part that runs alone (${ALONE.join(", ")})`);
 const onlyDistribution = values.only === "distribution";
 const onlySampling = values.only === "sampling";
@@ -284,6 +289,33 @@ if (values.only === "observability") {
   writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, loadAverage: loadAverage(), observability: measurements }, null, 2) + "\n");
   writeFileSync(join(outDir, "OBSERVABILITY.md"), `# Metrics and traces overhead (\`${command}\`)\n\n${observeSection(measurements, command)}\n`);
   say(`done: ${relative(process.cwd(), join(outDir, "OBSERVABILITY.md"))}, results.json`);
+  process.exit(0);
+}
+
+if (values.soak !== undefined) {
+  const minutes = Number(values.soak);
+  if (!(minutes > 0)) throw new Error(`--soak: expected minutes > 0, got "${values.soak}"`);
+  const soakDir = values.out ?? join(root, "bench", "work", "soak");
+  mkdirSync(soakDir, { recursive: true });
+  say(`shardmax bench, soak ${minutes} min: ${machine.cpu}, ${cores} cores, Node ${machine.node}; load average ${loadAverage().toFixed(2)}`);
+  const before = loadAverage();
+  const soak = await runSoak(minutes, say);
+  const load = `${before.toFixed(2)} at the start, ${loadAverage().toFixed(2)} at the end`;
+  writeFileSync(join(soakDir, "results.json"), JSON.stringify({ machine, ...soak }, null, 2) + "\n");
+  writeFileSync(join(soakDir, "SOAK.md"), soakSection(soak, load));
+  say(`done: ${relative(process.cwd(), join(soakDir, "SOAK.md"))}, results.json`);
+  process.exit(0);
+}
+
+if (values.only === "tls") {
+  say(`shardmax bench, cost of TLS only: ${machine.cpu}, ${cores} cores, Node ${machine.node}; load average ${loadAverage().toFixed(2)}`);
+  const before = loadAverage();
+  const command = `npm run bench -- --only tls${values.quick ? " --quick" : ""}`;
+  const measured = await runTlsCost(values.quick ? 1 : 3, values.quick ? 2000 : 6000, say);
+  const load = `${before.toFixed(2)} at the start, ${loadAverage().toFixed(2)} at the end`;
+  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, tls: measured }, null, 2) + "\n");
+  writeFileSync(join(outDir, "TLS.md"), tlsSection(measured, command, load));
+  say(`done: ${relative(process.cwd(), join(outDir, "TLS.md"))}, results.json`);
   process.exit(0);
 }
 

@@ -24,19 +24,35 @@ export interface ClientOptions {
   maxMessageBytes?: number;
   /** Extra grpc-js channel options, e.g. keepalive. */
   channelOptions?: grpc.ChannelOptions;
+  /**
+   * TLS to the gateway (PEM strings or Buffers): `ca` to trust (unset: the
+   * system's roots), `cert` + `key` for a gateway with --tls-client-ca, and
+   * `serverName` when the certificate does not name the dialled host.
+   */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; serverName?: string };
+  /** Sent as `authorization: Bearer KEY` on every call, for a gateway with --api-keys. */
+  apiKey?: string;
 }
+
+const bytes = (pem: string | Buffer | undefined) => (pem === undefined ? null : Buffer.from(pem));
 
 export class ShardmaxClient {
   private readonly client: SoftmaxStub;
   private readonly defaultDeadlineMs: number;
+  private readonly apiKey: string | undefined;
 
   /** `address` is the gateway's gRPC `host:port`. */
   constructor(address: string, options: ClientOptions = {}) {
     const Ctor = shardmaxProto().Softmax;
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), {
+    const tls = options.tls;
+    if (tls && (tls.cert === undefined) !== (tls.key === undefined)) throw invalidField("tls", "cert and key go together");
+    const credentials = tls ? grpc.credentials.createSsl(bytes(tls.ca), bytes(tls.key), bytes(tls.cert)) : grpc.credentials.createInsecure();
+    this.client = new Ctor(address, credentials, {
       ...messageLimits(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
+      ...(tls?.serverName ? { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName } : {}),
       ...options.channelOptions,
     });
+    this.apiKey = options.apiKey;
     this.defaultDeadlineMs = options.defaultDeadlineMs ?? 30_000;
   }
 
@@ -52,7 +68,7 @@ export class ShardmaxClient {
       targets: (input.targets ?? []).map((ids) => ({ ids })),
       sample: input.sample && sampleMessage(input.sample),
     };
-    const response = await this.unary<QueryResponseMessage>((deadline, done) => this.client.query(request, { deadline }, done), options.deadlineMs);
+    const response = await this.unary<QueryResponseMessage>((deadline, done) => this.client.query(request, this.metadata(), { deadline }, done), options.deadlineMs);
     return { model: response.model!, results: response.results.map(toRowResult) };
   }
 
@@ -65,7 +81,7 @@ export class ShardmaxClient {
   async *distribution(input: DistributionInput, options: QueryOptions = {}): AsyncGenerator<DistributionChunk> {
     const { hidden, rows, dim } = packHidden(input);
     const deadline = new Date(Date.now() + (options.deadlineMs ?? this.defaultDeadlineMs));
-    const stream = this.client.distribution({ rows, dim, hidden: toBytes(hidden), temperature: input.temperature }, { deadline });
+    const stream = this.client.distribution({ rows, dim, hidden: toBytes(hidden), temperature: input.temperature }, this.metadata(), { deadline });
     let done = false;
     try {
       for await (const message of stream as AsyncIterable<DistributionChunkMessage>) {
@@ -89,12 +105,18 @@ export class ShardmaxClient {
 
   /** The model, readiness and shard map, as GET /v1/model reports them. */
   async info(options: QueryOptions = {}): Promise<ModelInfo> {
-    const info = await this.unary<ModelInfoMessage>((deadline, done) => this.client.info({}, { deadline }, done), options.deadlineMs);
+    const info = await this.unary<ModelInfoMessage>((deadline, done) => this.client.info({}, this.metadata(), { deadline }, done), options.deadlineMs);
     return info as unknown as ModelInfo;
   }
 
   close(): void {
     this.client.close();
+  }
+
+  private metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (this.apiKey !== undefined) metadata.set("authorization", `Bearer ${this.apiKey}`);
+    return metadata;
   }
 
   private unary<T>(start: (deadline: Date, done: (err: grpc.ServiceError | null, response?: T) => void) => void, deadlineMs: number | undefined): Promise<T> {

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   MODEL_MISMATCH: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, doc: "Shards disagree on the head (fingerprint or shape) or their ranges do not tile [0, V)." },
   DEADLINE_EXCEEDED: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504, doc: "The query did not complete within its deadline." },
   CANCELLED: { grpc: GrpcStatus.CANCELLED, http: 499, doc: "The caller went away before the answer was ready." },
+  UNAUTHENTICATED: { grpc: GrpcStatus.UNAUTHENTICATED, http: 401, doc: "API keys are on and the request carries no valid `Authorization: Bearer KEY`." },
+  RATE_LIMITED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429, doc: "The API key is over its --key-rate-limit (requests or rows per second); retry after Retry-After seconds." },
   INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, doc: "A bug or an unexpected failure; the message says where." },
 } as const;
 
@@ -81,6 +83,8 @@ export function codeFromGrpc(grpcStatus: number): ErrorCode {
       return "DEADLINE_EXCEEDED";
     case GrpcStatus.CANCELLED:
       return "CANCELLED";
+    case GrpcStatus.UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
     default:
       return "INTERNAL";
   }

@@ -31,9 +31,11 @@ export interface FlagSpec<T> {
   readonly fallback: Fallback<T>;
   /** Accepted, but left out of --help (e.g. the `local` ↔ `shard` event channel). */
   readonly hidden: boolean;
+  /** The environment twin when it is not SHARDMAX_<FLAG> (e.g. SHARDMAX_API_KEYS_FILE for a flag naming a file). */
+  readonly env?: string;
 }
 
-type Common<T> = { metavar: string; help: string; parse: (raw: string) => T; hidden?: boolean };
+type Common<T> = { metavar: string; help: string; parse: (raw: string) => T; hidden?: boolean; env?: string };
 
 export const flag = {
   withDefault<T>(spec: Common<T> & { default: T; defaultText?: string }): FlagSpec<T> {
@@ -85,16 +87,17 @@ export function parseFlags<F extends FlagTable>(table: F, argv: readonly string[
   const sources: Record<string, FlagSource> = {};
   for (const [name, spec] of Object.entries(table)) {
     const fromFlag = given[name];
-    const fromEnv = env[envName(name)];
+    const variable = spec.env ?? envName(name);
+    const fromEnv = env[variable];
     if (fromFlag !== undefined) {
       const raw = typeof fromFlag === "boolean" ? "true" : fromFlag;
       values[name] = parseValue(spec, raw, `--${name} ${JSON.stringify(raw)}`);
       sources[name] = "flag";
     } else if (fromEnv !== undefined && fromEnv !== "") {
-      values[name] = parseValue(spec, fromEnv, `${envName(name)}=${JSON.stringify(fromEnv)} (for --${name})`);
+      values[name] = parseValue(spec, fromEnv, `${variable}=${JSON.stringify(fromEnv)} (for --${name})`);
       sources[name] = "env";
     } else if (spec.fallback.kind === "required") {
-      throw new UsageError(`missing --${name} ${spec.metavar} (or set ${envName(name)})`);
+      throw new UsageError(`missing --${name} ${spec.metavar} (or set ${variable})`);
     } else {
       values[name] = spec.fallback.kind === "default" ? spec.fallback.value : undefined;
       sources[name] = "default";
@@ -148,7 +151,7 @@ export function formatHelp(usage: string, summary: string, table: FlagTable): st
     const fallback =
       spec.fallback.kind === "default" ? `default ${spec.fallback.text}` : spec.fallback.kind === "required" ? "required" : spec.fallback.text;
     lines.push(`  ${heads[i]!.padEnd(width)}${spec.help}`);
-    lines.push(`  ${"".padEnd(width)}env ${envName(name)}; ${fallback}`);
+    lines.push(`  ${"".padEnd(width)}env ${spec.env ?? envName(name)}; ${fallback}`);
   });
   lines.push(`  ${"-h, --help".padEnd(width)}print this help`);
   lines.push("", "A flag given on the command line wins over its environment variable.");

@@ -7,7 +7,9 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
 import { OBSERVABILITY_FLAGS, loggerFrom } from "./observability-flags.js";
 import type { GatewayConfig } from "../gateway/main.js";
 import { parseOrHelp, type Command } from "./command.js";
-import { flag } from "./flags.js";
+import { flag, UsageError, ValueError } from "./flags.js";
+import { dialTls, readableFile, SERVING_TLS_FLAGS, servingTls, SHARD_TLS_FLAGS } from "./tls-flags.js";
+import { parseKeyRateLimit, type KeyRateLimit } from "../gateway/key-quota.js";
 import { waitForStop } from "./signals.js";
 import { hostPort, integer, modelName, nonEmpty, shardAddressList } from "./values.js";
 
@@ -36,6 +38,8 @@ export const GATEWAY_DEFAULTS = {
 } as const;
 
 const D = GATEWAY_DEFAULTS;
+
+type Security = Pick<GatewayConfig, "tls" | "shardTls" | "apiKeysFile" | "keyRateLimit" | "metricsAuth">;
 
 export const GATEWAY_FLAGS = {
   shards: flag.required({
@@ -85,7 +89,25 @@ export const GATEWAY_FLAGS = {
   "no-metrics": flag.switch({ hidden: true, help: "record no request metrics (to measure what they cost; the bench)" }),
   "slow-query-ms": flag.withDefault({ metavar: "N", help: "log a warning line for each request that took longer than this (0: every request)", parse: integer(0), default: D.slowQueryMs }),
   ...OBSERVABILITY_FLAGS,
+  ...SERVING_TLS_FLAGS,
+  ...SHARD_TLS_FLAGS,
+  "api-keys": flag.optional({
+    metavar: "FILE",
+    env: "SHARDMAX_API_KEYS_FILE",
+    help: "API keys, one per line (re-read on change): REST needs Authorization: Bearer KEY, gRPC authorization metadata; probes stay open",
+    parse: readableFile,
+  }),
+  "key-rate-limit": flag.optional({ metavar: "Nr,Mrows", help: "per-key quota with --api-keys: requests/s and/or rows/s, e.g. 100r,5000rows; over it: 429 + Retry-After", parse: keyRateLimit }),
+  "metrics-auth": flag.switch({ help: "with --api-keys, /metrics needs a key too" }),
 };
+
+function keyRateLimit(raw: string): KeyRateLimit {
+  try {
+    return parseKeyRateLimit(raw);
+  } catch (err) {
+    throw new ValueError((err as Error).message);
+  }
+}
 
 const HELP = {
   usage: "shardmax gateway --shards (HOST:PORT[,HOST:PORT…] | dns:NAME:PORT) [flags]",
@@ -126,7 +148,13 @@ export const gatewayCommand: Command = {
       slowQueryMs: v["slow-query-ms"],
       otlpEndpoint: v["otlp-endpoint"],
       metrics: !v["no-metrics"],
+      tls: servingTls(v),
+      shardTls: dialTls(v),
+      apiKeysFile: v["api-keys"],
+      keyRateLimit: v["key-rate-limit"],
+      metricsAuth: v["metrics-auth"],
     });
+    if (config.keyRateLimit && !config.apiKeysFile) throw new UsageError("--key-rate-limit needs --api-keys (quotas are per key)");
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
     // Imported here so `--help` and flag errors do not load fastify and gRPC.
     const { runGateway } = await import("../gateway/main.js");
@@ -137,7 +165,9 @@ export const gatewayCommand: Command = {
   },
 };
 
-type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean; otlpEndpoint?: string | undefined; metrics?: boolean } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
+type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean; otlpEndpoint?: string | undefined; metrics?: boolean } & Security & {
+  -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number;
+};
 
 export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
@@ -165,5 +195,10 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     slowQueryMs: s.slowQueryMs,
     ...(s.metrics === false ? { metrics: false } : {}),
     ...(s.otlpEndpoint === undefined ? {} : { otlpEndpoint: s.otlpEndpoint }),
+    tls: s.tls,
+    shardTls: s.shardTls,
+    apiKeysFile: s.apiKeysFile,
+    keyRateLimit: s.keyRateLimit,
+    metricsAuth: s.metricsAuth,
   });
 }

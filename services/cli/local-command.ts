@@ -13,7 +13,9 @@
  * are held back (stdout shows the progress instead; a failing child's tail is
  * printed); once ready, both go to stderr as they come.
  */
-import { availableParallelism } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { BUILTIN_DEFAULT_SPEC } from "../../shared/checkpoint/builtin-head.js";
 import { createLogger } from "../../shared/log.js";
 import type { RunningGateway } from "../gateway/main.js";
@@ -21,7 +23,8 @@ import type { ModelRef } from "../gateway/topology.js";
 import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
 import { GATEWAY_DEFAULTS, gatewayConfig } from "./gateway-command.js";
 import { flag, type FlagValues } from "./flags.js";
-import { ProgressLines, connectAddress, curlExample, formatSeconds } from "./local-report.js";
+import { ProgressLines, connectAddress, curlExample, curlTlsFlags, formatSeconds } from "./local-report.js";
+import { makeThrowawayCerts, type CertFiles } from "./throwaway-certs.js";
 import { ChildExited, ShardChild, describeExit } from "./shard-child.js";
 import { waitForStop } from "./signals.js";
 import { hostPort, integer, modelName, nonEmpty } from "./values.js";
@@ -35,6 +38,7 @@ export const LOCAL_FLAGS = {
   http: flag.withDefault({ metavar: "HOST:PORT", help: "gateway REST listen address; port 0 picks a free port", parse: hostPort, default: GATEWAY_DEFAULTS.http }),
   grpc: flag.withDefault({ metavar: "HOST:PORT", help: "gateway gRPC listen address; port 0 picks a free port", parse: hostPort, default: GATEWAY_DEFAULTS.grpc }),
   "model-name": flag.withDefault({ metavar: "NAME", help: "the model's name on the Open Inference Protocol (REST /v2, gRPC inference)", parse: modelName, default: GATEWAY_DEFAULTS.modelName }),
+  tls: flag.switch({ help: "make a throw-away CA and certificates (openssl) in a temporary folder and run everything over mutual TLS; prints a curl line with them" }),
   threads: flag.withDefault<number | undefined>({ metavar: "N", help: "onnxruntime threads per shard; 0 lets onnxruntime decide", parse: integer(0, 1024), default: undefined, defaultText: "CPU cores ÷ shards, at least 1" }),
 };
 
@@ -70,8 +74,12 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
   let live = false; // logs held back until the cluster is ready
   const progress = new ProgressLines(out);
   const threads = v.threads ?? Math.max(1, Math.floor(availableParallelism() / v.shards));
-  const children = Array.from({ length: v.shards }, (_, index) => spawnShard(index, v, threads, context, progress, (line) => live && err(line)));
-  process.on("exit", () => children.forEach((c) => c.killNow()));
+  const tls = v.tls ? throwawayTls() : null;
+  const children = Array.from({ length: v.shards }, (_, index) => spawnShard(index, v, threads, context, progress, (line) => live && err(line), tls));
+  process.on("exit", () => {
+    children.forEach((c) => c.killNow());
+    tls?.remove();
+  });
 
   const stopped = waitForStop({ onForce: () => children.forEach((c) => c.killNow()) });
   const interrupted = Promise.race([stopped, ...children.map((c) => c.exited.then((exit) => Promise.reject(new ChildExited(c, exit))))]);
@@ -96,7 +104,7 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
       err(`shardmax: shard ${child.label} (pid ${child.pid ?? "?"}) exited ${describeExit(exit)}${child.failure ? `: ${child.failure}` : ""}; restarting in ${backoffMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, backoffMs));
       if (stopping) return new Promise<number>(() => {});
-      const next = spawnShard(index, v, threads, context, progress, (line) => live && err(line), `127.0.0.1:${ports[index]}`);
+      const next = spawnShard(index, v, threads, context, progress, (line) => live && err(line), tls, `127.0.0.1:${ports[index]}`);
       children[index] = next;
       const readyAt = await next.ready.then(() => Date.now(), () => null);
       if (readyAt === null) {
@@ -121,6 +129,7 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
     const gateway = await gatewayStarting?.catch(() => null);
     await gateway?.stop().catch((e: unknown) => err(`shardmax: gateway stop: ${e instanceof Error ? e.message : String(e)}`));
     await Promise.all(children.map((c) => c.terminate(CHILD_GRACE_MS)));
+    tls?.remove();
     out("stopped");
   };
 
@@ -132,22 +141,25 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
     const width = Math.max(...listening.map((l) => `[${l.rangeStart}, ${l.rangeEnd})`.length));
     listening.forEach((l, i) => out(`  shard ${children[i]!.label}  classes ${`[${l.rangeStart}, ${l.rangeEnd})`.padEnd(width)}  gRPC ${addresses[i]}  pid ${l.pid}`));
 
-    gatewayStarting = startGateway(addresses, v, (line) => live && err(line));
+    if (tls) out(`  mutual TLS: throw-away CA and certificates in ${tls.dir} (deleted on exit)`);
+    gatewayStarting = startGateway(addresses, v, (line) => live && err(line), tls);
     const gateway = await step(gatewayStarting);
     const rest = connectAddress(v.http, gateway.httpPort);
     const grpc = connectAddress(v.grpc, gateway.grpcPort);
-    out(`  gateway    REST http://${rest}  gRPC ${grpc}  pid ${process.pid}`);
+    const scheme = tls ? "https" : "http";
+    out(`  gateway    REST ${scheme}://${rest}  gRPC ${grpc}  pid ${process.pid}`);
     out("loading…");
     progress.start();
 
     await step(Promise.all(children.map((c) => c.ready.then(() => out(`  shard ${c.label} ready (${formatSeconds(Date.now() - started)})`)))));
     const model = await step(waitUntilServing(gateway));
     live = true;
-    out(`ready in ${formatSeconds(Date.now() - started)}: V=${model.vocabSize} d=${model.dim} fingerprint=${model.fingerprint}  REST http://${rest}  gRPC ${grpc}`);
+    out(`ready in ${formatSeconds(Date.now() - started)}: V=${model.vocabSize} d=${model.dim} fingerprint=${model.fingerprint}  REST ${scheme}://${rest}  gRPC ${grpc}`);
     out("Try:");
-    out(`  curl -sS http://${rest}/v1/model`);
-    out(`  ${curlExample(rest, model.dim)}`);
-    out(`  open http://${rest}/ (the status page)`);
+    const curlTls = tls ? { ca: tls.files.caCert, cert: tls.files.clientCert, key: tls.files.clientKey } : undefined;
+    out(`  curl -sS ${curlTlsFlags(curlTls)}${scheme}://${rest}/v1/model`);
+    out(`  ${curlExample(rest, model.dim, curlTls)}`);
+    out(`  open ${scheme}://${rest}/ (the status page)`);
     out("Ctrl-C stops the gateway and the shards.");
 
     const gaveUp = children.map((_, index) => supervise(index));
@@ -179,9 +191,11 @@ function spawnShard(
   context: CliContext,
   progress: ProgressLines,
   onStderr: (line: string) => void,
+  tls: ThrowawayTls | null,
   listen = "127.0.0.1:0",
 ): ShardChild {
   const args = ["shard", "--weights", v.weights, "--shard", `${index}/${v.shards}`, "--listen", listen];
+  if (tls) args.push("--tls-cert", tls.files.serverCert, "--tls-key", tls.files.serverKey, "--tls-client-ca", tls.files.caCert);
   args.push("--threads", String(threads), "--drain-ms", String(CHILD_DRAIN_MS), "--events", "--expose-topology");
   if (v.tensor !== undefined) args.push("--tensor", v.tensor);
   if (v.bias !== undefined) args.push("--bias", v.bias);
@@ -201,9 +215,41 @@ function spawnShard(
   });
 }
 
-async function startGateway(addresses: string[], v: FlagValues<typeof LOCAL_FLAGS>, write: (line: string) => void): Promise<RunningGateway> {
+interface ThrowawayTls {
+  dir: string;
+  files: CertFiles;
+  remove(): void;
+}
+
+function throwawayTls(): ThrowawayTls {
+  const dir = mkdtempSync(join(tmpdir(), "shardmax-tls-"));
+  try {
+    return { dir, files: makeThrowawayCerts(dir), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new CommandFailure(`--tls: cannot make certificates with openssl: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
+  }
+}
+
+async function startGateway(addresses: string[], v: FlagValues<typeof LOCAL_FLAGS>, write: (line: string) => void, tls: ThrowawayTls | null): Promise<RunningGateway> {
   const { runGateway } = await import("../gateway/main.js");
-  const config = gatewayConfig({ ...GATEWAY_DEFAULTS, exposeTopology: true, shards: addresses, http: v.http, grpc: v.grpc, drainMs: GATEWAY_DRAIN_MS, labels: v.labels, modelName: v["model-name"] });
+  const security = tls
+    ? {
+        tls: { certFile: tls.files.serverCert, keyFile: tls.files.serverKey, clientCaFile: tls.files.caCert },
+        shardTls: { caFile: tls.files.caCert, certFile: tls.files.clientCert, keyFile: tls.files.clientKey },
+      }
+    : {};
+  const config = gatewayConfig({
+    ...GATEWAY_DEFAULTS,
+    exposeTopology: true,
+    shards: addresses,
+    http: v.http,
+    grpc: v.grpc,
+    drainMs: GATEWAY_DRAIN_MS,
+    labels: v.labels,
+    modelName: v["model-name"],
+    ...security,
+  });
   return runGateway(config, createLogger("gateway", write));
 }
 

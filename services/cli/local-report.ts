@@ -17,9 +17,23 @@ export function connectAddress(listen: string, boundPort: number): string {
  * user has, since they run shardmax) generates one row of `dim` finite
  * numbers; curl posts it from stdin. Single quotes keep it shell-safe.
  */
-export function curlExample(restAddress: string, dim: number): string {
+export function curlExample(restAddress: string, dim: number, tls?: CurlTls): string {
   const body = `console.log(JSON.stringify({hidden: [Array.from({length: ${dim}}, (_, i) => Math.sin(i + 1))], topK: 5}))`;
-  return `node -e '${body}' | curl -sS -H 'content-type: application/json' -d @- http://${restAddress}/v1/softmax`;
+  return `node -e '${body}' | curl -sS ${curlTlsFlags(tls)}-H 'content-type: application/json' -d @- ${tls ? "https" : "http"}://${restAddress}/v1/softmax`;
+}
+
+/** PEM files curl needs for a mutual-TLS gateway. */
+export interface CurlTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** `--cacert … --cert … --key … ` (single-quoted paths), or "" without TLS. */
+export function curlTlsFlags(tls: CurlTls | undefined): string {
+  if (!tls) return "";
+  const q = (path: string) => `'${path.replace(/'/g, "'\\''")}'`;
+  return `--cacert ${q(tls.ca)} --cert ${q(tls.cert)} --key ${q(tls.key)} `;
 }
 
 /**

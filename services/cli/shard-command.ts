@@ -8,6 +8,7 @@
 /** A shard takes no message larger than its largest legitimate Partial, and at least this. */
 const SHARD_MESSAGE_FLOOR_BYTES = 4 * 1024 * 1024;
 import { OBSERVABILITY_FLAGS, loggerFrom } from "./observability-flags.js";
+import { SERVING_TLS_FLAGS, servingTls } from "./tls-flags.js";
 import type { RangeSpec, ShardConfig } from "../shard/main.js";
 import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
 import { encodeEvent, type ShardEvent } from "./events.js";
@@ -52,6 +53,8 @@ export const SHARD_FLAGS = {
   "metrics-listen": flag.optional({ metavar: "HOST:PORT", help: "serve Prometheus metrics at GET /metrics on this HTTP address (port 0 picks a free port); unset: no metrics listener", parse: hostPort }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
   ...OBSERVABILITY_FLAGS,
+  ...SERVING_TLS_FLAGS,
+  "health-listen": flag.optional({ metavar: "HOST:PORT", help: "also serve grpc.health.v1 alone, in plaintext, here (kubelet gRPC probes cannot do mutual TLS)", parse: hostPort }),
   events: flag.switch({ hidden: true, help: "report port, progress and readiness as JSON lines on stdout (for shardmax local)" }),
 };
 
@@ -96,6 +99,8 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
     exposeTopology: v["expose-topology"],
     ...(v["metrics-listen"] === undefined ? {} : { metricsListen: v["metrics-listen"] }),
     ...(v["otlp-endpoint"] === undefined ? {} : { otlpEndpoint: v["otlp-endpoint"] }),
+    tls: servingTls(v),
+    healthListen: v["health-listen"],
   });
 }
 

@@ -20,6 +20,10 @@ import { metricsRoute } from "./metrics-route.js";
 import { statusRoute } from "./status-route.js";
 import { REQUEST_ID_KEY, requestIdOf } from "./request-id.js";
 import type { Registry } from "../../shared/metrics/registry.js";
+import type { Server as TlsServer } from "node:tls";
+import { serverContext, type PemFiles } from "../../shared/grpc/tls.js";
+import type { Gatekeeper } from "./auth.js";
+import { restAuth } from "./rest-auth.js";
 
 export interface AppOptions {
   core: GatewayCore;
@@ -31,17 +35,25 @@ export interface AppOptions {
   modelName?: string;
   /** Served at GET /metrics; unset: no /metrics route. */
   registry?: Registry;
+  /** HTTPS from these files, re-read on change (shared/grpc/tls.ts); with requireClientCert, mutual TLS. */
+  tls?: { files: PemFiles; requireClientCert: boolean } | undefined;
+  /** API keys and quotas (auth.ts); unset: open. */
+  auth?: Gatekeeper | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
+  const http = { headersTimeout: options.requestTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false };
+  const tls = options.tls;
+  const https = tls ? { ...http, ...serverContext(tls.files.pem), requestCert: tls.requireClientCert, rejectUnauthorized: tls.requireClientCert } : null;
   const app = Fastify({
+    ...(https ? { https } : {}),
     logger: false,
     bodyLimit: options.bodyLimitBytes,
     // Slow clients are cut: the whole request (headers and body) within requestTimeoutMs, checked every second;
     // idle keep-alive connections close after keepAliveTimeoutMs.
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
-    http: { headersTimeout: options.requestTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false },
+    http,
     // Errors the HTTP parser or the router raise before a route runs get our envelope too.
     clientErrorHandler: clientErrorHandler(options.bodyLimitBytes),
     frameworkErrors: (error, _request, reply) => {
@@ -51,7 +63,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     // request.id: the caller's x-request-id when it is a short token (request-id.ts), else a new UUID.
     genReqId: (request) => requestIdOf(request.headers[REQUEST_ID_KEY]),
-  });
+  }) as unknown as FastifyInstance;
   // JSON only: fastify would otherwise hand a text/plain body to the schema as a string.
   app.removeContentTypeParser("text/plain");
   app.setErrorHandler(errorHandler(options.log, options.bodyLimitBytes));
@@ -63,6 +75,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     void reply.header(REQUEST_ID_KEY, request.id);
     if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new ShardmaxError("MALFORMED_REQUEST", "Host: header is required in HTTP/1.1");
   });
+  // A rotated certificate serves new connections; open ones keep theirs.
+  tls?.files.onChange((pem) => (app.server as unknown as TlsServer).setSecureContext(serverContext(pem)));
+  if (options.auth) restAuth(app, options.auth);
   registerOpenApi(app);
   void app.register(restV1, { core: options.core, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
   void app.register(restV2, { prefix: "/v2", core: options.core, modelName: options.modelName ?? DEFAULT_MODEL_NAME, bodyLimitBytes: options.bodyLimitBytes, log: options.log });

@@ -5,7 +5,10 @@
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { invalidField } from "../../shared/errors.js";
-import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
+import { bind, drainWithin } from "../../shared/grpc/server-lifecycle.js";
+import { serverCredentials, type ServerTlsHandle, type ServingTls } from "../../shared/grpc/tls.js";
+import type { Gatekeeper } from "./auth.js";
+import { grpcAuthInterceptor } from "./grpc-auth.js";
 import { shardmaxDefinition, shardmaxProto } from "../../shared/grpc/proto.js";
 import { addReflection, type ServiceModule } from "../../shared/grpc/reflection.js";
 import type { QueryRequestMessage, QueryResponse, SampleSpecMessage } from "../../shared/grpc/messages.js";
@@ -27,17 +30,23 @@ export interface SoftmaxServerOptions {
   log: Logger;
   /** Other services on the same server and port (the Open Inference Protocol's, grpc-inference.ts). */
   services?: ServiceModule[];
+  /** TLS on the listener (unset: plaintext). */
+  tls?: ServingTls | undefined;
+  /** API keys and quotas on every service but health (auth.ts). */
+  auth?: Gatekeeper | undefined;
 }
 
 export class SoftmaxServer {
   private readonly server: grpc.Server;
   private readonly health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "NOT_SERVING" });
   private stopping = false;
+  private tls: ServerTlsHandle | null = null;
 
   constructor(private readonly options: SoftmaxServerOptions) {
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": options.maxReceiveBytes,
       "grpc.max_send_message_length": options.maxSendBytes,
+      ...(options.auth ? { interceptors: [grpcAuthInterceptor(options.auth)] } : {}),
     });
     this.health.addToServer(this.server);
     this.server.addService(shardmaxProto().Softmax.service, {
@@ -56,7 +65,8 @@ export class SoftmaxServer {
   }
 
   listen(address: string): Promise<number> {
-    return bindInsecure(this.server, address);
+    this.tls = serverCredentials(this.options.tls, this.options.log.child("tls"));
+    return bind(this.server, address, this.tls.credentials);
   }
 
   setServing(serving: boolean): void {
@@ -66,8 +76,9 @@ export class SoftmaxServer {
     this.health.setStatus(SERVICE_NAME, status);
   }
 
-  shutdown(graceMs: number): Promise<void> {
-    return drainWithin(this.server, graceMs);
+  async shutdown(graceMs: number): Promise<void> {
+    await drainWithin(this.server, graceMs);
+    this.tls?.close();
   }
 
   private query(request: QueryRequestMessage, callDeadline: Date | undefined): Promise<Answer> {

@@ -25,6 +25,11 @@ import type { Topology } from "./topology.js";
 import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
 import { createTracing } from "../../shared/tracing/tracing.js";
 import { splitHostPort } from "../../shared/text/host-port.js";
+import { realClock } from "../../shared/batching/clock.js";
+import { channelCredentials, PemFiles, type DialTls, type ServingTls } from "../../shared/grpc/tls.js";
+import { ApiKeys } from "./api-keys.js";
+import { Gatekeeper } from "./auth.js";
+import { KeyQuota, type KeyRateLimit } from "./key-quota.js";
 
 export interface GatewayConfig {
   /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
@@ -68,6 +73,16 @@ export interface GatewayConfig {
   registry?: Registry;
   /** false: record no metrics (/metrics answers the process metrics only); only to measure what they cost. */
   metrics?: boolean;
+  /** TLS on the REST and gRPC listeners (unset: plaintext). */
+  tls?: ServingTls | undefined;
+  /** TLS to the shards (unset: plaintext). */
+  shardTls?: DialTls | undefined;
+  /** One API key per line; set: every query needs `Bearer KEY` (auth.ts). */
+  apiKeysFile?: string | undefined;
+  /** Per-key requests/s and rows/s (key-quota.ts); needs apiKeysFile. */
+  keyRateLimit?: KeyRateLimit | undefined;
+  /** /metrics needs a key too. */
+  metricsAuth?: boolean | undefined;
 }
 
 /**
@@ -92,6 +107,7 @@ export interface RunningGateway {
 
 export async function runGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
   const labels = config.labels === undefined ? null : await loadLabels(config.labels);
+  const security = openSecurity(config, log);
   if (labels) log.info("labels", { source: labels.source, kind: labels.kind, count: labels.count });
   const shardSet = new ShardSet({
     resolve: shardResolver(config.shards, {
@@ -106,6 +122,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     maxMessageBytes: config.maxMessageBytes,
     log: log.child("shards"),
     exposeTopology: config.exposeTopology,
+    channel: security.channel,
   });
   const registry = config.registry ?? createRegistry();
   const tracing = createTracing(config.otlpEndpoint, "shardmax-gateway");
@@ -127,6 +144,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   const mislabeled = labelProblem(labels, shardSet.topology.model);
   if (mislabeled) {
     shardSet.close();
+    security.close();
     throw new ShardmaxError("MODEL_MISMATCH", mislabeled);
   }
   let lastProblem: string | null = null;
@@ -136,7 +154,17 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     lastProblem = problem;
   });
 
-  const app = buildApp({ core, bodyLimitBytes: config.bodyLimitBytes, requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, log, registry, ...(config.modelName ? { modelName: config.modelName } : {}) });
+  const app = buildApp({
+    core,
+    bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    log,
+    registry,
+    tls: security.rest,
+    auth: security.auth,
+    ...(config.modelName ? { modelName: config.modelName } : {}),
+  });
   app.server.maxConnections = config.maxConnections;
   const { host, port } = splitHostPort(config.http);
   await app.listen({ host, port });
@@ -144,7 +172,15 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
 
   // The Softmax door takes what the REST door takes, and answers at most what an answer may cost.
   const inference = inferenceModule({ core, modelName: config.modelName ?? DEFAULT_MODEL_NAME });
-  const grpcServer = new SoftmaxServer({ core, maxReceiveBytes: config.bodyLimitBytes, maxSendBytes: config.limits.maxResponseBytes, log, services: [inference] });
+  const grpcServer = new SoftmaxServer({
+    core,
+    maxReceiveBytes: config.bodyLimitBytes,
+    maxSendBytes: config.limits.maxResponseBytes,
+    log,
+    services: [inference],
+    tls: config.tls,
+    auth: security.auth,
+  });
   const grpcPort = await grpcServer.listen(config.grpc);
   log.info("gateway listening", { http: `${host}:${httpPort}`, grpc: `${splitHostPort(config.grpc).host}:${grpcPort}`, shards: config.shards.join(",") });
 
@@ -163,7 +199,27 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
       await Promise.all([closeWithin(app, config.drainMs), grpcServer.shutdown(config.drainMs)]);
       shardSet.close();
       await tracing.shutdown();
+      security.close();
       log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
+    },
+  };
+}
+
+/** The gateway's TLS material and API keys, opened (and checked) before anything listens. */
+function openSecurity(config: GatewayConfig, log: Logger) {
+  const channel = channelCredentials(config.shardTls, log.child("shard-tls"));
+  const tls = config.tls;
+  const rest = tls ? { files: new PemFiles({ cert: tls.certFile, key: tls.keyFile, ca: tls.clientCaFile }, log.child("tls")), requireClientCert: tls.clientCaFile !== undefined } : undefined;
+  const quota = config.keyRateLimit ? new KeyQuota(config.keyRateLimit, realClock) : null;
+  const auth = config.apiKeysFile ? new Gatekeeper({ keys: new ApiKeys(config.apiKeysFile, log.child("auth")), quota, metricsAuth: config.metricsAuth ?? false }) : undefined;
+  return {
+    channel,
+    rest,
+    auth,
+    close() {
+      channel.close();
+      rest?.files.close();
+      auth?.close();
     },
   };
 }

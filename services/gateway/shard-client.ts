@@ -52,15 +52,23 @@ export interface LogitsCall {
 /** One chunk of Shard.Logits: scaled logits (float32 LE) of classes [start, start + n) of one row. */
 export type { LogitsChunkMessage };
 
+export interface ShardChannel {
+  credentials: grpc.ChannelCredentials;
+  options: grpc.ChannelOptions;
+}
+
 export class ShardClient {
   private readonly client: ShardStub;
 
   constructor(
     readonly address: string,
     maxMessageBytes: number,
+    /** One for every shard (shared/grpc/tls.ts channelCredentials); unset: plaintext. */
+    channel?: ShardChannel,
   ) {
     const Ctor = shardmaxProto().Shard;
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), {
+    this.client = new Ctor(address, channel?.credentials ?? grpc.credentials.createInsecure(), {
+      ...channel?.options,
       ...messageLimits(maxMessageBytes),
       // A restarted shard must be found again quickly, not after grpc's default backoff of up to 2 minutes.
       "grpc.initial_reconnect_backoff_ms": 100,

@@ -4,6 +4,7 @@
  * its inference worker), put the dynamic batcher in front of it, then report
  * SERVING. Config arrives parsed and frozen from the CLI.
  */
+import type { ServingTls } from "../../shared/grpc/tls.js";
 import { openHead } from "../../shared/checkpoint/open-head.js";
 import type { Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
@@ -52,6 +53,10 @@ export interface ShardConfig {
   otlpEndpoint?: string;
   /** Where the metrics go (tests pass their own); unset: a new registry with the process metrics. */
   registry?: Registry;
+  /** A plaintext listener serving only grpc.health.v1 (for probes that cannot do mTLS); unset: none. */
+  healthListen?: string | undefined;
+  /** TLS on the gRPC listener (unset: plaintext). */
+  tls?: ServingTls | undefined;
 }
 
 export interface RunningShard {
@@ -99,8 +104,9 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
   // Off unless listened for: a shard without --metrics-listen records nothing.
   const metrics = config.metricsListen === undefined ? noShardMetrics : shardMetrics(registry);
   const tracing = createTracing(config.otlpEndpoint, "shardmax-shard");
-  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log, metrics, tracing });
+  const server = new ShardServer({ maxRows: config.maxRows, maxTopK: config.maxTopK, maxMessageBytes, log, metrics, tracing, tls: config.tls });
   const port = await server.listen(config.listen);
+  if (config.healthListen !== undefined) await server.listenHealth(config.healthListen);
   let loadRatio = 0;
   let served: { fingerprint: string; rangeStart: number; rangeEnd: number } | null = null;
   let batcher: Batcher<BatchPartial> | null = null;

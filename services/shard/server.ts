@@ -9,7 +9,8 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { ShardmaxError } from "../../shared/errors.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
-import { bindInsecure, drainWithin } from "../../shared/grpc/server-lifecycle.js";
+import { bind, drainWithin } from "../../shared/grpc/server-lifecycle.js";
+import { serverCredentials, type ServerTlsHandle, type ServingTls } from "../../shared/grpc/tls.js";
 import { messageLimits, shardmaxDefinition, shardmaxProto } from "../../shared/grpc/proto.js";
 import { addReflection } from "../../shared/grpc/reflection.js";
 import type { Logger } from "../../shared/log.js";
@@ -49,6 +50,8 @@ export interface ShardServerOptions {
   metrics?: Pick<ShardMetrics, "request">;
   /** A span per Partial call that arrives with a `traceparent`, with its queue wait and compute as child spans. */
   tracing?: Tracing;
+  /** Unset: plaintext (TLS ends at a mesh); with clientCaFile, only clients with a certificate that CA signed get through. */
+  tls?: ServingTls | undefined;
 }
 
 const SERVICE_NAME = "shardmax.v1.Shard";
@@ -80,8 +83,23 @@ export class ShardServer {
     });
   }
 
+  private tls: ServerTlsHandle | null = null;
+  private healthServer: grpc.Server | null = null;
+
   async listen(address: string): Promise<number> {
-    return bindInsecure(this.server, address);
+    this.tls = serverCredentials(this.options.tls, this.options.log.child("tls"));
+    return bind(this.server, address, this.tls.credentials);
+  }
+
+  /**
+   * Serves only grpc.health.v1 (the same statuses), in plaintext, on a second
+   * port: kubelet's gRPC probes cannot present a client certificate, and a
+   * health status tells nothing worth protecting.
+   */
+  async listenHealth(address: string): Promise<number> {
+    this.healthServer = new grpc.Server();
+    this.health.addToServer(this.healthServer);
+    return bind(this.healthServer, address, grpc.ServerCredentials.createInsecure());
   }
 
   setLoading(note: string): void {
@@ -102,7 +120,8 @@ export class ShardServer {
   /** Stops taking calls, lets in-flight ones finish (up to graceMs), then closes. */
   async shutdown(graceMs: number): Promise<void> {
     this.setServing(false);
-    await drainWithin(this.server, graceMs);
+    await Promise.all([drainWithin(this.server, graceMs), this.healthServer ? drainWithin(this.healthServer, graceMs) : null]);
+    this.tls?.close();
   }
 
   private unary<Req, Res>(

@@ -3,8 +3,13 @@ import * as grpc from "@grpc/grpc-js";
 
 /** Binds `host:port` without TLS (TLS ends at the mesh or ingress); resolves to the bound port (port 0 picks one). */
 export function bindInsecure(server: grpc.Server, address: string): Promise<number> {
+  return bind(server, address, grpc.ServerCredentials.createInsecure());
+}
+
+/** Binds `host:port` with these credentials (shared/grpc/tls.ts for TLS); resolves to the bound port. */
+export function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
   });
 }
 

@@ -8,6 +8,7 @@ import { Batcher } from "../../services/shard/batcher.js";
 import { partialBatches } from "../../services/shard/batch-partial.js";
 import { ShardServer } from "../../services/shard/server.js";
 import { ShardSession } from "../../services/shard/session.js";
+import type { ServingTls } from "../../shared/grpc/tls.js";
 import { silentLogger } from "../../shared/log.js";
 import { ClassRange } from "../../shared/ranges.js";
 import type { Head } from "./reference-softmax.js";
@@ -17,7 +18,7 @@ export interface InProcessShards {
   stop(): Promise<void>;
 }
 
-export async function startInProcessShards(head: Head, ranges: [number, number][], options: { blockRows?: number; maxRows?: number } = {}): Promise<InProcessShards> {
+export async function startInProcessShards(head: Head, ranges: [number, number][], options: { blockRows?: number; maxRows?: number; tls?: ServingTls } = {}): Promise<InProcessShards> {
   const maxRows = options.maxRows ?? 256;
   const started = await Promise.all(
     ranges.map(async ([start, end]) => {
@@ -30,7 +31,7 @@ export async function startInProcessShards(head: Head, ranges: [number, number][
       };
       const session = await ShardSession.create(range, weights, { threads: 1, ...(options.blockRows ? { blockRows: options.blockRows } : {}) });
       const batcher = new Batcher(partialBatches((batch) => session.run(batch)), { dim: head.dim, maxBatchRows: maxRows, maxQueueDelayUs: 0, maxQueueRows: 1 << 16 });
-      const server = new ShardServer({ maxRows, maxTopK: 1000, maxMessageBytes: 64 << 20, log: silentLogger });
+      const server = new ShardServer({ maxRows, maxTopK: 1000, maxMessageBytes: 64 << 20, log: silentLogger, tls: options.tls });
       const port = await server.listen("127.0.0.1:0");
       server.setReady({
         range,

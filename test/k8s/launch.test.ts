@@ -7,6 +7,7 @@
  * whose rendered readiness probe passes, as cluster DNS would), and the answers
  * are checked against a float64 softmax. SIGTERM then drains and exits 0.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardmaxClient } from "../../sdk/index.js";
@@ -30,6 +31,8 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
   let gateway: LocalPod;
   let endpoints: Endpoints;
   let url: string;
+  let apiKey: string;
+  const auth = () => ({ authorization: `Bearer ${apiKey}` });
 
   beforeAll(async () => {
     objects = render("overlays/dev");
@@ -47,7 +50,17 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
     const hosts = join(dir, "hosts");
     await writeHostsFile(hosts, headless, []);
     endpoints = new Endpoints(hosts, headless, shards);
-    gateway = new LocalPod(`${deployment.metadata.name}-0`, `${net}.100`, objects, deployment, 0, { mounts: {}, env: { SHARDMAX_HOSTS_FILE: hosts } });
+    // The gateway's Secret volumes (the API keys) as folders of their keys' files, as the kubelet mounts them.
+    const secretMounts: Record<string, string> = {};
+    for (const mount of container(deployment).volumeMounts as { name: string; mountPath: string }[]) {
+      const secret = (deployment.spec.template.spec.volumes as { name: string; secret?: { secretName: string } }[]).find((v) => v.name === mount.name)?.secret;
+      if (!secret) continue;
+      const folder = await tempDir("shardmax-secret-");
+      for (const [key, value] of Object.entries(find(objects, "Secret", secret.secretName).data as Record<string, string>)) writeFileSync(join(folder, key), Buffer.from(value, "base64"));
+      secretMounts[mount.mountPath] = folder;
+    }
+    apiKey = Buffer.from(find(objects, "Secret", "shardmax-api-keys").data.keys, "base64").toString().trim().split("\n")[0]!;
+    gateway = new LocalPod(`${deployment.metadata.name}-0`, `${net}.100`, objects, deployment, 0, { mounts: secretMounts, env: { SHARDMAX_HOSTS_FILE: hosts } });
     gateway.start();
     await Promise.all(shards.map((p) => p.waitUntil("readinessProbe")));
     await gateway.waitUntil("readinessProbe");
@@ -67,7 +80,7 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
   });
 
   it("the gateway found every shard pod through the Service name and grouped them into the ranges of the ordinals", async () => {
-    const model: any = await (await fetch(`${url}/v1/model`)).json();
+    const model: any = await (await fetch(`${url}/v1/model`, { headers: auth() })).json();
     expect(model.ready).toBe(true);
     expect(model.model).toMatchObject({ vocabSize: V, dim: D });
     expect(model.ranges.map((r: any) => [r.start, r.end])).toEqual([
@@ -79,7 +92,7 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
   });
 
   it("answers exactly (float64 reference) over REST and over gRPC", async () => {
-    const res = await fetch(`${url}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hidden, topK: K, targets }) });
+    const res = await fetch(`${url}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json", ...auth() }, body: JSON.stringify({ hidden, topK: K, targets }) });
     expect(res.status).toBe(200);
     const body: any = await res.json();
     const refs = referenceSoftmax(head, hidden, K);
@@ -90,7 +103,7 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
       for (const t of [...row.top, ...row.targets]) expect(Math.abs(t.logprob - ref.logProbs[t.id]!)).toBeLessThanOrEqual(logProbTolerance(ref, t.id));
     });
     const grpcPort = portOf(container(onlyOf(objects, "Deployment")), "grpc");
-    const client = new ShardmaxClient(`${gateway.ip}:${grpcPort}`);
+    const client = new ShardmaxClient(`${gateway.ip}:${grpcPort}`, { apiKey });
     try {
       expect(await client.query({ hidden, dim: D, topK: K, targets })).toEqual(body);
     } finally {
@@ -105,7 +118,7 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
 
   it("on SIGTERM the gateway stops accepting, finishes the queries in flight, exits 0; so do the shards", async () => {
     // A stopped shard holds the queries inside the gateway: they are in flight for certain when SIGTERM arrives.
-    const post = () => fetch(`${url}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hidden, topK: K }) });
+    const post = () => fetch(`${url}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json", ...auth() }, body: JSON.stringify({ hidden, topK: K }) });
     shards[1]!.signal("SIGSTOP");
     const inFlight = Array.from({ length: 8 }, () => post().then((r) => r.status));
     await new Promise((r) => setTimeout(r, 500));

@@ -7,7 +7,8 @@
  * services the processes really serve, and the gateway's DNS name is the
  * headless Service's.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { envName, parseFlags } from "../../services/cli/flags.js";
@@ -26,6 +27,31 @@ function cliArgs(argv: string[]): { command: string; flags: string[] } {
   const at = argv.findIndex((a) => a.endsWith("dist/services/cli/main.js"));
   expect(at, `argv ${argv.join(" ")} runs the shardmax CLI`).toBeGreaterThanOrEqual(0);
   return { command: argv[at + 1]!, flags: argv.slice(at + 2) };
+}
+
+/**
+ * File flags (TLS, API keys) are parsed by a parser that reads the file, and
+ * the files exist only in a pod: each path must lie under a mounted Secret
+ * (its key names the file); the test parses with a stand-in file instead.
+ */
+const standIn = join(mkdtempSync(join(tmpdir(), "shardmax-k8s-")), "file");
+writeFileSync(standIn, "stand-in");
+function secretFiles(workload: K8sObject, env: Record<string, string>): { env: Record<string, string>; files: Record<string, { secret: string; key: string }> } {
+  const c = container(workload);
+  const volumes = workload.spec.template.spec.volumes as { name: string; secret?: { secretName: string } }[];
+  const files: Record<string, { secret: string; key: string }> = {};
+  const out = { ...env };
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("SHARDMAX_") || !value.startsWith("/etc/")) continue;
+    const mount = (c.volumeMounts as { name: string; mountPath: string; subPath?: string }[]).find((m) => value.startsWith(`${m.mountPath}/`));
+    expect(mount, `${name}=${value} lies under a volume mount`).toBeDefined();
+    expect(mount!.subPath, `${name}: a folder mount, so Secret updates reach the file`).toBeUndefined();
+    const secret = volumes.find((v) => v.name === mount!.name)?.secret;
+    expect(secret, `${name}: the mount is a Secret`).toBeDefined();
+    files[name] = { secret: secret!.secretName, key: value.slice(mount!.mountPath.length + 1) };
+    out[name] = standIn;
+  }
+  return { env: out, files };
 }
 
 const pod = (index: number, name = `pod-${index}`) => ({ index, name, namespace: "ns", ip: "10.0.0.1" });
@@ -52,7 +78,8 @@ describe.skipIf(!hasKubectl).each(Object.entries(LAYOUTS))("k8s/%s", (dir, layou
 
   it("renders objects that are valid, field by field, against the Kubernetes schema", () => {
     expect(objects.length).toBeGreaterThanOrEqual(9);
-    expect(objects.flatMap(schemaProblems)).toEqual([]);
+    // cert-manager's kinds are custom resources with no schema here; the TLS test checks them field by field.
+    expect(objects.filter((o) => !o.apiVersion.startsWith("cert-manager.io/")).flatMap(schemaProblems)).toEqual([]);
   });
 
   it("shards: a Parallel StatefulSet behind a headless Service, each pod's range from its ordinal", () => {
@@ -76,20 +103,23 @@ describe.skipIf(!hasKubectl).each(Object.entries(LAYOUTS))("k8s/%s", (dir, layou
       for (const name of Object.keys(env).filter((n) => n.startsWith("SHARDMAX_"))) {
         expect(Object.keys(SHARD_FLAGS).map(envName), `${name} is a shard flag`).toContain(name);
       }
-      const config = shardConfig(parseFlags(SHARD_FLAGS, flags, env));
+      const config = shardConfig(parseFlags(SHARD_FLAGS, flags, secretFiles(shards, env).env));
       expect(config.range).toEqual({ kind: "split", index: i % layout.ranges, count: layout.ranges });
       served.set(i % layout.ranges, (served.get(i % layout.ranges) ?? 0) + 1);
     }
     expect([...served.values()]).toEqual(Array(layout.ranges).fill(layout.perRange));
   });
 
-  it("shards: gRPC health probes on the served port, readiness on the loaded slice, liveness on the process", () => {
+  it("shards: gRPC health probes on the served port (or the plaintext health port under mTLS), readiness on the loaded slice, liveness on the process", () => {
     const port = portOf(shardContainer, "grpc");
     expect(shardEnv.SHARDMAX_LISTEN).toBe(`0.0.0.0:${port}`);
     const headless = find(objects, "Service", shards.spec.serviceName);
     expect(headless.spec.ports).toEqual([expect.objectContaining({ port, targetPort: "grpc" })]);
-    expect(shardContainer.readinessProbe.grpc).toEqual({ port }); // service "": SERVING once loaded, NOT_SERVING from SIGTERM
-    expect(shardContainer.livenessProbe.grpc).toEqual({ port, service: LIVENESS_SERVICE });
+    // Kubelet's gRPC probe speaks plaintext: under TLS it must go to --health-listen.
+    const probed = shardEnv.SHARDMAX_TLS_CERT ? portOf(shardContainer, "health") : port;
+    if (shardEnv.SHARDMAX_TLS_CERT) expect(shardEnv.SHARDMAX_HEALTH_LISTEN).toBe(`0.0.0.0:${probed}`);
+    expect(shardContainer.readinessProbe.grpc).toEqual({ port: probed }); // service "": SERVING once loaded, NOT_SERVING from SIGTERM
+    expect(shardContainer.livenessProbe.grpc).toEqual({ port: probed, service: LIVENESS_SERVICE });
   });
 
   it("shards: the checkpoint from a read-only PersistentVolumeClaim, its path a flag under the mount", () => {
@@ -106,8 +136,11 @@ describe.skipIf(!hasKubectl).each(Object.entries(LAYOUTS))("k8s/%s", (dir, layou
     const grpc = portOf(gatewayContainer, "grpc");
     expect(gatewayEnv.SHARDMAX_HTTP).toBe(`0.0.0.0:${http}`);
     expect(gatewayEnv.SHARDMAX_GRPC).toBe(`0.0.0.0:${grpc}`);
-    expect(gatewayContainer.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
-    expect(gatewayContainer.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+    // Under TLS the probes speak HTTPS; the gateway then must not require client certificates (kubelet has none).
+    const scheme = gatewayEnv.SHARDMAX_TLS_CERT ? { scheme: "HTTPS" } : {};
+    if (gatewayEnv.SHARDMAX_TLS_CERT) expect(gatewayEnv.SHARDMAX_TLS_CLIENT_CA).toBeUndefined();
+    expect(gatewayContainer.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http", ...scheme });
+    expect(gatewayContainer.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http", ...scheme });
     const service = find(objects, "Service", gateway.metadata.name);
     expect(service.spec.selector).toEqual(gateway.spec.selector.matchLabels);
     expect(service.spec.ports.map((p: { targetPort: string }) => portOf(gatewayContainer, p.targetPort)).sort()).toEqual([grpc, http].sort());
@@ -126,9 +159,9 @@ describe.skipIf(!hasKubectl).each(Object.entries(LAYOUTS))("k8s/%s", (dir, layou
     const { command, flags } = cliArgs(argv);
     expect(command).toBe("gateway");
     for (const name of Object.keys(env).filter((n) => n.startsWith("SHARDMAX_"))) {
-      expect(Object.keys(GATEWAY_FLAGS).map(envName), `${name} is a gateway flag`).toContain(name);
+      expect(Object.entries(GATEWAY_FLAGS).map(([flag, spec]) => spec.env ?? envName(flag)), `${name} is a gateway flag`).toContain(name);
     }
-    expect(parseFlags(GATEWAY_FLAGS, flags, env).values.shards).toEqual([gatewayEnv.SHARDMAX_SHARDS]);
+    expect(parseFlags(GATEWAY_FLAGS, flags, secretFiles(gateway, env).env).values.shards).toEqual([gatewayEnv.SHARDMAX_SHARDS]);
   });
 
   it("configuration comes from ConfigMaps and the pod, nothing from Service links or the image", () => {
@@ -169,6 +202,61 @@ describe.skipIf(!hasKubectl).each(Object.entries(LAYOUTS))("k8s/%s", (dir, layou
     expect(1000 * shards.spec.minReadySeconds).toBeGreaterThanOrEqual(discoveryMs);
     // A query the gateway accepts must fit in one Partial.
     expect(msOf(shardEnv.SHARDMAX_MAX_ROWS, 4096)).toBeGreaterThanOrEqual(msOf(gatewayEnv.SHARDMAX_MAX_ROWS, 1024));
+  });
+
+  it("network: only gateway pods reach the shards' gRPC port; monitoring reaches metrics ports; gateways take only their own ports", () => {
+    const policies = objects.filter((o) => o.kind === "NetworkPolicy");
+    const forShards = policies.find((p) => JSON.stringify(p.spec.podSelector.matchLabels) === JSON.stringify(shards.spec.selector.matchLabels))!;
+    expect(forShards.spec.policyTypes).toEqual(["Ingress"]);
+    const grpcRule = forShards.spec.ingress.find((r: any) => r.ports.some((p: any) => p.port === "grpc"));
+    expect(grpcRule.from).toEqual([{ podSelector: { matchLabels: gateway.spec.selector.matchLabels } }]);
+    expect(portOf(shardContainer, grpcRule.ports[0].port)).toBe(portOf(shardContainer, "grpc"));
+    const monitoring = forShards.spec.ingress.filter((r: any) => r !== grpcRule);
+    expect(monitoring).toEqual([{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ port: "metrics", protocol: "TCP" }] }]);
+    const forGateway = policies.find((p) => JSON.stringify(p.spec.podSelector.matchLabels) === JSON.stringify(gateway.spec.selector.matchLabels))!;
+    const open = forGateway.spec.ingress.find((r: any) => r.from === undefined);
+    expect(open.ports.map((p: any) => p.port).sort()).toEqual(["grpc", "http"]);
+  });
+
+  it("API keys: the gateway reads them from the mounted Secret shardmax-api-keys", () => {
+    const { files } = secretFiles(gateway, gatewayEnv);
+    expect(files.SHARDMAX_API_KEYS_FILE).toEqual({ secret: "shardmax-api-keys", key: "keys" });
+    const generated = objects.find((o) => o.kind === "Secret" && o.metadata.name === "shardmax-api-keys");
+    // dev generates a throw-away key; prod and base expect the operator's Secret and never carry a key.
+    if (dir === "overlays/dev") expect(Buffer.from(generated!.data.keys, "base64").toString()).toMatch(/^dev-key-/m);
+    else expect(generated).toBeUndefined();
+  });
+});
+
+describe.skipIf(!hasKubectl)("k8s/overlays/prod TLS", () => {
+  it("runs mutual TLS between gateways and shards, from cert-manager Certificates whose Secrets are mounted", () => {
+    const objects = render("overlays/prod");
+    const shards = onlyOf(objects, "StatefulSet");
+    const gateway = onlyOf(objects, "Deployment");
+    const shardFiles = secretFiles(shards, containerProcess(objects, shards, pod(0)).env).files;
+    const gatewayFiles = secretFiles(gateway, containerProcess(objects, gateway, pod(0)).env).files;
+    const gatewayEnv = containerProcess(objects, gateway, pod(0)).env;
+    const certificates = objects.filter((o) => o.kind === "Certificate");
+    const bySecret = (secret: string) => certificates.find((c) => c.spec.secretName === secret)!;
+    // Shards: their certificate and key, and the CA that must have signed their clients' (mutual TLS).
+    expect(shardFiles.SHARDMAX_TLS_CERT).toMatchObject({ key: "tls.crt" });
+    expect(shardFiles.SHARDMAX_TLS_KEY).toEqual({ ...shardFiles.SHARDMAX_TLS_CERT, key: "tls.key" });
+    expect(shardFiles.SHARDMAX_TLS_CLIENT_CA).toEqual({ ...shardFiles.SHARDMAX_TLS_CERT, key: "ca.crt" });
+    const shardCert = bySecret(shardFiles.SHARDMAX_TLS_CERT!.secret);
+    expect(shardCert.spec.usages).toContain("server auth");
+    // Gateways: a client certificate of the same issuer, and the name the shards' certificate carries.
+    expect(gatewayFiles.SHARDMAX_SHARD_TLS_CERT).toMatchObject({ key: "tls.crt" });
+    expect(gatewayFiles.SHARDMAX_SHARD_TLS_KEY).toEqual({ ...gatewayFiles.SHARDMAX_SHARD_TLS_CERT, key: "tls.key" });
+    expect(gatewayFiles.SHARDMAX_SHARD_TLS_CA).toEqual({ ...gatewayFiles.SHARDMAX_SHARD_TLS_CERT, key: "ca.crt" });
+    const clientCert = bySecret(gatewayFiles.SHARDMAX_SHARD_TLS_CERT!.secret);
+    expect(clientCert.spec.usages).toContain("client auth");
+    expect(clientCert.spec.issuerRef).toEqual(shardCert.spec.issuerRef);
+    expect(shardCert.spec.dnsNames).toContain(gatewayEnv.SHARDMAX_SHARD_TLS_SERVER_NAME);
+    // Clients reach the gateway over TLS too.
+    expect(bySecret(gatewayFiles.SHARDMAX_TLS_CERT!.secret).spec.usages).toContain("server auth");
+    const issuer = onlyOf(objects, "Issuer");
+    for (const c of certificates) expect(c.spec.issuerRef).toEqual({ name: issuer.metadata.name, kind: "Issuer" });
+    for (const c of certificates) expect(c.spec.renewBefore).toBeDefined();
   });
 });
 

@@ -83,7 +83,7 @@ describe("help and version", () => {
         continue;
       }
       expect(stdout).toContain(`--${name}`);
-      expect(stdout).toContain(envName(name));
+      expect(stdout).toContain(spec.env ?? envName(name));
       if (spec.fallback.kind === "default") expect(stdout).toContain(`default ${spec.fallback.text}`);
     }
   });
