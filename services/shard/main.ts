@@ -14,6 +14,7 @@ import { rowsPerBlock } from "./block-plan.js";
 import { Batcher, autoMaxBatchRows, type BatcherStats } from "./batcher.js";
 import { ShardServer } from "./server.js";
 import { serveMetrics, type MetricsServer } from "./metrics-server.js";
+import { PemFiles } from "../../shared/grpc/tls.js";
 import { noShardMetrics, shardMetrics } from "../../shared/metrics/shard-metrics.js";
 import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
 import { createTracing } from "../../shared/tracing/tracing.js";
@@ -111,7 +112,8 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
   let served: { fingerprint: string; rangeStart: number; rangeEnd: number } | null = null;
   let batcher: Batcher<BatchPartial> | null = null;
   metrics.watch(() => ({ queueRows: batcher?.waitingRows ?? 0, loadProgress: loadRatio, model: served }));
-  const metricsServer: MetricsServer | null = config.metricsListen === undefined ? null : await serveMetrics(config.metricsListen, registry);
+  const metricsTls = config.tls && config.metricsListen !== undefined ? new PemFiles({ cert: config.tls.certFile, key: config.tls.keyFile }, log) : undefined;
+  const metricsServer: MetricsServer | null = config.metricsListen === undefined ? null : await serveMetrics(config.metricsListen, registry, metricsTls);
   log.info("listening, loading slice", { port, range: `${range}`, V: vocabSize, d: dim, dtype, source: head.description.source });
 
   let session: Session | null = null;
@@ -189,6 +191,7 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       if (counts && counts.runs > 0) log.info("batches", { ...counts, rowsPerRun: (counts.rows / counts.runs).toFixed(1) });
       await (session as Session | null)?.close();
       await metricsServer?.close();
+      metricsTls?.close();
       await tracing.shutdown();
     },
   };

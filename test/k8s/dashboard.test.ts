@@ -80,9 +80,19 @@ describe.skipIf(!hasKubectl)("scrape annotations", () => {
     expect(config.metricsListen).toBe(`0.0.0.0:${shardAnnotations["prometheus.io/port"]}`);
     expect(portOf(container(shards), "metrics")).toBe(Number(shardAnnotations["prometheus.io/port"]));
     const gatewayAnnotations = gatewayDeployment.spec.template.metadata.annotations as Record<string, string>;
-    const http = parseFlags(GATEWAY_FLAGS, [], gatewayEnv).values.http;
+    // The key file is a mounted Secret, not readable here; only the listen address matters.
+    const { SHARDMAX_API_KEYS_FILE: _keys, ...listenEnv } = gatewayEnv;
+    const http = parseFlags(GATEWAY_FLAGS, [], listenEnv).values.http;
     expect(gatewayAnnotations["prometheus.io/path"]).toBe("/metrics");
     expect(http).toBe(`0.0.0.0:${gatewayAnnotations["prometheus.io/port"]}`);
     expect(portOf(container(gatewayDeployment), "http")).toBe(Number(gatewayAnnotations["prometheus.io/port"]));
+  });
+
+  it("say https in prod, where the gateway and the shards serve TLS", () => {
+    const objects = render("overlays/prod");
+    for (const kind of ["StatefulSet", "Deployment"]) {
+      const workload = onlyOf(objects, kind);
+      expect(workload.spec.template.metadata.annotations["prometheus.io/scheme"], kind).toBe("https");
+    }
   });
 });
