@@ -10,6 +10,7 @@ import { decodePartialColumns, encodeOptions } from "../../shared/grpc/partial-c
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { RowOptions } from "../../shared/math/row-options.js";
 import { toBytes } from "../../shared/tensor-bytes.js";
+import { PartialStreamClient } from "./partial-stream-client.js";
 
 export interface ShardInfo {
   rangeStart: number;
@@ -50,14 +51,19 @@ export interface LogitsChunkMessage {
   logits: Buffer;
 }
 
-type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
+type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => grpc.ClientUnaryCall;
+
+/** How Partials travel to a shard: many on one PartialStream (the default), or one unary call each. */
+export type ShardTransport = "stream" | "unary";
 
 export class ShardClient {
   private readonly client: grpc.Client & Record<string, Unary>;
+  private readonly stream: PartialStreamClient | null;
 
   constructor(
     readonly address: string,
     maxMessageBytes: number,
+    transport: ShardTransport = "stream",
   ) {
     const Ctor = shardmaxProto().Shard;
     this.client = new Ctor(address, grpc.credentials.createInsecure(), {
@@ -66,27 +72,38 @@ export class ShardClient {
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 1000,
     }) as grpc.Client & Record<string, Unary>;
+    const methods = this.client as unknown as Record<string, (options: grpc.CallOptions) => grpc.ClientDuplexStream<object, never>>;
+    this.stream =
+      transport === "stream"
+        ? new PartialStreamClient(address, {
+            open: () => methods.partialStream!.call(this.client, {}),
+            unary: (request, deadline, signal) => this.call("partial", request, deadline, signal) as Promise<Record<string, unknown>>,
+          })
+        : null;
+  }
+
+  /** Streams opened to this shard so far (0 with unary transport). */
+  get streamsOpened(): number {
+    return this.stream?.opened ?? 0;
   }
 
   info(deadlineMs: number): Promise<ShardInfo> {
     return this.call("info", {}, deadlineMs) as Promise<ShardInfo>;
   }
 
-  async partial(request: PartialCall, deadline: Date): Promise<BatchPartial> {
-    const response = (await this.call(
-      "partial",
-      {
-        rows: request.rows,
-        dim: request.dim,
-        hidden: toBytes(request.hidden),
-        topK: request.topK,
-        ...encodeOptions(request.options),
-        targetCounts: Array.from(request.targetCounts),
-        targetIds: toBytes(request.targetIds),
-        fingerprint: request.fingerprint,
-      },
-      deadline,
-    )) as PartialResponseMessage;
+  /** One Partial; `signal` cancels it (a hedge that lost), with the shard's work dropped. */
+  async partial(request: PartialCall, deadline: Date, signal?: AbortSignal): Promise<BatchPartial> {
+    const message = {
+      rows: request.rows,
+      dim: request.dim,
+      hidden: toBytes(request.hidden),
+      topK: request.topK,
+      ...encodeOptions(request.options),
+      targetCounts: Array.from(request.targetCounts),
+      targetIds: toBytes(request.targetIds),
+      fingerprint: request.fingerprint,
+    };
+    const response = (await (this.stream ? this.stream.call(message, deadline, signal) : this.call("partial", message, deadline, signal))) as PartialResponseMessage;
     if (response.fingerprint !== request.fingerprint) throw new ShardmaxError("INTERNAL", "a shard sent a partial of another head than asked");
     return decodePartialColumns(response, { rows: request.rows, k: request.topK, targetCounts: request.targetCounts, options: request.options });
   }
@@ -106,13 +123,21 @@ export class ShardClient {
   }
 
   close(): void {
+    this.stream?.close();
     this.client.close();
   }
 
-  private call(method: string, request: object, deadline: number | Date): Promise<unknown> {
+  private call(method: string, request: object, deadline: number | Date, signal?: AbortSignal): Promise<unknown> {
     const when = typeof deadline === "number" ? new Date(Date.now() + deadline) : deadline;
+    if (signal?.aborted) return Promise.reject(new ShardmaxError("CANCELLED", "the Partial was cancelled by the gateway"));
     return new Promise((resolve, reject) => {
-      this.client[method]!(request, { deadline: when }, (err, response) => (err ? reject(err) : resolve(response)));
+      const call = this.client[method]!(request, { deadline: when }, (err, response) => {
+        signal?.removeEventListener("abort", cancel);
+        if (err) reject(err);
+        else resolve(response);
+      });
+      const cancel = () => call.cancel();
+      signal?.addEventListener("abort", cancel, { once: true });
     });
   }
 }

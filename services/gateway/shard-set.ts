@@ -7,7 +7,7 @@
  */
 import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
-import { ShardClient } from "./shard-client.js";
+import { ShardClient, type ShardTransport } from "./shard-client.js";
 import { buildTopology, type AddressState, type Topology } from "./topology.js";
 
 export interface ShardSetOptions {
@@ -23,6 +23,8 @@ export interface ShardSetOptions {
   exposeTopology?: boolean;
   /** How long the client of a vanished address stays open for calls already under way: the query deadline. */
   retireAfterMs?: number;
+  /** How Partials travel to the shards (shard-client.ts); a PartialStream per address by default. */
+  shardTransport?: ShardTransport;
 }
 
 const DEFAULT_RETIRE_AFTER_MS = 10_000;
@@ -96,7 +98,7 @@ export class ShardSet {
       if (this.states.has(address)) continue;
       clearTimeout(this.retiring.get(address));
       this.retiring.delete(address);
-      if (!this.clients.has(address)) this.clients.set(address, new ShardClient(address, this.options.maxMessageBytes));
+      if (!this.clients.has(address)) this.clients.set(address, new ShardClient(address, this.options.maxMessageBytes, this.options.shardTransport));
       this.states.set(address, { address, info: null, healthy: false, error: null });
     }
     const vanished = [...this.states.keys()].filter((address) => !addresses.includes(address));

@@ -20,6 +20,7 @@ import { decodePartialRequest, type PartialRequestMessage } from "./partial-requ
 import { BUDGET_BYTES, streamLogits, type LogitsRequestMessage } from "./logits-stream.js";
 import { ByteBudget } from "./byte-budget.js";
 import type { LogitsBatch } from "./session.js";
+import { servePartialStream, type PartialStreamRequestMessage, type PartialStreamResponseMessage, type ServedStream } from "./partial-stream.js";
 
 /** What the server needs of a loaded shard; a batcher over the session provides `run`. */
 export interface LoadedShard {
@@ -44,6 +45,8 @@ export interface ShardServerOptions {
 }
 
 const SERVICE_NAME = "shardmax.v1.Shard";
+/** Partials of one PartialStream in the shard at once; past it the stream is not read (HTTP/2 flow control). */
+export const STREAM_MAX_PENDING = 64;
 /**
  * Health service name that is SERVING for as long as the process answers at
  * all — while loading and while draining too — for a liveness probe. Readiness
@@ -57,6 +60,8 @@ export class ShardServer {
   private shard: LoadedShard | null = null;
   private readonly logitsBudget = new ByteBudget(BUDGET_BYTES);
   private loadingNote = "loading";
+  private readonly streams = new Set<ServedStream>();
+  private draining = false;
 
   constructor(private readonly options: ShardServerOptions) {
     this.server = new grpc.Server(messageLimits(options.maxMessageBytes));
@@ -64,6 +69,7 @@ export class ShardServer {
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
       partial: this.unary((request: PartialRequestMessage, signal) => this.partial(request, signal)),
+      partialStream: (call: grpc.ServerDuplexStream<PartialStreamRequestMessage, PartialStreamResponseMessage>) => this.partialStream(call),
       logits: (call: grpc.ServerWritableStream<LogitsRequestMessage, object>) => {
         if (this.shard) void streamLogits(call, this.shard, this.options, this.logitsBudget);
         else call.emit("error", toServiceError(new ShardmaxError("UNAVAILABLE", `shard is not ready: ${this.loadingNote}`)));
@@ -93,6 +99,8 @@ export class ShardServer {
   /** Stops taking calls, lets in-flight ones finish (up to graceMs), then closes. */
   async shutdown(graceMs: number): Promise<void> {
     this.setServing(false);
+    this.draining = true;
+    for (const stream of this.streams) stream.drain();
     await drainWithin(this.server, graceMs);
   }
 
@@ -111,6 +119,19 @@ export class ShardServer {
           },
         );
     };
+  }
+
+  private partialStream(call: grpc.ServerDuplexStream<PartialStreamRequestMessage, PartialStreamResponseMessage>): void {
+    const served = servePartialStream(call, (request, signal) => this.partial(request, signal), {
+      maxPending: STREAM_MAX_PENDING,
+      onInternal: (error) => this.options.log.error("partial failed", { error: error.message }),
+    });
+    if (this.draining) served.drain();
+    this.streams.add(served);
+    const forget = () => this.streams.delete(served);
+    call.once("finish", forget);
+    call.once("cancelled", forget);
+    call.once("error", forget);
   }
 
   private loaded(): LoadedShard {
