@@ -7,7 +7,9 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
 import { createLogger } from "../../shared/log.js";
 import type { GatewayConfig } from "../gateway/main.js";
 import { parseOrHelp, type Command } from "./command.js";
-import { flag } from "./flags.js";
+import { flag, ValueError } from "./flags.js";
+import { parseHedgeAfter } from "../gateway/latency-quantile.js";
+import type { ShardTransport } from "../gateway/shard-client.js";
 import { waitForStop } from "./signals.js";
 import { hostPort, integer, nonEmpty, shardAddressList } from "./values.js";
 
@@ -78,8 +80,34 @@ export const GATEWAY_FLAGS = {
   "keep-alive-timeout-ms": flag.withDefault({ metavar: "N", help: "an idle keep-alive REST connection is closed after this", parse: integer(1), default: D.keepAliveTimeoutMs }),
   "max-connections": flag.withDefault({ metavar: "N", help: "most open REST connections; more are refused", parse: integer(1), default: D.maxConnections }),
   "expose-topology": flag.switch({ help: "show shard addresses and socket errors in /v1/model, Info and error messages (for operators)" }),
+  "hedge-after": flag.withDefault({
+    metavar: "off|pNN",
+    help: "send a range's Partial to a second replica too when the first has not answered after this quantile of the range's recent latency (e.g. p95); first answer wins",
+    parse: hedgeAfter,
+    default: null,
+    defaultText: "off",
+  }),
+  "shard-transport": flag.withDefault({
+    metavar: "stream|unary",
+    help: "how Partials travel to the shards: many on one long-lived Shard.PartialStream per shard (stream), or one unary call each",
+    parse: shardTransport,
+    default: "stream" as ShardTransport,
+  }),
   labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
 };
+
+function hedgeAfter(raw: string): number | null {
+  try {
+    return parseHedgeAfter(raw);
+  } catch (err) {
+    throw new ValueError((err as Error).message);
+  }
+}
+
+function shardTransport(raw: string): ShardTransport {
+  if (raw === "stream" || raw === "unary") return raw;
+  throw new ValueError(`expected stream or unary, got ${JSON.stringify(raw)}`);
+}
 
 const HELP = {
   usage: "shardmax gateway --shards (HOST:PORT[,HOST:PORT…] | dns:NAME:PORT) [flags]",
@@ -115,6 +143,8 @@ export const gatewayCommand: Command = {
       maxConnections: v["max-connections"],
       maxDistributionValues: v["max-distribution-values"],
       exposeTopology: v["expose-topology"],
+      hedgeAfter: v["hedge-after"],
+      shardTransport: v["shard-transport"],
       labels: v.labels,
     });
     const stopped = waitForStop({ onForce: (signal) => context.err(`shardmax: second ${signal}, exiting without draining`) });
@@ -127,7 +157,14 @@ export const gatewayCommand: Command = {
   },
 };
 
-type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean } & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
+type GatewaySettings = {
+  shards: string[];
+  labels?: string | undefined;
+  hostsFile?: string;
+  exposeTopology: boolean;
+  hedgeAfter?: number | null;
+  shardTransport?: ShardTransport;
+} & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
 
 export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
@@ -148,6 +185,8 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     maxConnections: s.maxConnections,
     maxDistributionValues: s.maxDistributionValues,
     exposeTopology: s.exposeTopology,
+    hedgeAfter: s.hedgeAfter ?? null,
+    shardTransport: s.shardTransport ?? "stream",
     drainMs: s.drainMs,
     lingerUs: s.lingerUs,
     ...(s.labels === undefined ? {} : { labels: s.labels }),

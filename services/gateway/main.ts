@@ -18,6 +18,7 @@ import { SoftmaxServer } from "./grpc-service.js";
 import type { QueryLimits } from "./query.js";
 import { labelProblem, loadLabels, type Labels } from "./labels.js";
 import { ShardSet } from "./shard-set.js";
+import type { ShardTransport } from "./shard-client.js";
 
 export interface GatewayConfig {
   /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
@@ -49,6 +50,10 @@ export interface GatewayConfig {
   drainMs: number;
   /** After a coalesced batch is answered, how long the next may wait for its callers' next queries (coalescer.ts). */
   lingerUs: number;
+  /** --hedge-after: latency quantile in (0, 1) after which a range's Partial also goes to a second replica; null: off. */
+  hedgeAfter: number | null;
+  /** --shard-transport: Partials on one PartialStream per shard, or unary calls. */
+  shardTransport: ShardTransport;
   /** A label file (text, one per line) or tokenizer.json, or a folder holding one; unset: no labels. */
   labels?: string;
 }
@@ -93,9 +98,10 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     maxMessageBytes: config.maxMessageBytes,
     log: log.child("shards"),
     exposeTopology: config.exposeTopology,
+    shardTransport: config.shardTransport,
   });
   // Concurrent queries share one Partial per range (coalescer.ts).
-  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
+  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, hedgeAfter: config.hedgeAfter }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
   // At most two worst-case answers are built at once: what the memory arithmetic in the README assumes.
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
   const base = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };
@@ -139,7 +145,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
       grpcServer.setServing(false);
       await Promise.all([closeWithin(app, config.drainMs), grpcServer.shutdown(config.drainMs)]);
       shardSet.close();
-      log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
+      log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, hedges: fanOut.stats.hedges, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
     },
   };
 }
