@@ -11,6 +11,7 @@ export interface Timing {
   count: number;
   p50Ms: number;
   p99Ms: number;
+  maxMs: number;
   /** Answers per second over the measured window (all callers). */
   perS: number;
   errors: number;
@@ -41,7 +42,7 @@ export async function timeCalls(ask: (i: number) => Promise<unknown>, options: {
   }));
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  return { count: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), perS: latencies.length / seconds, errors };
+  return { count: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1) ?? NaN, perS: latencies.length / seconds, errors };
 }
 
 /** POST /v1/softmax with keep-alive, as a REST user would: one row of `hidden`, topK. */
