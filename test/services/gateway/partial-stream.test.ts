@@ -6,6 +6,7 @@
  * stream that breaks mid-flight, after which every pending Partial fails over
  * to another replica or fails its query, never answered from a subset of ranges.
  */
+import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { FanOut } from "../../../services/gateway/fanout.js";
 import { ShardClient, type PartialCall } from "../../../services/gateway/shard-client.js";
@@ -14,6 +15,8 @@ import { ShardServer, STREAM_MAX_PENDING } from "../../../services/shard/server.
 import type { ShardCall } from "../../../services/shard/shard-call.js";
 import { ShardmaxError } from "../../../shared/errors.js";
 import { silentLogger } from "../../../shared/log.js";
+import { encodePartialColumns } from "../../../shared/grpc/partial-codec.js";
+import { shardmaxProto } from "../../../shared/grpc/proto.js";
 import { partialFrom } from "../../../shared/math/partial.js";
 import { defaultOptions } from "../../../shared/math/row-options.js";
 import { ClassRange } from "../../../shared/ranges.js";
@@ -199,5 +202,30 @@ describe("Shard.PartialStream", () => {
       expect((outcome as ShardmaxError).code).toBe("UNAVAILABLE");
       expect((outcome as ShardmaxError).message).toContain("[0, 4)");
     }
+  });
+
+  it("sends unary Partials to a shard that does not serve PartialStream (an older build), the first one included", async () => {
+    const server = new grpc.Server();
+    let unaryCalls = 0;
+    // Only Info and Partial: grpc-js answers PartialStream with UNIMPLEMENTED.
+    server.addService(shardmaxProto().Shard.service, {
+      partial: (call: grpc.ServerUnaryCall<{ rows: number }, object>, callback: grpc.sendUnaryData<object>) => {
+        unaryCalls++;
+        const rows = call.request.rows;
+        const answer = partialFrom({ rows, k: 0, max: new Float64Array(rows), sumExp: new Float64Array(rows).fill(1) });
+        callback(null, { rows, k: 0, ...encodePartialColumns(answer), fingerprint: FINGERPRINT });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    );
+    cleanups.push(() => void server.forceShutdown());
+    const client = new ShardClient(`127.0.0.1:${port}`, 1 << 20);
+    cleanups.push(() => client.close());
+    const answers = await Promise.all([0, 1, 2].map(() => client.partial(tiny(), new Date(Date.now() + 30_000))));
+    expect(answers.map((a) => a.rows)).toEqual([1, 1, 1]);
+    expect((await client.partial(tiny(), new Date(Date.now() + 30_000))).rows).toBe(1);
+    expect(unaryCalls).toBe(4);
+    expect(client.streamsOpened).toBe(1);
   });
 });
