@@ -51,9 +51,9 @@ export interface GatewayConfig {
   /** After a coalesced batch is answered, how long the next may wait for its callers' next queries (coalescer.ts). */
   lingerUs: number;
   /** --hedge-after: latency quantile in (0, 1) after which a range's Partial also goes to a second replica; null: off. */
-  hedgeAfter: number | null;
+  hedgeAfter?: number | null;
   /** --shard-transport: Partials on one PartialStream per shard, or unary calls. */
-  shardTransport: ShardTransport;
+  shardTransport?: ShardTransport;
   /** A label file (text, one per line) or tokenizer.json, or a folder holding one; unset: no labels. */
   labels?: string;
 }
