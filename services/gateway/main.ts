@@ -101,7 +101,8 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     shardTransport: config.shardTransport,
   });
   // Concurrent queries share one Partial per range (coalescer.ts).
-  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, hedgeAfter: config.hedgeAfter }), { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
+  const ranges = new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, hedgeAfter: config.hedgeAfter });
+  const fanOut = new CoalescingFanOut(ranges, { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs });
   // At most two worst-case answers are built at once: what the memory arithmetic in the README assumes.
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
   const base = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };

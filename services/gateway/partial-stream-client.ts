@@ -44,6 +44,8 @@ export class PartialStreamClient {
   private nextId = 1;
   private readonly waiting = new Map<number, Waiter>();
   private closed = false;
+  /** When the current stream last carried an answer (performance.now()). */
+  private lastAnswerAt = 0;
   /** Streams opened so far (one, unless streams broke), for tests and operators. */
   opened = 0;
 
@@ -61,9 +63,13 @@ export class PartialStreamClient {
     const id = this.nextId++;
     const stream = this.current();
     return new Promise((resolve, reject) => {
+      const sentAt = performance.now();
       const timer = setTimeout(() => {
         this.drop(id, stream);
         reject(new ShardmaxError("DEADLINE_EXCEEDED", `shard ${this.address} did not answer a Partial within its deadline`));
+        // Nothing at all came back for as long as this Partial waited: the stream (or the peer) is stuck — a half-open
+        // connection, a stopped process. Replace it, so the Partials still waiting fail over now, not at their deadlines.
+        if (this.stream === stream && this.lastAnswerAt < sentAt) this.recycle(stream);
       }, budgetMs);
       const onAbort = () => {
         this.drop(id, stream);
@@ -97,10 +103,12 @@ export class PartialStreamClient {
     stream.on("data", (answer: StreamAnswer) => this.answer(answer));
     stream.on("error", (err: grpc.ServiceError) => this.broken(stream, err));
     stream.on("end", () => this.broken(stream, null));
+    this.lastAnswerAt = performance.now();
     return stream;
   }
 
   private answer(answer: StreamAnswer): void {
+    this.lastAnswerAt = performance.now();
     const id = Number(answer.id);
     const waiter = this.waiting.get(id);
     if (!waiter) return; // timed out or cancelled here already
@@ -118,7 +126,12 @@ export class PartialStreamClient {
     if (this.stream === stream) stream.write({ id, cancel: true });
   }
 
-  private broken(stream: Duplex, err: grpc.ServiceError | null): void {
+  private recycle(stream: Duplex): void {
+    this.broken(stream, null, "it carried no answer for a whole Partial deadline");
+    stream.cancel();
+  }
+
+  private broken(stream: Duplex, err: grpc.ServiceError | null, reason = "the shard closed it"): void {
     if (this.stream !== stream) return;
     this.stream = null;
     if (err?.code === grpc.status.UNIMPLEMENTED) {
@@ -130,7 +143,7 @@ export class PartialStreamClient {
       }
       return;
     }
-    const why = err ? `${ShardmaxError.from(err).code} ${err.details || err.message}` : "the shard closed it";
+    const why = err ? `${ShardmaxError.from(err).code} ${err.details || err.message}` : reason;
     this.failAll(new ShardmaxError("UNAVAILABLE", `the Partial stream to shard ${this.address} broke (${why})`));
   }
 

@@ -105,13 +105,38 @@ describe("Shard.PartialStream", () => {
     }
   });
 
-  it("fails one Partial at its deadline, drops its work in the shard, and keeps the stream serving", async () => {
+  it("fails one Partial at its deadline and drops its work in the shard; a stream silent that long is replaced, failing its other Partials over", async () => {
     const shard = await heldShard([0, 8], 8);
     cleanups.push(() => shard.server.shutdown(0));
     const client = new ShardClient(shard.address, 1 << 20);
     cleanups.push(() => client.close());
     const late = client.partial(tiny(), new Date(Date.now() + 150)).then(() => null, (e: unknown) => ShardmaxError.from(e));
     await until(() => shard.held.length === 1);
+    const other = client.partial(tiny(), new Date(Date.now() + 30_000)).then(() => null, (e: unknown) => ShardmaxError.from(e));
+    await until(() => shard.held.length === 2);
+    expect((await late)?.code).toBe("DEADLINE_EXCEEDED");
+    // The stream answered nothing in 150 ms: it is replaced, and the other Partial fails (retryable) instead of waiting 30 s.
+    expect((await other)?.code).toBe("UNAVAILABLE");
+    await until(() => shard.held.every((h) => h.signal.aborted));
+    shard.held.splice(0);
+    const next = client.partial(tiny(), new Date(Date.now() + 30_000));
+    await until(() => shard.held.length === 1);
+    shard.release();
+    expect((await next).rows).toBe(1);
+    expect(client.streamsOpened).toBe(2);
+  });
+
+  it("keeps a stream that answers: one Partial past its deadline fails alone", async () => {
+    const shard = await heldShard([0, 8], 8);
+    cleanups.push(() => shard.server.shutdown(0));
+    const client = new ShardClient(shard.address, 1 << 20);
+    cleanups.push(() => client.close());
+    const late = client.partial(tiny(), new Date(Date.now() + 300)).then(() => null, (e: unknown) => ShardmaxError.from(e));
+    await until(() => shard.held.length === 1);
+    const quick = client.partial(tiny(), new Date(Date.now() + 30_000));
+    await until(() => shard.held.length === 2);
+    shard.held[1]!.release(); // an answer arrives while the first still waits
+    expect((await quick).rows).toBe(1);
     expect((await late)?.code).toBe("DEADLINE_EXCEEDED");
     await until(() => shard.held[0]!.signal.aborted);
     shard.held.splice(0);
