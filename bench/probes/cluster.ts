@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { packageRoot } from "../../shared/package-root.js";
 import { BenchChild } from "../child-process.js";
 
+/** A file of a built checkout's dist/ (this one by default; another for A/B rounds). */
 const dist = (...parts: string[]) => join(packageRoot(), "dist", ...parts);
+const distOf = (root: string | undefined, ...parts: string[]) => (root ? join(root, "dist", ...parts) : dist(...parts));
 
 export interface GatewayChild {
   child: BenchChild;
@@ -15,10 +17,10 @@ export interface GatewayChild {
   grpc: number;
 }
 
-export async function startGatewayChild(addresses: readonly string[], flags: readonly string[] = []): Promise<GatewayChild> {
+export async function startGatewayChild(addresses: readonly string[], flags: readonly string[] = [], root?: string): Promise<GatewayChild> {
   let announce: (ports: { http: number; grpc: number }) => void = () => {};
   const announced = new Promise<{ http: number; grpc: number }>((resolve) => (announce = resolve));
-  const child = new BenchChild("gateway", dist("services", "cli", "main.js"), ["gateway", "--shards", addresses.join(","), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", ...flags], (line) => {
+  const child = new BenchChild("gateway", distOf(root, "services", "cli", "main.js"), ["gateway", "--shards", addresses.join(","), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", ...flags], (line) => {
     const http = / http=[^ ]*:(\d+)/.exec(line);
     const grpc = / grpc=[^ ]*:(\d+)/.exec(line);
     if (line.includes("gateway listening") && http && grpc) announce({ http: Number(http[1]), grpc: Number(grpc[1]) });
@@ -45,8 +47,8 @@ export async function startShardHost(weights: string, count: number, replicas = 
 }
 
 /** One `shardmax shard` process serving [start, end). */
-export async function startShardProcess(weights: string, start: number, end: number): Promise<{ child: BenchChild; address: string }> {
-  const child = new BenchChild(`shard ${start}:${end}`, dist("services", "cli", "main.js"), ["shard", "--weights", weights, "--range", `${start}:${end}`, "--listen", "127.0.0.1:0", "--threads", "1", "--events"]);
+export async function startShardProcess(weights: string, start: number, end: number, root?: string): Promise<{ child: BenchChild; address: string }> {
+  const child = new BenchChild(`shard ${start}:${end}`, distOf(root, "services", "cli", "main.js"), ["shard", "--weights", weights, "--range", `${start}:${end}`, "--listen", "127.0.0.1:0", "--threads", "1", "--events"]);
   const { port } = (await child.next("listening")) as unknown as { port: number };
   await child.next("ready");
   return { child, address: `127.0.0.1:${port}` };
