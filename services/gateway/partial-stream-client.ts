@@ -27,7 +27,7 @@ type Duplex = grpc.ClientDuplexStream<object, StreamAnswer>;
 /** How to reach the shard: open a stream, or make one unary Partial call (the fallback). */
 export interface PartialStreamTransport {
   open(): Duplex;
-  unary(request: object, deadline: Date, signal?: AbortSignal): Promise<Record<string, unknown>>;
+  unary(request: object, deadline: Date, signal?: AbortSignal, metadata?: Record<string, string>): Promise<Record<string, unknown>>;
 }
 
 interface Waiter {
@@ -36,6 +36,7 @@ interface Waiter {
   request: object;
   deadline: Date;
   signal: AbortSignal | undefined;
+  metadata: Record<string, string>;
 }
 
 export class PartialStreamClient {
@@ -56,7 +57,7 @@ export class PartialStreamClient {
 
   /** Sends one Partial; `metadata` rides in the stream message (e.g. a traceparent). */
   call(request: object, deadline: Date, signal?: AbortSignal, metadata: Record<string, string> = {}): Promise<Record<string, unknown>> {
-    if (this.unsupported || this.closed) return this.transport.unary(request, deadline, signal);
+    if (this.unsupported || this.closed) return this.transport.unary(request, deadline, signal, metadata);
     if (signal?.aborted) return Promise.reject(cancelled());
     const budgetMs = Math.ceil(deadline.getTime() - Date.now());
     if (budgetMs <= 0) return Promise.reject(new ShardmaxError("DEADLINE_EXCEEDED", `no time left for a Partial to ${this.address}`));
@@ -81,7 +82,7 @@ export class PartialStreamClient {
         fn(value);
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiting.set(id, { resolve: settle(resolve), reject: settle(reject), request, deadline, signal });
+      this.waiting.set(id, { resolve: settle(resolve), reject: settle(reject), request, deadline, signal, metadata });
       stream.write({ id, partial: request, budgetMs, metadata });
     });
   }
@@ -139,7 +140,7 @@ export class PartialStreamClient {
       this.unsupported = true;
       for (const [id, w] of this.waiting) {
         this.waiting.delete(id);
-        this.transport.unary(w.request, w.deadline, w.signal).then(w.resolve, (e: unknown) => w.reject(ShardmaxError.from(e)));
+        this.transport.unary(w.request, w.deadline, w.signal, w.metadata).then(w.resolve, (e: unknown) => w.reject(ShardmaxError.from(e)));
       }
       return;
     }

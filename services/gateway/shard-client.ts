@@ -51,7 +51,7 @@ export interface LogitsChunkMessage {
   logits: Buffer;
 }
 
-type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => grpc.ClientUnaryCall;
+type Unary = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => grpc.ClientUnaryCall;
 
 /** How Partials travel to a shard: many on one PartialStream (the default), or one unary call each. */
 export type ShardTransport = "stream" | "unary";
@@ -77,7 +77,7 @@ export class ShardClient {
       transport === "stream"
         ? new PartialStreamClient(address, {
             open: () => methods.partialStream!.call(this.client, {}),
-            unary: (request, deadline, signal) => this.call("partial", request, deadline, signal) as Promise<Record<string, unknown>>,
+            unary: (request, deadline, signal, metadata) => this.call("partial", request, deadline, signal, metadata) as Promise<Record<string, unknown>>,
           })
         : null;
   }
@@ -91,8 +91,11 @@ export class ShardClient {
     return this.call("info", {}, deadlineMs) as Promise<ShardInfo>;
   }
 
-  /** One Partial; `signal` cancels it (a hedge that lost), with the shard's work dropped. */
-  async partial(request: PartialCall, deadline: Date, signal?: AbortSignal): Promise<BatchPartial> {
+  /**
+   * One Partial; `signal` cancels it (a hedge that lost), with the shard's work dropped. `metadata` (e.g. a
+   * traceparent) rides in the stream message, or as gRPC metadata on a unary call.
+   */
+  async partial(request: PartialCall, deadline: Date, signal?: AbortSignal, metadata: Record<string, string> = {}): Promise<BatchPartial> {
     const message = {
       rows: request.rows,
       dim: request.dim,
@@ -103,7 +106,9 @@ export class ShardClient {
       targetIds: toBytes(request.targetIds),
       fingerprint: request.fingerprint,
     };
-    const response = (await (this.stream ? this.stream.call(message, deadline, signal) : this.call("partial", message, deadline, signal))) as PartialResponseMessage;
+    const response = (await (this.stream
+      ? this.stream.call(message, deadline, signal, metadata)
+      : this.call("partial", message, deadline, signal, metadata))) as PartialResponseMessage;
     if (response.fingerprint !== request.fingerprint) throw new ShardmaxError("INTERNAL", "a shard sent a partial of another head than asked");
     return decodePartialColumns(response, { rows: request.rows, k: request.topK, targetCounts: request.targetCounts, options: request.options });
   }
@@ -127,11 +132,13 @@ export class ShardClient {
     this.client.close();
   }
 
-  private call(method: string, request: object, deadline: number | Date, signal?: AbortSignal): Promise<unknown> {
+  private call(method: string, request: object, deadline: number | Date, signal?: AbortSignal, metadata: Record<string, string> = {}): Promise<unknown> {
     const when = typeof deadline === "number" ? new Date(Date.now() + deadline) : deadline;
     if (signal?.aborted) return Promise.reject(new ShardmaxError("CANCELLED", "the Partial was cancelled by the gateway"));
     return new Promise((resolve, reject) => {
-      const call = this.client[method]!(request, { deadline: when }, (err, response) => {
+      const sent = new grpc.Metadata();
+      for (const [key, value] of Object.entries(metadata)) sent.set(key, value);
+      const call = this.client[method]!(request, sent, { deadline: when }, (err, response) => {
         signal?.removeEventListener("abort", cancel);
         if (err) reject(err);
         else resolve(response);

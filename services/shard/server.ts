@@ -122,6 +122,7 @@ export class ShardServer {
   }
 
   private partialStream(call: grpc.ServerDuplexStream<PartialStreamRequestMessage, PartialStreamResponseMessage>): void {
+    // Per-Partial metadata (the stream message's `metadata`, e.g. a traceparent) is the third argument of the run callback.
     const served = servePartialStream(call, (request, signal) => this.partial(request, signal), {
       maxPending: STREAM_MAX_PENDING,
       onInternal: (error) => this.options.log.error("partial failed", { error: error.message }),
