@@ -10,6 +10,8 @@ import { parseOrHelp, type Command } from "./command.js";
 import { flag, UsageError, ValueError } from "./flags.js";
 import { dialTls, readableFile, SERVING_TLS_FLAGS, servingTls, SHARD_TLS_FLAGS } from "./tls-flags.js";
 import { parseKeyRateLimit, type KeyRateLimit } from "../gateway/key-quota.js";
+import { parseHedgeAfter } from "../gateway/latency-quantile.js";
+import type { ShardTransport } from "../gateway/shard-client.js";
 import { waitForStop } from "./signals.js";
 import { hostPort, integer, modelName, nonEmpty, shardAddressList } from "./values.js";
 
@@ -84,6 +86,19 @@ export const GATEWAY_FLAGS = {
   "keep-alive-timeout-ms": flag.withDefault({ metavar: "N", help: "an idle keep-alive REST connection is closed after this", parse: integer(1), default: D.keepAliveTimeoutMs }),
   "max-connections": flag.withDefault({ metavar: "N", help: "most open REST connections; more are refused", parse: integer(1), default: D.maxConnections }),
   "expose-topology": flag.switch({ help: "show shard addresses and socket errors in /v1/model, Info and error messages (for operators)" }),
+  "hedge-after": flag.withDefault({
+    metavar: "off|pNN",
+    help: "send a range's Partial to a second replica too when the first has not answered after this quantile of the range's recent latency (e.g. p95); first answer wins",
+    parse: hedgeAfter,
+    default: null,
+    defaultText: "off",
+  }),
+  "shard-transport": flag.withDefault({
+    metavar: "stream|unary",
+    help: "how Partials travel to the shards: many on one long-lived Shard.PartialStream per shard (stream), or one unary call each",
+    parse: shardTransport,
+    default: "stream" as ShardTransport,
+  }),
   labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
   "model-name": flag.withDefault({ metavar: "NAME", help: "the model's name on the Open Inference Protocol (REST /v2, gRPC inference)", parse: modelName, default: D.modelName }),
   "no-metrics": flag.switch({ hidden: true, help: "record no request metrics (to measure what they cost; the bench)" }),
@@ -107,6 +122,19 @@ function keyRateLimit(raw: string): KeyRateLimit {
   } catch (err) {
     throw new ValueError((err as Error).message);
   }
+}
+
+function hedgeAfter(raw: string): number | null {
+  try {
+    return parseHedgeAfter(raw);
+  } catch (err) {
+    throw new ValueError((err as Error).message);
+  }
+}
+
+function shardTransport(raw: string): ShardTransport {
+  if (raw === "stream" || raw === "unary") return raw;
+  throw new ValueError(`expected stream or unary, got ${JSON.stringify(raw)}`);
 }
 
 const HELP = {
@@ -143,6 +171,8 @@ export const gatewayCommand: Command = {
       maxConnections: v["max-connections"],
       maxDistributionValues: v["max-distribution-values"],
       exposeTopology: v["expose-topology"],
+      hedgeAfter: v["hedge-after"],
+      shardTransport: v["shard-transport"],
       labels: v.labels,
       modelName: v["model-name"],
       slowQueryMs: v["slow-query-ms"],
@@ -165,9 +195,16 @@ export const gatewayCommand: Command = {
   },
 };
 
-type GatewaySettings = { shards: string[]; labels?: string | undefined; hostsFile?: string; exposeTopology: boolean; otlpEndpoint?: string | undefined; metrics?: boolean } & Security & {
-  -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number;
-};
+type GatewaySettings = {
+  shards: string[];
+  labels?: string | undefined;
+  hostsFile?: string;
+  exposeTopology: boolean;
+  otlpEndpoint?: string | undefined;
+  metrics?: boolean;
+  hedgeAfter?: number | null;
+  shardTransport?: ShardTransport;
+} & Security & { -readonly [K in keyof typeof GATEWAY_DEFAULTS]: (typeof GATEWAY_DEFAULTS)[K] extends string ? string : number };
 
 export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
@@ -188,6 +225,8 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     maxConnections: s.maxConnections,
     maxDistributionValues: s.maxDistributionValues,
     exposeTopology: s.exposeTopology,
+    hedgeAfter: s.hedgeAfter ?? null,
+    shardTransport: s.shardTransport ?? "stream",
     drainMs: s.drainMs,
     lingerUs: s.lingerUs,
     modelName: s.modelName,

@@ -6,7 +6,14 @@
  * time for another; the last replica gets all that is left. The query fails,
  * naming the range, only when no replica of a range answered: a merge over a
  * subset of ranges is never attempted.
+ *
+ * Hedging (--hedge-after pXX, off by default): when a range's attempt has not
+ * answered after that quantile of the range's recent latency, a second attempt
+ * goes to the next replica; the first answer wins and the other is cancelled.
+ * It bounds the tail a slow (GC, noisy neighbour, SIGSTOPped) replica adds at
+ * the price of at most one extra Partial per range for the slowest queries.
  */
+import { realClock, type Clock, type TimerHandle } from "../../shared/batching/clock.js";
 import { ShardmaxError } from "../../shared/errors.js";
 import { silentLogger, type Logger } from "../../shared/log.js";
 import { noGatewayMetrics, type GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
@@ -14,6 +21,7 @@ import { noTracing, traceHeaders, withSpan, type Tracer } from "../../shared/tra
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { FlatTargets } from "../../shared/math/combine-partials.js";
+import { LatencyQuantile } from "./latency-quantile.js";
 import { ReplicaPicker } from "./replica-picker.js";
 import type { PartialCall, ShardClient } from "./shard-client.js";
 import type { Topology } from "./topology.js";
@@ -35,6 +43,10 @@ export interface FanOutOptions {
   tracer?: Tracer;
   /** Shard call times and retries, by range. */
   metrics?: Pick<GatewayMetrics, "shardCall" | "shardRetry">;
+  /** --hedge-after: the latency quantile (e.g. 0.95) after which a range's Partial also goes to a second replica; null or absent: off. */
+  hedgeAfter?: number | null;
+  /** Schedules the hedges, injectable so tests state "after 5 ms" instead of sleeping. */
+  clock?: Clock;
 }
 
 /** Counters since start, for operators (logs) and the failover drill. */
@@ -49,24 +61,30 @@ export interface FanOutStats {
   failedAttemptMs: number;
   /** Queries run a second time, on a rebuilt topology, after a range ran out of replicas (query-rerun.ts). */
   reruns: number;
+  /** Second attempts started because the first had not answered by the range's latency quantile (--hedge-after). */
+  hedges: number;
+  /** Hedges that answered first (the first attempt was then cancelled). */
+  hedgeWins: number;
 }
 
 /**
  * Errors after which another replica may succeed. CANCELLED is among them
- * because the gateway never cancels its own Partial calls: a cancelled one was
- * cut off by the shard (a forced shutdown). MODEL_MISMATCH: the address now
+ * because the gateway cancels only hedges that lost, whose errors are ignored:
+ * a cancelled one was cut off by the shard (a forced shutdown). MODEL_MISMATCH: the address now
  * serves another head (a pod replaced mid-roll).
  */
 const RETRYABLE = new Set(["UNAVAILABLE", "NOT_READY", "DEADLINE_EXCEEDED", "INTERNAL", "CANCELLED", "MODEL_MISMATCH", "RESOURCE_EXHAUSTED"]);
 
 export class FanOut {
-  readonly stats: FanOutStats = { attempts: 0, retries: 0, unanswered: 0, failedAttemptMs: 0, reruns: 0 };
+  readonly stats: FanOutStats = { attempts: 0, retries: 0, unanswered: 0, failedAttemptMs: 0, reruns: 0, hedges: 0, hedgeWins: 0 };
   private readonly picker = new ReplicaPicker();
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly exposeTopology: boolean;
   private readonly metrics: Pick<GatewayMetrics, "shardCall" | "shardRetry">;
   private readonly tracer: Tracer;
+  private readonly latency: LatencyQuantile | null;
+  private readonly clock: Clock;
 
   constructor(
     private readonly pool: ReplicaPool,
@@ -77,6 +95,8 @@ export class FanOut {
     this.exposeTopology = options.exposeTopology ?? true;
     this.metrics = options.metrics ?? noGatewayMetrics;
     this.tracer = options.tracer ?? noTracing.tracer;
+    this.latency = options.hedgeAfter ? new LatencyQuantile(options.hedgeAfter) : null;
+    this.clock = options.clock ?? realClock;
   }
 
   async partials(
@@ -94,50 +114,114 @@ export class FanOut {
     );
   }
 
-  private async askRange(rangeKey: string, replicas: readonly string[], call: PartialCall, deadline: Date): Promise<BatchPartial> {
+  /**
+   * Attempts on the range's replicas in `order` until one answers. Normally one
+   * at a time (failover); with hedging, a second attempt starts when the first
+   * has not answered after the range's latency quantile, both run, the first
+   * answer wins and the other is cancelled. Either answer is the same exact
+   * partial: a hedge changes who answers, never what.
+   */
+  private askRange(rangeKey: string, replicas: readonly string[], call: PartialCall, deadline: Date): Promise<BatchPartial> {
     const order = this.picker.order(rangeKey, replicas);
     const end = deadline.getTime();
     const failures: string[] = [];
+    const running = new Set<AbortController>();
     let busy = 0;
-    for (let attempt = 0; attempt < order.length; attempt++) {
-      const start = this.now();
-      if (start >= end) break;
-      const address = order[attempt]!;
-      const last = attempt === order.length - 1;
-      const attemptEnd = last ? end : start + (end - start) / (order.length - attempt);
-      this.stats.attempts++;
-      if (attempt > 0) this.stats.retries++;
-      if (attempt > 0) this.metrics.shardRetry(rangeKey);
-      this.picker.begin(address);
-      const started = performance.now();
-      const attributes = { "shardmax.range": rangeKey, "shardmax.attempt": attempt + 1, "shardmax.rows": call.rows };
-      const span = call.trace ? this.tracer.startSpan("shardmax.shard_call", { kind: SpanKind.CLIENT, attributes }, call.trace) : null;
-      try {
-        const answer = await this.pool.client(address).partial(call, new Date(attemptEnd), span ? traceHeaders(withSpan(call.trace!, span)) : undefined);
-        span?.end();
-        call.onRangeTime?.(rangeKey, performance.now() - started);
-        return answer;
-      } catch (err) {
-        const error = ShardmaxError.from(err);
-        span?.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
-        span?.end();
-        if (!RETRYABLE.has(error.code)) throw error;
-        this.stats.failedAttemptMs += this.now() - start;
-        // A full queue is load, not failure; a replica that overran only its share is ejected until its next good Info.
-        if (error.code === "RESOURCE_EXHAUSTED") busy++;
-        else if (error.code !== "DEADLINE_EXCEEDED" || !last) this.pool.markFailed(address, error);
-        failures.push(this.exposeTopology ? `${address}: ${error.code} ${error.message}` : `replica ${attempt + 1} of ${order.length}: ${error.code}`);
-        if (!this.exposeTopology) this.log.warn("replica failed", { range: rangeKey, failed: address, code: error.code, error: error.message });
-        else if (!last) this.log.warn("retrying on another replica", { range: rangeKey, failed: address, code: error.code, error: error.message });
-      } finally {
-        this.metrics.shardCall(rangeKey, (performance.now() - started) / 1000);
-        this.picker.end(address);
+    let next = 0;
+    let done = false;
+    let hedgeTimer: TimerHandle | null = null;
+    return new Promise<BatchPartial>((resolve, reject) => {
+      const settle = (outcome: () => void) => {
+        done = true;
+        if (hedgeTimer !== null) this.clock.clearTimeout(hedgeTimer);
+        for (const loser of running) loser.abort();
+        running.clear();
+        outcome();
+      };
+      const giveUp = () => settle(() => reject(this.unanswered(rangeKey, end, failures, busy)));
+      /** Starts the next replica's attempt; false when none is left or the time is up. */
+      const launch = (hedge: boolean): boolean => {
+        const start = this.now();
+        if (start >= end || next >= order.length) return false;
+        const attempt = next++;
+        const address = order[attempt]!;
+        const last = attempt === order.length - 1;
+        const attemptEnd = last ? end : start + (end - start) / (order.length - attempt);
+        this.stats.attempts++;
+        if (hedge) this.stats.hedges++;
+        else if (attempt > 0) {
+          this.stats.retries++;
+          this.metrics.shardRetry(rangeKey);
+        }
+        this.picker.begin(address);
+        const abort = new AbortController();
+        running.add(abort);
+        const started = performance.now();
+        const attributes = { "shardmax.range": rangeKey, "shardmax.attempt": attempt + 1, "shardmax.hedge": hedge, "shardmax.rows": call.rows };
+        const span = call.trace ? this.tracer.startSpan("shardmax.shard_call", { kind: SpanKind.CLIENT, attributes }, call.trace) : null;
+        const metadata = span ? traceHeaders(withSpan(call.trace!, span)) : undefined;
+        const ended = (code: string | null) => {
+          if (code !== null) span?.setStatus({ code: SpanStatusCode.ERROR, message: code });
+          span?.end();
+          this.metrics.shardCall(rangeKey, (performance.now() - started) / 1000);
+        };
+        this.send(address, call, new Date(attemptEnd), abort.signal, metadata).then(
+          (partial) => {
+            this.picker.end(address);
+            running.delete(abort);
+            ended(null);
+            if (done) return;
+            call.onRangeTime?.(rangeKey, performance.now() - started);
+            this.latency?.record(rangeKey, this.now() - start);
+            if (hedge) this.stats.hedgeWins++;
+            settle(() => resolve(partial));
+          },
+          (err: unknown) => {
+            this.picker.end(address);
+            running.delete(abort);
+            const error = ShardmaxError.from(err);
+            ended(error.code);
+            if (done) return;
+            if (!RETRYABLE.has(error.code)) return settle(() => reject(error));
+            this.stats.failedAttemptMs += this.now() - start;
+            // A full queue is load, not failure; a replica that overran only its share is ejected until its next good Info.
+            if (error.code === "RESOURCE_EXHAUSTED") busy++;
+            else if (error.code !== "DEADLINE_EXCEEDED" || !last) this.pool.markFailed(address, error);
+            failures.push(this.exposeTopology ? `${address}: ${error.code} ${error.message}` : `replica ${attempt + 1} of ${order.length}: ${error.code}`);
+            const more = next < order.length;
+            if (!this.exposeTopology) this.log.warn("replica failed", { range: rangeKey, failed: address, code: error.code, error: error.message });
+            else if (more) this.log.warn("retrying on another replica", { range: rangeKey, failed: address, code: error.code, error: error.message });
+            // A hedge still running may yet answer; otherwise fail over to the next replica.
+            if (running.size === 0 && !launch(false)) giveUp();
+          },
+        );
+        return true;
+      };
+      if (!launch(false)) return giveUp();
+      const after = order.length > 1 ? this.latency?.ms(rangeKey) : undefined;
+      if (after != null) {
+        hedgeTimer = this.clock.setTimeout(() => {
+          hedgeTimer = null;
+          if (!done && running.size > 0) launch(true);
+        }, after);
       }
+    });
+  }
+
+  /** One attempt; a synchronous throw (no client for the address) becomes its rejection. */
+  private send(address: string, call: PartialCall, attemptEnd: Date, signal: AbortSignal, metadata?: Record<string, string>): Promise<BatchPartial> {
+    try {
+      return this.pool.client(address).partial(call, attemptEnd, signal, metadata);
+    } catch (err) {
+      return Promise.reject(err);
     }
+  }
+
+  private unanswered(rangeKey: string, end: number, failures: string[], busy: number): ShardmaxError {
     this.stats.unanswered++;
     const why = failures.join("; ") || "no attempt was made";
-    if (this.now() >= end) throw new ShardmaxError("DEADLINE_EXCEEDED", `range ${rangeKey} did not answer within the deadline (${why})`);
-    if (busy > 0 && busy === failures.length) throw new ShardmaxError("RESOURCE_EXHAUSTED", `range ${rangeKey}: every replica is at capacity (${why})`);
-    throw new ShardmaxError("UNAVAILABLE", `range ${rangeKey} has no shard that can answer (${why})`);
+    if (this.now() >= end) return new ShardmaxError("DEADLINE_EXCEEDED", `range ${rangeKey} did not answer within the deadline (${why})`);
+    if (busy > 0 && busy === failures.length) return new ShardmaxError("RESOURCE_EXHAUSTED", `range ${rangeKey}: every replica is at capacity (${why})`);
+    return new ShardmaxError("UNAVAILABLE", `range ${rangeKey} has no shard that can answer (${why})`);
   }
 }

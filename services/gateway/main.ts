@@ -30,6 +30,7 @@ import { channelCredentials, PemFiles, type DialTls, type ServingTls } from "../
 import { ApiKeys } from "./api-keys.js";
 import { Gatekeeper } from "./auth.js";
 import { KeyQuota, type KeyRateLimit } from "./key-quota.js";
+import type { ShardTransport } from "./shard-client.js";
 
 export interface GatewayConfig {
   /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
@@ -61,6 +62,10 @@ export interface GatewayConfig {
   drainMs: number;
   /** After a coalesced batch is answered, how long the next may wait for its callers' next queries (coalescer.ts). */
   lingerUs: number;
+  /** --hedge-after: latency quantile in (0, 1) after which a range's Partial also goes to a second replica; null: off. */
+  hedgeAfter?: number | null;
+  /** --shard-transport: Partials on one PartialStream per shard, or unary calls. */
+  shardTransport?: ShardTransport;
   /** A label file (text, one per line) or tokenizer.json, or a folder holding one; unset: no labels. */
   labels?: string;
   /** The model's name on the Open Inference Protocol (REST /v2, gRPC inference); default "shardmax". */
@@ -123,17 +128,15 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
     log: log.child("shards"),
     exposeTopology: config.exposeTopology,
     channel: security.channel,
+    shardTransport: config.shardTransport,
   });
   const registry = config.registry ?? createRegistry();
   const tracing = createTracing(config.otlpEndpoint, "shardmax-gateway");
   const metrics = config.metrics === false ? noGatewayMetrics : gatewayMetrics(registry);
   metrics.watch(() => topologyGauges(shardSet.topology));
   // Concurrent queries share one Partial per range (coalescer.ts).
-  const fanOut = new CoalescingFanOut(new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, metrics, tracer: tracing.tracer }), {
-    ...COALESCER_DEFAULTS,
-    lingerUs: config.lingerUs,
-    observer: metrics.coalesce,
-  });
+  const ranges = new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, metrics, tracer: tracing.tracer, hedgeAfter: config.hedgeAfter });
+  const fanOut = new CoalescingFanOut(ranges, { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs, observer: metrics.coalesce });
   // At most two worst-case answers are built at once: what the memory arithmetic in the README assumes.
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
   const base = { shardSet, fanOut, limits: config.limits, deadlineMs: config.deadlineMs, labels, admission, exposeTopology: config.exposeTopology };
@@ -200,7 +203,7 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
       shardSet.close();
       await tracing.shutdown();
       security.close();
-      log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
+      log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, hedges: fanOut.stats.hedges, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
     },
   };
 }

@@ -12,6 +12,7 @@ import type { RowOptions } from "../../shared/math/row-options.js";
 import { toBytes } from "../../shared/tensor-bytes.js";
 import type { LogitsChunkMessage, PartialRequest, PartialResponseMessage, ShardInfoMessage, ShardStub } from "../../shared/grpc/messages.js";
 import type { Context } from "../../shared/tracing/tracing.js";
+import { PartialStreamClient } from "./partial-stream-client.js";
 
 export interface ShardInfo {
   rangeStart: number;
@@ -57,14 +58,19 @@ export interface ShardChannel {
   options: grpc.ChannelOptions;
 }
 
+/** How Partials travel to a shard: many on one PartialStream (the default), or one unary call each. */
+export type ShardTransport = "stream" | "unary";
+
 export class ShardClient {
   private readonly client: ShardStub;
+  private readonly stream: PartialStreamClient | null;
 
   constructor(
     readonly address: string,
     maxMessageBytes: number,
     /** One for every shard (shared/grpc/tls.ts channelCredentials); unset: plaintext. */
     channel?: ShardChannel,
+    transport: ShardTransport = "stream",
   ) {
     const Ctor = shardmaxProto().Shard;
     this.client = new Ctor(address, channel?.credentials ?? grpc.credentials.createInsecure(), {
@@ -74,25 +80,40 @@ export class ShardClient {
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 1000,
     });
+    this.stream =
+      transport === "stream"
+        ? new PartialStreamClient(address, {
+            open: () => this.client.partialStream({}),
+            unary: (request, deadline, signal, metadata) => this.unaryPartial(request, deadline, signal, metadata),
+          })
+        : null;
+  }
+
+  /** Streams opened to this shard so far (0 with unary transport). */
+  get streamsOpened(): number {
+    return this.stream?.opened ?? 0;
   }
 
   info(deadlineMs: number): Promise<ShardInfo> {
     return unary<ShardInfoMessage>((done) => this.client.info({}, { deadline: new Date(Date.now() + deadlineMs) }, done));
   }
 
-  /** `headers` go as call metadata (a trace's `traceparent`). */
-  async partial(request: PartialCall, deadline: Date, headers?: Record<string, string>): Promise<BatchPartial> {
+  /**
+   * One Partial; `signal` cancels it (a hedge that lost), with the shard's work dropped. `metadata` (e.g. a
+   * traceparent) rides in the stream message, or as gRPC metadata on a unary call.
+   */
+  async partial(request: PartialCall, deadline: Date, signal?: AbortSignal, metadata: Record<string, string> = {}): Promise<BatchPartial> {
     const message: PartialRequest = {
-        rows: request.rows,
-        dim: request.dim,
-        hidden: toBytes(request.hidden),
-        topK: request.topK,
-        ...encodeOptions(request.options),
-        targetCounts: Array.from(request.targetCounts),
-        targetIds: toBytes(request.targetIds),
-        fingerprint: request.fingerprint,
+      rows: request.rows,
+      dim: request.dim,
+      hidden: toBytes(request.hidden),
+      topK: request.topK,
+      ...encodeOptions(request.options),
+      targetCounts: Array.from(request.targetCounts),
+      targetIds: toBytes(request.targetIds),
+      fingerprint: request.fingerprint,
     };
-    const response = await unary<PartialResponseMessage>((done) => this.client.partial(message, metadataOf(headers), { deadline }, done));
+    const response = await (this.stream ? this.stream.call(message, deadline, signal, metadata) : this.unaryPartial(message, deadline, signal, metadata));
     if (response.fingerprint !== request.fingerprint) throw new ShardmaxError("INTERNAL", "a shard sent a partial of another head than asked");
     return decodePartialColumns(response, { rows: request.rows, k: request.topK, targetCounts: request.targetCounts, options: request.options });
   }
@@ -110,15 +131,25 @@ export class ShardClient {
   }
 
   close(): void {
+    this.stream?.close();
     this.client.close();
   }
 
-}
-
-function metadataOf(headers: Record<string, string> | undefined): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  for (const [key, value] of Object.entries(headers ?? {})) metadata.set(key, value);
-  return metadata;
+  /** One unary Partial; `signal` cancels the call. */
+  private unaryPartial(request: PartialRequest, deadline: Date, signal?: AbortSignal, metadata: Record<string, string> = {}): Promise<PartialResponseMessage> {
+    if (signal?.aborted) return Promise.reject(new ShardmaxError("CANCELLED", "the Partial was cancelled by the gateway"));
+    return new Promise((resolve, reject) => {
+      const sent = new grpc.Metadata();
+      for (const [key, value] of Object.entries(metadata)) sent.set(key, value);
+      const call = this.client.partial(request, sent, { deadline }, (err, response) => {
+        signal?.removeEventListener("abort", cancel);
+        if (err) reject(err);
+        else resolve(response!);
+      });
+      const cancel = () => call.cancel();
+      signal?.addEventListener("abort", cancel, { once: true });
+    });
+  }
 }
 
 function unary<T>(start: (done: (err: grpc.ServiceError | null, response?: T) => void) => void): Promise<T> {

@@ -7,7 +7,7 @@
  */
 import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
-import { ShardClient, type ShardChannel } from "./shard-client.js";
+import { ShardClient, type ShardChannel, type ShardTransport } from "./shard-client.js";
 import { buildTopology, type AddressState, type Topology } from "./topology.js";
 
 export interface ShardSetOptions {
@@ -25,6 +25,8 @@ export interface ShardSetOptions {
   retireAfterMs?: number;
   /** TLS to the shards (shared/grpc/tls.ts); unset: plaintext. */
   channel?: ShardChannel | undefined;
+  /** How Partials travel to the shards (shard-client.ts); a PartialStream per address by default. */
+  shardTransport?: ShardTransport | undefined;
 }
 
 const DEFAULT_RETIRE_AFTER_MS = 10_000;
@@ -98,7 +100,7 @@ export class ShardSet {
       if (this.states.has(address)) continue;
       clearTimeout(this.retiring.get(address));
       this.retiring.delete(address);
-      if (!this.clients.has(address)) this.clients.set(address, new ShardClient(address, this.options.maxMessageBytes, this.options.channel));
+      if (!this.clients.has(address)) this.clients.set(address, new ShardClient(address, this.options.maxMessageBytes, this.options.channel, this.options.shardTransport));
       this.states.set(address, { address, info: null, healthy: false, error: null });
     }
     const vanished = [...this.states.keys()].filter((address) => !addresses.includes(address));

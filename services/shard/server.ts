@@ -25,6 +25,7 @@ import { ByteBudget } from "./byte-budget.js";
 import type { LogitsBatch } from "./session.js";
 import type { Tracing } from "../../shared/tracing/tracing.js";
 import { shardSpans } from "./shard-spans.js";
+import { servePartialStream, type PartialStreamRequestMessage, type PartialStreamResponse, type ServedStream } from "./partial-stream.js";
 
 /** What the server needs of a loaded shard; a batcher over the session provides `run`. */
 export interface LoadedShard {
@@ -55,6 +56,8 @@ export interface ShardServerOptions {
 }
 
 const SERVICE_NAME = "shardmax.v1.Shard";
+/** Partials of one PartialStream in the shard at once; past it the stream is not read (HTTP/2 flow control). */
+export const STREAM_MAX_PENDING = 64;
 /**
  * Health service name that is SERVING for as long as the process answers at
  * all — while loading and while draining too — for a liveness probe. Readiness
@@ -68,6 +71,8 @@ export class ShardServer {
   private shard: LoadedShard | null = null;
   private readonly logitsBudget = new ByteBudget(BUDGET_BYTES);
   private loadingNote = "loading";
+  private readonly streams = new Set<ServedStream>();
+  private draining = false;
 
   constructor(private readonly options: ShardServerOptions) {
     this.server = new grpc.Server(messageLimits(options.maxMessageBytes));
@@ -75,7 +80,8 @@ export class ShardServer {
     addReflection(this.server, [{ definition: shardmaxDefinition(), names: ["shardmax.v1.Shard"] }]);
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
-      partial: this.unary((request: PartialRequestFields, signal, metadata) => this.partial(request, signal, metadata), options.metrics ?? noShardMetrics),
+      partial: this.unary((request: PartialRequestFields, signal, metadata) => this.partial(request, signal, headersOf(metadata)), options.metrics ?? noShardMetrics),
+      partialStream: (call: grpc.ServerDuplexStream<PartialStreamRequestMessage, PartialStreamResponse>) => this.partialStream(call),
       logits: (call: grpc.ServerWritableStream<LogitsRequestMessage, object>) => {
         if (this.shard) void streamLogits(call, this.shard, this.options, this.logitsBudget);
         else call.emit("error", toServiceError(new ShardmaxError("UNAVAILABLE", `shard is not ready: ${this.loadingNote}`)));
@@ -120,6 +126,8 @@ export class ShardServer {
   /** Stops taking calls, lets in-flight ones finish (up to graceMs), then closes. */
   async shutdown(graceMs: number): Promise<void> {
     this.setServing(false);
+    this.draining = true;
+    for (const stream of this.streams) stream.drain();
     await Promise.all([drainWithin(this.server, graceMs), this.healthServer ? drainWithin(this.healthServer, graceMs) : null]);
     this.tls?.close();
   }
@@ -148,6 +156,32 @@ export class ShardServer {
     };
   }
 
+  private partialStream(call: grpc.ServerDuplexStream<PartialStreamRequestMessage, PartialStreamResponse>): void {
+    // Per-Partial metadata (the stream message's `metadata`, e.g. a traceparent) is the third argument of the run callback.
+    const metrics = this.options.metrics ?? noShardMetrics;
+    const run = (request: PartialRequestFields, signal: AbortSignal, headers: Record<string, string>) =>
+      this.partial(request, signal, headers).then(
+        (answer) => {
+          metrics.request("OK");
+          return answer;
+        },
+        (err: unknown) => {
+          metrics.request(ShardmaxError.from(err).code);
+          throw err;
+        },
+      );
+    const served = servePartialStream(call, run, {
+      maxPending: STREAM_MAX_PENDING,
+      onInternal: (error) => this.options.log.error("partial failed", { error: error.message }),
+    });
+    if (this.draining) served.drain();
+    this.streams.add(served);
+    const forget = () => this.streams.delete(served);
+    call.once("finish", forget);
+    call.once("cancelled", forget);
+    call.once("error", forget);
+  }
+
   private loaded(): LoadedShard {
     if (!this.shard) throw new ShardmaxError("UNAVAILABLE", `shard is not ready: ${this.loadingNote}`);
     return this.shard;
@@ -168,10 +202,10 @@ export class ShardServer {
     };
   }
 
-  private async partial(request: PartialRequestFields, signal: AbortSignal, metadata: grpc.Metadata): Promise<object> {
+  private async partial(request: PartialRequestFields, signal: AbortSignal, headers: Record<string, string>): Promise<object> {
     const shard = this.loaded();
     const call = decodePartialRequest(request, shard, this.options);
-    const traced = this.options.tracing?.enabled && metadata.get("traceparent").length > 0 ? shardSpans(this.options.tracing.tracer, metadata, call.rows) : null;
+    const traced = this.options.tracing?.enabled && headers.traceparent ? shardSpans(this.options.tracing.tracer, headers, call.rows) : null;
     try {
       const result = await shard.run(call, signal, traced?.started);
       return { rows: result.rows, k: result.k, ...encodePartialColumns(result), fingerprint: shard.fingerprint };
@@ -182,4 +216,11 @@ export class ShardServer {
       traced?.end();
     }
   }
+}
+
+/** A call's metadata as the plain text headers a trace context is read from. */
+function headersOf(metadata: grpc.Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata.getMap())) if (typeof value === "string") out[key] = value;
+  return out;
 }

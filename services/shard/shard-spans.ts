@@ -5,7 +5,6 @@
  * (from leaving the queue to the answer: the batch's run, and the next runs
  * for a call cut across batches).
  */
-import * as grpc from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { contextFromHeaders, withSpan, type Tracer } from "../../shared/tracing/tracing.js";
 
@@ -16,12 +15,9 @@ export interface ShardSpans {
   end(): void;
 }
 
-export function shardSpans(tracer: Tracer, metadata: grpc.Metadata, rows: number): ShardSpans {
-  const header = (key: string) => {
-    const value = metadata.get(key)[0];
-    return typeof value === "string" ? value : undefined;
-  };
-  const parent = contextFromHeaders(header);
+/** `headers`: the call's metadata (unary) or the stream message's per-Partial metadata. */
+export function shardSpans(tracer: Tracer, headers: Record<string, string>, rows: number): ShardSpans {
+  const parent = contextFromHeaders((key) => headers[key]);
   const arrived = wallMs();
   const span = tracer.startSpan("shardmax.shard.partial", { kind: SpanKind.SERVER, attributes: { "shardmax.rows": rows }, startTime: arrived }, parent);
   const inside = withSpan(parent, span);

@@ -26,3 +26,5 @@ export type { ModelInferRequest__Output as ModelInferRequestMessage } from "./ge
 export type { ModelInferResponse } from "./generated/inference/ModelInferResponse.js";
 export type { ModelMetadataRequest__Output as ModelMetadataRequestMessage } from "./generated/inference/ModelMetadataRequest.js";
 export type { ModelReadyRequest__Output as ModelReadyRequestMessage } from "./generated/inference/ModelReadyRequest.js";
+export type { PartialStreamRequest, PartialStreamRequest__Output as PartialStreamRequestMessage } from "./generated/shardmax/v1/PartialStreamRequest.js";
+export type { PartialStreamResponse, PartialStreamResponse__Output as PartialStreamResponseMessage } from "./generated/shardmax/v1/PartialStreamResponse.js";

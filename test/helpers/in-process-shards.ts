@@ -11,6 +11,7 @@ import { ShardSession } from "../../services/shard/session.js";
 import type { ServingTls } from "../../shared/grpc/tls.js";
 import { silentLogger } from "../../shared/log.js";
 import { ClassRange } from "../../shared/ranges.js";
+import type { BatchPartial } from "../../shared/math/partial.js";
 import type { Head } from "./reference-softmax.js";
 
 export interface InProcessShards {
@@ -18,10 +19,17 @@ export interface InProcessShards {
   stop(): Promise<void>;
 }
 
-export async function startInProcessShards(head: Head, ranges: [number, number][], options: { blockRows?: number; maxRows?: number; tls?: ServingTls } = {}): Promise<InProcessShards> {
+/** Wraps a shard's run, e.g. to stall one replica as a SIGSTOPped process would (index: the shard's place in `ranges`). */
+export type RunWrapper = (index: number, run: () => Promise<BatchPartial>, signal: AbortSignal) => Promise<BatchPartial>;
+
+export async function startInProcessShards(
+  head: Head,
+  ranges: [number, number][],
+  options: { blockRows?: number; maxRows?: number; tls?: ServingTls; wrapRun?: RunWrapper } = {},
+): Promise<InProcessShards> {
   const maxRows = options.maxRows ?? 256;
   const started = await Promise.all(
-    ranges.map(async ([start, end]) => {
+    ranges.map(async ([start, end], index) => {
       const range = ClassRange.of(start, end);
       const weights = {
         rows: range.size,
@@ -41,7 +49,7 @@ export async function startInProcessShards(head: Head, ranges: [number, number][
         dtype: "F32",
         hasBias: true,
         source: "test",
-        run: (call, signal) => batcher.run(call, signal),
+        run: (call, signal) => (options.wrapRun ? options.wrapRun(index, () => batcher.run(call, signal), signal) : batcher.run(call, signal)),
         logits: (batch) => session.logits(batch),
       });
       return { address: `127.0.0.1:${port}`, server, session };

@@ -99,6 +99,8 @@ describe("usage errors exit 2 and name the flag", () => {
     ["--deadline-ms -1", ["gateway", "--shards", "127.0.0.1:1", "--deadline-ms", "-1"], "--deadline-ms"],
     ["--deadline-ms=-1", ["gateway", "--shards", "127.0.0.1:1", "--deadline-ms=-1"], "--deadline-ms"],
     ["--linger-us -1", ["gateway", "--shards", "127.0.0.1:1", "--linger-us", "-1"], "--linger-us"],
+    ["--hedge-after 95", ["gateway", "--shards", "127.0.0.1:1", "--hedge-after", "95"], "--hedge-after"],
+    ["--shard-transport tcp", ["gateway", "--shards", "127.0.0.1:1", "--shard-transport", "tcp"], "--shard-transport"],
     ["--max-distribution-values 0", ["gateway", "--shards", "127.0.0.1:1", "--max-distribution-values", "0"], "--max-distribution-values"],
     ["--shards missing", ["gateway"], "--shards"],
     ["--shards with a bad address", ["gateway", "--shards", "127.0.0.1:1,[::1]:70000"], "--shards"],
@@ -122,6 +124,12 @@ describe("usage errors exit 2 and name the flag", () => {
     const { code, stderr } = await run(["shard", "--weights", "w"], { SHARDMAX_SHARD: "7/2" });
     expect(code).toBe(2);
     expect(stderr).toMatch(/^shardmax: SHARDMAX_SHARD="7\/2" \(for --shard\): .*I\/N/);
+  });
+
+  it("refuses a hedge quantile that is not a percentile in (0, 100), from the env var too", async () => {
+    const { code, stderr } = await run(["gateway", "--shards", "127.0.0.1:1"], { SHARDMAX_HEDGE_AFTER: "p100" });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^shardmax: SHARDMAX_HEDGE_AFTER="p100" \(for --hedge-after\): expected off or pNN/);
   });
 });
 

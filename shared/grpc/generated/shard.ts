@@ -6,6 +6,8 @@ import type { LogitsChunk as _shardmax_v1_LogitsChunk, LogitsChunk__Output as _s
 import type { LogitsRequest as _shardmax_v1_LogitsRequest, LogitsRequest__Output as _shardmax_v1_LogitsRequest__Output } from './shardmax/v1/LogitsRequest.js';
 import type { PartialRequest as _shardmax_v1_PartialRequest, PartialRequest__Output as _shardmax_v1_PartialRequest__Output } from './shardmax/v1/PartialRequest.js';
 import type { PartialResponse as _shardmax_v1_PartialResponse, PartialResponse__Output as _shardmax_v1_PartialResponse__Output } from './shardmax/v1/PartialResponse.js';
+import type { PartialStreamRequest as _shardmax_v1_PartialStreamRequest, PartialStreamRequest__Output as _shardmax_v1_PartialStreamRequest__Output } from './shardmax/v1/PartialStreamRequest.js';
+import type { PartialStreamResponse as _shardmax_v1_PartialStreamResponse, PartialStreamResponse__Output as _shardmax_v1_PartialStreamResponse__Output } from './shardmax/v1/PartialStreamResponse.js';
 import type { ShardClient as _shardmax_v1_ShardClient, ShardDefinition as _shardmax_v1_ShardDefinition } from './shardmax/v1/Shard.js';
 import type { ShardInfo as _shardmax_v1_ShardInfo, ShardInfo__Output as _shardmax_v1_ShardInfo__Output } from './shardmax/v1/ShardInfo.js';
 
@@ -21,6 +23,8 @@ export interface ProtoGrpcType {
       LogitsRequest: MessageTypeDefinition<_shardmax_v1_LogitsRequest, _shardmax_v1_LogitsRequest__Output>
       PartialRequest: MessageTypeDefinition<_shardmax_v1_PartialRequest, _shardmax_v1_PartialRequest__Output>
       PartialResponse: MessageTypeDefinition<_shardmax_v1_PartialResponse, _shardmax_v1_PartialResponse__Output>
+      PartialStreamRequest: MessageTypeDefinition<_shardmax_v1_PartialStreamRequest, _shardmax_v1_PartialStreamRequest__Output>
+      PartialStreamResponse: MessageTypeDefinition<_shardmax_v1_PartialStreamResponse, _shardmax_v1_PartialStreamResponse__Output>
       Shard: SubtypeConstructor<typeof grpc.Client, _shardmax_v1_ShardClient> & { service: _shardmax_v1_ShardDefinition }
       ShardInfo: MessageTypeDefinition<_shardmax_v1_ShardInfo, _shardmax_v1_ShardInfo__Output>
     }

@@ -86,7 +86,7 @@ describe("retries", () => {
     const fanOut = new FanOut(replicas, { now: () => now });
     await expect(fanOut.partials(topology(["a", "b", "c"]), call, routed, new Date(1000 + 900))).rejects.toMatchObject({ code: "DEADLINE_EXCEEDED" });
     expect(calls.map((c) => c.deadline - 1000)).toEqual([300, 600, 900]);
-    expect(fanOut.stats).toEqual({ attempts: 3, retries: 2, unanswered: 1, failedAttemptMs: 900, reruns: 0 });
+    expect(fanOut.stats).toEqual({ attempts: 3, retries: 2, unanswered: 1, failedAttemptMs: 900, reruns: 0, hedges: 0, hedgeWins: 0 });
     // Slower than its share while others remained: ejected until its next good Info; the last one was given the whole deadline.
     expect(failed).toEqual(["a", "b"]);
   });

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardClient } from "../../../services/gateway/shard-client.js";
+import { ShardmaxError } from "../../../shared/errors.js";
 import { defaultOptions, type RowOptions } from "../../../shared/math/row-options.js";
 import { startInProcessShards, type InProcessShards } from "../../helpers/in-process-shards.js";
 import { randomHead } from "../../helpers/reference-softmax.js";
@@ -15,19 +16,23 @@ const D = 4;
 const head = randomHead(41, V, D);
 let shards: InProcessShards;
 let client: ShardClient;
+/** The same shard over unary Partial calls (the stream is `client`'s default): each refusal must read the same on both. */
+let unaryClient: ShardClient;
 
 beforeAll(async () => {
   shards = await startInProcessShards(head, [[0, V]]);
   client = new ShardClient(shards.addresses[0]!, 16 << 20);
+  unaryClient = new ShardClient(shards.addresses[0]!, 16 << 20, undefined, "unary");
 });
 
 afterAll(async () => {
   client?.close();
+  unaryClient?.close();
   await shards?.stop();
 });
 
-const call = (rows: number, options: Partial<RowOptions>) =>
-  client.partial(
+const call = (rows: number, options: Partial<RowOptions>, via: ShardClient = client) =>
+  via.partial(
     { rows, dim: D, hidden: new Float32Array(rows * D).fill(0.5), topK: 3, options: { ...defaultOptions(), ...options }, targetCounts: new Uint32Array(rows), targetIds: new Uint32Array(0), fingerprint: "sha256:test-head" },
     new Date(Date.now() + 10_000),
   );
@@ -43,7 +48,11 @@ describe("per-row options at the shard", () => {
     ["a column of the wrong length", { temperatures: Float64Array.of(1, 2) }, /temperatures: has 2 values for 1 rows/],
     ["point logits that do not match the counts", { pointCounts: Uint32Array.of(2), pointLogits: Float32Array.of(1), pointIds: Uint32Array.of(1, 2) }, /point_logits/],
   ])("refuses %s, naming it", async (_, options, message) => {
-    await expect(call(1, options)).rejects.toMatchObject({ code: 3, details: expect.stringMatching(message) });
+    for (const via of [client, unaryClient]) {
+      const refused = await call(1, options, via).then(() => null, (e: unknown) => ShardmaxError.from(e));
+      expect(refused?.code).toBe("INVALID_ARGUMENT");
+      expect(refused?.message).toMatch(message);
+    }
   });
 
   it("answers a sampled call with one chain per draw, and keeps serving after the refusals", async () => {
