@@ -4,7 +4,7 @@
  * is kept as a tail for errors. Peak and current resident memory come from
  * /proc/<pid>/status (VmHWM, VmRSS), read before the process is stopped.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
@@ -78,7 +78,7 @@ export class BenchChild {
 
   /** One line to the child's stdin (the event-loop probe takes commands this way). */
   send(line: string): void {
-    this.process.stdin!.write(line + "\n");
+    this.process.stdin!.write(`${line}\n`);
   }
 
   memory(): Memory {
@@ -99,7 +99,7 @@ export class BenchChild {
 
 /** For the bench's own child scripts: one JSON event per line on stdout. */
 export function emit(event: BenchEvent): void {
-  process.stdout.write(JSON.stringify(event) + "\n");
+  process.stdout.write(`${JSON.stringify(event)}\n`);
 }
 
 /** For child scripts: serve until SIGTERM/SIGINT or until the parent's stdin pipe closes. */

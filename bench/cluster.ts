@@ -5,13 +5,13 @@
  * code as `shardmax local --tls`). A shard can be killed and started again on
  * its port; every process's RSS can be read from /proc.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { ShardmaxClient, type ClientOptions } from "../sdk/index.js";
-import { makeThrowawayCerts, type CertFiles } from "../services/cli/throwaway-certs.js";
+import { type ClientOptions, ShardmaxClient } from "../sdk/index.js";
+import { type CertFiles, makeThrowawayCerts } from "../services/cli/throwaway-certs.js";
 import { packageRoot } from "../shared/package-root.js";
 
 export type Security = "plaintext" | "tls" | "mtls";
@@ -54,7 +54,18 @@ export class Cluster {
   }
 
   private shardArgs(index: number, port: number): string[] {
-    const args = ["shard", "--weights", this.spec.weights, "--shard", `${index}/${this.spec.shards}`, "--listen", `127.0.0.1:${port}`, "--threads", String(this.spec.threads), "--events"];
+    const args = [
+      "shard",
+      "--weights",
+      this.spec.weights,
+      "--shard",
+      `${index}/${this.spec.shards}`,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--threads",
+      String(this.spec.threads),
+      "--events",
+    ];
     const c = this.certs;
     if (c) args.push("--tls-cert", c.serverCert, "--tls-key", c.serverKey);
     if (c && this.spec.security === "mtls") args.push("--tls-client-ca", c.caCert);

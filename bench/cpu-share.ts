@@ -90,7 +90,13 @@ export function cpuUse(pids: () => readonly number[]): () => CpuUse {
 }
 
 /** Waits (up to maxWaitMs) until others used less than `share` of the CPU for a whole `windowMs`; returns the last share seen. */
-export async function waitForQuiet(pids: () => readonly number[], share: number, windowMs: number, maxWaitMs: number, onWait: (seen: number) => void): Promise<number> {
+export async function waitForQuiet(
+  pids: () => readonly number[],
+  share: number,
+  windowMs: number,
+  maxWaitMs: number,
+  onWait: (seen: number) => void,
+): Promise<number> {
   const giveUp = Date.now() + maxWaitMs;
   for (;;) {
     const measure = foreignCpu(pids);

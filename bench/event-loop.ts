@@ -7,12 +7,12 @@
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
-import { packageRoot } from "../shared/package-root.js";
 import { ShardClient } from "../services/gateway/shard-client.js";
+import { defaultOptions } from "../shared/math/row-options.js";
+import { packageRoot } from "../shared/package-root.js";
 import { BenchChild } from "./child-process.js";
 import { hiddenPool, percentile } from "./load.js";
 import type { HeadPlan } from "./plan.js";
-import { defaultOptions } from "../shared/math/row-options.js";
 
 export interface EventLoopResult {
   inference: "worker" | "main";
@@ -26,7 +26,13 @@ type HealthClient = grpc.Client & {
   check(request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: { status: string }) => void): void;
 };
 
-export async function measureEventLoop(head: HeadPlan, inference: "worker" | "main", concurrency: number, measureMs: number, threads: number): Promise<EventLoopResult> {
+export async function measureEventLoop(
+  head: HeadPlan,
+  inference: "worker" | "main",
+  concurrency: number,
+  measureMs: number,
+  threads: number,
+): Promise<EventLoopResult> {
   const probe = new BenchChild(`event-loop probe (${inference})`, join(packageRoot(), "dist", "bench", "probes", "event-loop.js"), [
     "--weights",
     head.weights,
@@ -49,7 +55,16 @@ export async function measureEventLoop(head: HeadPlan, inference: "worker" | "ma
     const flood = async (caller: number) => {
       for (let i = caller; performance.now() < end; i += concurrency) {
         const row = i % 64;
-        const call = { rows: 1, dim: head.dim, hidden: pool.subarray(row * head.dim, (row + 1) * head.dim), topK: 10, options: defaultOptions(), targetCounts: new Uint32Array(1), targetIds: new Uint32Array(0), fingerprint };
+        const call = {
+          rows: 1,
+          dim: head.dim,
+          hidden: pool.subarray(row * head.dim, (row + 1) * head.dim),
+          topK: 10,
+          options: defaultOptions(),
+          targetCounts: new Uint32Array(1),
+          targetIds: new Uint32Array(0),
+          fingerprint,
+        };
         await shard.partial(call, new Date(Date.now() + 60_000));
         partials++;
       }

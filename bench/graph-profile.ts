@@ -6,19 +6,31 @@
  *
  *   npm run build && node dist/bench/graph-profile.js --rows 131072 --dim 128 --batch 64
  */
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import ort from "onnxruntime-node";
-import { augmentInPlace, augmentedLength } from "../services/shard/augmented-block.js";
-import { INPUTS, externalData, partialGraph } from "../services/shard/partial-graph.js";
+import { augmentedLength, augmentInPlace } from "../services/shard/augmented-block.js";
+import { externalData, INPUTS, partialGraph } from "../services/shard/partial-graph.js";
 import { cpuSessionOptions } from "../shared/onnx/session-options.js";
 
 const { values } = parseArgs({
-  options: { rows: { type: "string", default: "131072" }, dim: { type: "string", default: "128" }, batch: { type: "string", default: "64" }, threads: { type: "string", default: "2" }, runs: { type: "string", default: "11" } },
+  options: {
+    rows: { type: "string", default: "131072" },
+    dim: { type: "string", default: "128" },
+    batch: { type: "string", default: "64" },
+    threads: { type: "string", default: "2" },
+    runs: { type: "string", default: "11" },
+  },
 });
-const [rows, dim, batch, threads, runs] = [values.rows, values.dim, values.batch, values.threads, values.runs].map(Number) as [number, number, number, number, number];
+const [rows, dim, batch, threads, runs] = [values.rows, values.dim, values.batch, values.threads, values.runs].map(Number) as [
+  number,
+  number,
+  number,
+  number,
+  number,
+];
 
 const PREFIX = `shardmax-profile-${process.pid}`;
 const buffer = new Float32Array(augmentedLength(rows, dim));
@@ -32,7 +44,11 @@ const session = await ort.InferenceSession.create(partialGraph({ rows, dim }), {
 });
 const width = dim + 1;
 const feeds = {
-  [INPUTS.hidden]: new ort.Tensor("float32", Float32Array.from({ length: batch * width }, (_, i) => (i % width === dim ? 1 : Math.sin(i))), [batch, width]),
+  [INPUTS.hidden]: new ort.Tensor(
+    "float32",
+    Float32Array.from({ length: batch * width }, (_, i) => (i % width === dim ? 1 : Math.sin(i))),
+    [batch, width],
+  ),
   [INPUTS.k]: new ort.Tensor("int64", new BigInt64Array([10n]), [1]),
   [INPUTS.targets]: new ort.Tensor("int64", new BigInt64Array(batch), [batch, 1]),
 };

@@ -4,7 +4,7 @@
  * then a measured window. Every system under test serves the same Softmax
  * Query, so the same code drives them all.
  */
-import { ShardmaxClient, type ClientOptions, type SampleInput } from "../sdk/index.js";
+import { type ClientOptions, type SampleInput, ShardmaxClient } from "../sdk/index.js";
 
 export interface LoadSpec {
   rows: number;

@@ -19,27 +19,27 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
+import type { SampleInput } from "../sdk/index.js";
 import { ShardmaxClient } from "../sdk/index.js";
 import { packageRoot } from "../shared/package-root.js";
-import { BenchChild } from "./child-process.js";
 import { chartPng, chartSvg } from "./chart.js";
+import { BenchChild } from "./child-process.js";
 import { cpuUse, foreignCpu, waitForQuiet } from "./cpu-share.js";
+import { measureDistribution } from "./distribution.js";
 import { measureEventLoop } from "./event-loop.js";
 import { hiddenPool, runLoad } from "./load.js";
 import { describeMachine, loadAverage } from "./machine.js";
-import { measureDistribution } from "./distribution.js";
-import { FULL, QUICK, type HeadPlan, type LoadPoint, type Plan } from "./plan.js";
-import { compareToReference, referenceRows, type ReferenceRow } from "./reference.js";
+import { OBSERVE_POINTS, OBSERVE_VARIANTS, type ObserveMeasurement, observeSection, startTraceSink } from "./observability.js";
+import { FULL, type HeadPlan, type LoadPoint, type Plan, QUICK } from "./plan.js";
+import { compareToReference, type ReferenceRow, referenceRows } from "./reference.js";
 import { renderReport, samplingSection } from "./report.js";
-import { SAMPLING_VARIANTS, samplingRounds, type SamplingResult } from "./sampling.js";
-import type { SampleInput } from "../sdk/index.js";
 import type { BenchResults, DistributionResult, HardwareResult, PairedRound, PointResult, SystemResult, TuningResult } from "./results.js";
-import { startSystem, systemLabel, type RunningSystem, type SystemSpec } from "./systems.js";
-import { OBSERVE_POINTS, OBSERVE_VARIANTS, observeSection, startTraceSink, type ObserveMeasurement } from "./observability.js";
-import { wireCounters, wireDelta } from "./wire.js";
-import { REST_DOORS, V2_POINTS, restLoad, restSender, restSummary, type RestPointResult } from "./v2-rest.js";
+import { SAMPLING_VARIANTS, type SamplingResult, samplingRounds } from "./sampling.js";
 import { runSoak, soakSection } from "./soak.js";
+import { type RunningSystem, type SystemSpec, startSystem, systemLabel } from "./systems.js";
 import { runTlsCost, tlsSection } from "./tls-cost.js";
+import { REST_DOORS, type RestPointResult, restLoad, restSender, restSummary, V2_POINTS } from "./v2-rest.js";
+import { wireCounters, wireDelta } from "./wire.js";
 
 const { values } = parseArgs({
   options: { quick: { type: "boolean", default: false }, out: { type: "string" }, only: { type: "string" }, soak: { type: "string" } },
@@ -92,19 +92,41 @@ async function hardware(head: HeadPlan): Promise<HardwareResult> {
     () => (probe ? [probe.pid] : []),
     async () => {
       probe = new BenchChild("hardware probe", join(root, "dist", "bench", "probes", "hardware.js"), [
-        "--weights", head.weights, "--batches", plan.kernelBatches.join(","), "--threads", threads, "--repeat", `${plan.kernelRepeat}`, "--gemm-n", `${plan.gemmN}`,
+        "--weights",
+        head.weights,
+        "--batches",
+        plan.kernelBatches.join(","),
+        "--threads",
+        threads,
+        "--repeat",
+        `${plan.kernelRepeat}`,
+        "--gemm-n",
+        `${plan.gemmN}`,
       ]);
       const result = (await probe.next("result")) as unknown as Omit<HardwareResult, "head" | "foreignCpu">;
       await probe.stop();
       return result;
     },
   );
-  say(`  bandwidth ${(value.bandwidthBytesPerS / 1e9).toFixed(1)} GB/s, GEMM peak ${(value.gemmPeakFlops / 1e9).toFixed(1)} GFLOP/s (others used ${pct(share)} of the CPU)`);
+  say(
+    `  bandwidth ${(value.bandwidthBytesPerS / 1e9).toFixed(1)} GB/s, GEMM peak ${(value.gemmPeakFlops / 1e9).toFixed(1)} GFLOP/s (others used ${pct(share)} of the CPU)`,
+  );
   return { ...value, head: head.name, foreignCpu: share };
 }
 
-async function measurePoint(system: RunningSystem, head: HeadPlan, pool: Float32Array, point: LoadPoint, label: string, sample?: SampleInput): Promise<PointResult> {
-  const { value, foreignCpu: share, retries } = await undisturbed(system.pids, async () => {
+async function measurePoint(
+  system: RunningSystem,
+  head: HeadPlan,
+  pool: Float32Array,
+  point: LoadPoint,
+  label: string,
+  sample?: SampleInput,
+): Promise<PointResult> {
+  const {
+    value,
+    foreignCpu: share,
+    retries,
+  } = await undisturbed(system.pids, async () => {
     const before = await wireCounters(system.shardPorts);
     const cpu = cpuUse(system.pids);
     const load = await runLoad(system.address, head.dim, pool, { ...point, ...plan.window, topK: plan.topK, ...(sample ? { sample } : {}) });
@@ -135,7 +157,9 @@ async function measureSystem(spec: SystemSpec, head: HeadPlan, pool: Float32Arra
     const client = new ShardmaxClient(system.address, { defaultDeadlineMs: 120_000 });
     const answer = await client.query({ hidden: pool.subarray(0, plan.sampleRows * head.dim), dim: head.dim, topK: plan.topK }).finally(() => client.close());
     const accuracy = compareToReference(answer.results, refs);
-    say(`  ${label}: max |Δ log p| ${accuracy.maxLogProbError.toExponential(2)} over ${accuracy.rows} rows, ${accuracy.topMismatches} top-${plan.topK} mismatches`);
+    say(
+      `  ${label}: max |Δ log p| ${accuracy.maxLogProbError.toExponential(2)} over ${accuracy.rows} rows, ${accuracy.topMismatches} top-${plan.topK} mismatches`,
+    );
     const processes = await system.stop();
     return { head: head.name, label, spec, startupS, points, processes, accuracy };
   } catch (err) {
@@ -236,7 +260,9 @@ async function v2Point(head: HeadPlan, rounds: number): Promise<RestPointResult[
         for (const [i, door] of REST_DOORS.entries()) {
           await quiet(system.pids);
           const r = { round, door, point, ...(await restLoad(senders[i]!, pool, head.dim, point, plan.window)) };
-          say(`  round ${round} · ${door} · batch ${point.rows} × ${point.concurrency}: ${r.rowsPerS.toFixed(0)} rows/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ""}`);
+          say(
+            `  round ${round} · ${door} · batch ${point.rows} × ${point.concurrency}: ${r.rowsPerS.toFixed(0)} rows/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ""}`,
+          );
           out.push(r);
         }
       }
@@ -251,7 +277,7 @@ if (values.only === "v2") {
   say(`shardmax bench, V2 REST only, ${plan.name} plan: ${machine.cpu}, ${cores} cores, Node ${machine.node}; load average ${loadAverage().toFixed(2)}`);
   const v2 = await v2Point(plan.heads[0]!, Math.max(3, plan.paired.rounds));
   const command = `npm run bench -- --only v2${values.quick ? " --quick" : ""}`;
-  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, loadAverage: loadAverage(), v2 }, null, 2) + "\n");
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify({ command, machine, loadAverage: loadAverage(), v2 }, null, 2)}\n`);
   writeFileSync(join(outDir, "V2.md"), `# REST /v1 JSON against /v2 binary (\`${command}\`, ${plan.heads[0]!.name})\n\n${restSummary(v2)}\n`);
   say(restSummary(v2));
   process.exit(0);
@@ -269,7 +295,8 @@ async function observabilityPoint(head: HeadPlan): Promise<ObserveMeasurement[]>
         const system = await startSystem({ ...base, observe: variant.observe(sink.url) } as SystemSpec, head.weights, head.vocabSize);
         try {
           const pool = hiddenPool(head.dim, POOL_ROWS);
-          for (const point of OBSERVE_POINTS) out.push({ round, variant: variant.label, result: await measurePoint(system, head, pool, point, `round ${round} · ${variant.label}`) });
+          for (const point of OBSERVE_POINTS)
+            out.push({ round, variant: variant.label, result: await measurePoint(system, head, pool, point, `round ${round} · ${variant.label}`) });
         } finally {
           await system.stop();
         }
@@ -286,7 +313,7 @@ if (values.only === "observability") {
   say(`shardmax bench, observability only, ${plan.name} plan: ${machine.cpu}, ${cores} cores, Node ${machine.node}; load average ${loadAverage().toFixed(2)}`);
   const measurements = await observabilityPoint(plan.heads[0]!);
   const command = `npm run bench -- --only observability${values.quick ? " --quick" : ""}`;
-  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, loadAverage: loadAverage(), observability: measurements }, null, 2) + "\n");
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify({ command, machine, loadAverage: loadAverage(), observability: measurements }, null, 2)}\n`);
   writeFileSync(join(outDir, "OBSERVABILITY.md"), `# Metrics and traces overhead (\`${command}\`)\n\n${observeSection(measurements, command)}\n`);
   say(`done: ${relative(process.cwd(), join(outDir, "OBSERVABILITY.md"))}, results.json`);
   process.exit(0);
@@ -301,7 +328,7 @@ if (values.soak !== undefined) {
   const before = loadAverage();
   const soak = await runSoak(minutes, say);
   const load = `${before.toFixed(2)} at the start, ${loadAverage().toFixed(2)} at the end`;
-  writeFileSync(join(soakDir, "results.json"), JSON.stringify({ machine, ...soak }, null, 2) + "\n");
+  writeFileSync(join(soakDir, "results.json"), `${JSON.stringify({ machine, ...soak }, null, 2)}\n`);
   writeFileSync(join(soakDir, "SOAK.md"), soakSection(soak, load));
   say(`done: ${relative(process.cwd(), join(soakDir, "SOAK.md"))}, results.json`);
   process.exit(0);
@@ -313,7 +340,7 @@ if (values.only === "tls") {
   const command = `npm run bench -- --only tls${values.quick ? " --quick" : ""}`;
   const measured = await runTlsCost(values.quick ? 1 : 3, values.quick ? 2000 : 6000, say);
   const load = `${before.toFixed(2)} at the start, ${loadAverage().toFixed(2)} at the end`;
-  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, tls: measured }, null, 2) + "\n");
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify({ command, machine, tls: measured }, null, 2)}\n`);
   writeFileSync(join(outDir, "TLS.md"), tlsSection(measured, command, load));
   say(`done: ${relative(process.cwd(), join(outDir, "TLS.md"))}, results.json`);
   process.exit(0);
@@ -323,7 +350,7 @@ if (onlySampling) {
   say(`shardmax bench, sampling only, ${plan.name} plan: ${machine.cpu}, ${cores} cores, Node ${machine.node}`);
   const sampling = [await samplingPoint(plan.heads[0]!)];
   const command = `npm run bench -- --only sampling${values.quick ? " --quick" : ""}`;
-  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, sampling }, null, 2) + "\n");
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify({ command, machine, sampling }, null, 2)}\n`);
   writeFileSync(join(outDir, "SAMPLING.md"), `# Sampling (\`${command}\`)\n\n${samplingSection(sampling)}\n`);
   say(`done: ${relative(process.cwd(), join(outDir, "SAMPLING.md"))}, results.json`);
   process.exit(0);
@@ -334,12 +361,14 @@ if (onlyDistribution) {
   const measured: DistributionResult[] = [];
   for (const head of plan.heads) measured.push(await distributionPoint(head, await hardware(head)));
   const command = `npm run bench -- --only distribution${values.quick ? " --quick" : ""}`;
-  writeFileSync(join(outDir, "results.json"), JSON.stringify({ command, machine, distribution: measured }, null, 2) + "\n");
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify({ command, machine, distribution: measured }, null, 2)}\n`);
   say(`done: ${relative(process.cwd(), join(outDir, "results.json"))}`);
   process.exit(0);
 }
 
-say(`shardmax bench, ${plan.name} plan: ${machine.cpu}, ${cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, onnxruntime ${machine.onnxruntime}; load average ${loadAverage().toFixed(2)}`);
+say(
+  `shardmax bench, ${plan.name} plan: ${machine.cpu}, ${cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, onnxruntime ${machine.onnxruntime}; load average ${loadAverage().toFixed(2)}`,
+);
 const results: BenchResults = {
   plan: plan.name,
   command: `npm run bench${values.quick ? " -- --quick" : ""}`,
@@ -360,7 +389,9 @@ say(`event loop: one shard on the ${plan.eventLoop.head.name}, ${plan.eventLoop.
 for (const inference of ["worker", "main"] as const) {
   await quiet(() => []);
   const e = await measureEventLoop(plan.eventLoop.head, inference, plan.eventLoop.concurrency, plan.eventLoop.measureMs, cores);
-  say(`  inference on the ${inference} thread: loop delay p99 ${e.loop.p99Ms.toFixed(1)} ms, max ${e.loop.maxMs.toFixed(1)} ms; health p99 ${e.health.p99Ms.toFixed(1)} ms over ${e.health.checks} checks`);
+  say(
+    `  inference on the ${inference} thread: loop delay p99 ${e.loop.p99Ms.toFixed(1)} ms, max ${e.loop.maxMs.toFixed(1)} ms; health p99 ${e.health.p99Ms.toFixed(1)} ms over ${e.health.checks} checks`,
+  );
   results.eventLoop.push(e);
 }
 
@@ -381,7 +412,7 @@ results.loadAverage.end = loadAverage();
 const svg = chartSvg(results.systems, `shardmax bench (${plan.name}), ${machine.cpu}, ${cores} cores, ${results.startedAt.slice(0, 10)}`);
 writeFileSync(join(outDir, "rows-per-second.svg"), svg);
 writeFileSync(join(outDir, "rows-per-second.png"), chartPng(svg));
-writeFileSync(join(outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
+writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(outDir, "REPORT.md"), renderReport(results, "rows-per-second.png"));
 say(`done in ${(results.durationS / 60).toFixed(1)} min: ${relative(process.cwd(), join(outDir, "REPORT.md"))}, rows-per-second.png, results.json`);
 process.exit(0);

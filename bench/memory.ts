@@ -14,14 +14,14 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { open, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { ShardClient } from "../services/gateway/shard-client.js";
-import { splitRange } from "../shared/ranges.js";
 import { defaultOptions } from "../shared/math/row-options.js";
+import { splitRange } from "../shared/ranges.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -99,7 +99,9 @@ interface Shard {
 }
 
 async function startShard(extra: string[]): Promise<Shard> {
-  const child = spawn(process.execPath, [CLI, "shard", "--listen", "127.0.0.1:0", "--threads", args.threads!, "--events", ...extra], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, "shard", "--listen", "127.0.0.1:0", "--threads", args.threads!, "--events", ...extra], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   const log: string[] = [];
   createInterface({ input: child.stderr! }).on("line", (line) => log.push(line));
   const port = await new Promise<number>((resolve, reject) => {
@@ -132,7 +134,16 @@ function hiddenRows(rows: number): Float32Array {
 
 async function partial(client: ShardClient, fingerprint: string, rows: number) {
   return client.partial(
-    { rows, dim: D, hidden: hiddenRows(rows), topK: 5, options: defaultOptions(), targetCounts: new Uint32Array(rows), targetIds: new Uint32Array(0), fingerprint },
+    {
+      rows,
+      dim: D,
+      hidden: hiddenRows(rows),
+      topK: 5,
+      options: defaultOptions(),
+      targetCounts: new Uint32Array(rows),
+      targetIds: new Uint32Array(0),
+      fingerprint,
+    },
     new Date(Date.now() + 600_000),
   );
 }
@@ -166,7 +177,12 @@ async function reference(path: string, start: number, end: number, rows: number)
   return logits.map((z) => {
     let m = -Infinity;
     let arg = -1;
-    z.forEach((v, i) => v > m && ((m = v), (arg = i)));
+    z.forEach((v, i) => {
+      if (v > m) {
+        m = v;
+        arg = i;
+      }
+    });
     const sum = z.reduce((s, v) => s + Math.exp(v - m), 0);
     return { max: m, logSum: m + Math.log(sum), top: start + arg };
   });
@@ -178,7 +194,9 @@ async function main(): Promise<void> {
   try {
     const range = splitRange(V, Number(args.index), Number(args.shards));
     const sliceF32 = range.size * D * 4;
-    console.log(`head ${V} × ${D} ${DTYPE}: ${MB(V * D * ELEMENT)} MiB on disk; shard ${args.index}/${args.shards} serves ${range}, ${MB(sliceF32)} MiB as float32`);
+    console.log(
+      `head ${V} × ${D} ${DTYPE}: ${MB(V * D * ELEMENT)} MiB on disk; shard ${args.index}/${args.shards} serves ${range}, ${MB(sliceF32)} MiB as float32`,
+    );
     let t = Date.now();
     await writeHead(path);
     console.log(`wrote ${path} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
@@ -222,7 +240,9 @@ async function main(): Promise<void> {
       const want = await reference(path, range.start, range.end, 2);
       want.forEach((w, r) => {
         const logSum = got.max[r]! + Math.log(got.sumExp[r]!);
-        console.log(`check row ${r}: top ${got.topIds[r * got.k]} (float64 ${w.top}), max ${got.max[r]!.toFixed(5)} (${w.max.toFixed(5)}), log Σ exp ${logSum.toFixed(6)} (${w.logSum.toFixed(6)}, |Δ| ${Math.abs(logSum - w.logSum).toExponential(1)})`);
+        console.log(
+          `check row ${r}: top ${got.topIds[r * got.k]} (float64 ${w.top}), max ${got.max[r]!.toFixed(5)} (${w.max.toFixed(5)}), log Σ exp ${logSum.toFixed(6)} (${w.logSum.toFixed(6)}, |Δ| ${Math.abs(logSum - w.logSum).toExponential(1)})`,
+        );
       });
     }
     client.close();

@@ -82,10 +82,12 @@ export const FULL: Plan = {
       [128, 0],
       [32, 0],
       [128, 3000],
-    ].map(([rows, delay]): TuningVariant => ({
-      label: `--max-batch-rows ${rows} --max-queue-delay-us ${delay}`,
-      spec: { kind: "shardmax", shards: 2, threadsPerShard: perShard(cores, 2), maxBatchRows: rows, maxQueueDelayUs: delay },
-    })),
+    ].map(
+      ([rows, delay]): TuningVariant => ({
+        label: `--max-batch-rows ${rows} --max-queue-delay-us ${delay}`,
+        spec: { kind: "shardmax", shards: 2, threadsPerShard: perShard(cores, 2), maxBatchRows: rows, maxQueueDelayUs: delay },
+      }),
+    ),
     { label: `--threads ${cores} on each of 2 shards`, spec: { kind: "shardmax", shards: 2, threadsPerShard: cores } },
   ],
   tuningPoints: [...batch1([4, 32]), { rows: 32, concurrency: 4 }],

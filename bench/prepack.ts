@@ -8,7 +8,7 @@
  *   npm run build && node dist/bench/prepack.js --rows 65536 --dim 1024
  */
 import ort from "onnxruntime-node";
-import { augmentInPlace, augmentedLength } from "../services/shard/augmented-block.js";
+import { augmentedLength, augmentInPlace } from "../services/shard/augmented-block.js";
 import { externalData, partialGraph } from "../services/shard/partial-graph.js";
 import { cpuSessionOptions } from "../shared/onnx/session-options.js";
 import { syntheticSlice } from "./synthetic-slice.js";
@@ -26,7 +26,11 @@ console.log(`W ${rows} × ${dim} F32 (${(rows * dim * 4) / 2 ** 20} MiB), ${thre
 
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
 for (const batch of batches) {
-  const hidden = new ort.Tensor("float32", Float32Array.from({ length: batch * (dim + 1) }, (_, i) => (i % (dim + 1) === dim ? 1 : Math.sin(i))), [batch, dim + 1]);
+  const hidden = new ort.Tensor(
+    "float32",
+    Float32Array.from({ length: batch * (dim + 1) }, (_, i) => (i % (dim + 1) === dim ? 1 : Math.sin(i))),
+    [batch, dim + 1],
+  );
   const k = new ort.Tensor("int64", new BigInt64Array([5n]), [1]);
   const feeds = { targets: new ort.Tensor("int64", new BigInt64Array(batch), [batch, 1]) };
   const [packedMs, inputMs]: number[][] = [[], []];
@@ -39,7 +43,9 @@ for (const batch of batches) {
     inputMs!.push(performance.now() - t);
   }
   const [p, i] = [median(packedMs!), median(inputMs!)];
-  console.log(`B=${String(batch).padStart(3)}  prepacked ${p.toFixed(1).padStart(6)} ms   as input ${i.toFixed(1).padStart(6)} ms   input/prepacked ${(i / p).toFixed(2)}`);
+  console.log(
+    `B=${String(batch).padStart(3)}  prepacked ${p.toFixed(1).padStart(6)} ms   as input ${i.toFixed(1).padStart(6)} ms   input/prepacked ${(i / p).toFixed(2)}`,
+  );
 }
 await prepacked.release();
 await asInput.release();

@@ -11,7 +11,10 @@ import type { BenchResults } from "./results.js";
 
 const dir = process.argv[2] ?? join(packageRoot(), "bench");
 const results = JSON.parse(readFileSync(join(dir, "results.json"), "utf8")) as BenchResults;
-const svg = chartSvg(results.systems, `shardmax bench (${results.plan}), ${results.machine.cpu}, ${results.machine.cores} cores, ${results.startedAt.slice(0, 10)}`);
+const svg = chartSvg(
+  results.systems,
+  `shardmax bench (${results.plan}), ${results.machine.cpu}, ${results.machine.cores} cores, ${results.startedAt.slice(0, 10)}`,
+);
 writeFileSync(join(dir, "rows-per-second.svg"), svg);
 writeFileSync(join(dir, "rows-per-second.png"), chartPng(svg));
 writeFileSync(join(dir, "REPORT.md"), renderReport(results, "rows-per-second.png"));

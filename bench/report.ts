@@ -5,13 +5,14 @@
  * batching-default tuning, and how each figure was measured.
  */
 import type { BenchResults, HardwareResult, PointResult, SystemResult } from "./results.js";
-import { samplingSummary, type SamplingResult } from "./sampling.js";
+import { type SamplingResult, samplingSummary } from "./sampling.js";
 
 const MiB = 2 ** 20;
 const fixed = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "—");
 const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "—");
 const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(100 * x)}%` : "—");
-const table = (head: string[], rows: string[][]) => [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+const table = (head: string[], rows: string[][]) =>
+  [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 const requestLabel = (p: PointResult) => `${p.point.rows} × ${p.point.concurrency}`;
 
 export interface Targets {
@@ -60,7 +61,11 @@ export function targets(results: BenchResults): string[][] {
   if (a32 && c32) {
     const sequential = c32.load.rowsPerS / a32.load.rowsPerS;
     const { reached: ratio, paired } = fromRounds(throughputRounds, sequential, (r) => `${fixed(r)}×`);
-    lines.push(["batch-1 × 32 callers, LLM head: C (2 shards) ≥ 8× A's rows/s", `${paired}main table ${int(c32.load.rowsPerS)} vs ${int(a32.load.rowsPerS)} rows/s = ${fixed(sequential)}×`, ratio >= 8 ? "yes" : "**no**"]);
+    lines.push([
+      "batch-1 × 32 callers, LLM head: C (2 shards) ≥ 8× A's rows/s",
+      `${paired}main table ${int(c32.load.rowsPerS)} vs ${int(a32.load.rowsPerS)} rows/s = ${fixed(sequential)}×`,
+      ratio >= 8 ? "yes" : "**no**",
+    ]);
   }
   const a1 = find(results, llm, A, 1, 1);
   const c1 = find(results, llm, C2, 1, 1);
@@ -68,7 +73,11 @@ export function targets(results: BenchResults): string[][] {
   if (a1 && c1) {
     const sequential = c1.load.p50Ms / a1.load.p50Ms;
     const { reached: ratio, paired } = fromRounds(latencyRounds, sequential, (r) => `${fixed(r, 2)}×`);
-    lines.push(["batch-1 × 1 caller, LLM head: C (2 shards) p50 ≤ 1.3× A's", `${paired}main table ${fixed(c1.load.p50Ms, 2)} vs ${fixed(a1.load.p50Ms, 2)} ms = ${fixed(sequential, 2)}×`, ratio <= 1.3 ? "yes" : "**no**"]);
+    lines.push([
+      "batch-1 × 1 caller, LLM head: C (2 shards) p50 ≤ 1.3× A's",
+      `${paired}main table ${fixed(c1.load.p50Ms, 2)} vs ${fixed(a1.load.p50Ms, 2)} ms = ${fixed(sequential, 2)}×`,
+      ratio <= 1.3 ? "yes" : "**no**",
+    ]);
   }
   const b1 = find(results, llm, B, 1, 1);
   if (b1?.wirePerRow && c1?.wirePerRow) {
@@ -87,7 +96,11 @@ export function targets(results: BenchResults): string[][] {
       const f = bandwidthBoundMs(hw) / one.timing.medianMs;
       const sequential = `${fixed(bandwidthBoundMs(hw), 2)} ms bound / ${fixed(one.timing.medianMs, 2)} ms median = ${pct(f)} (best run ${pct(bandwidthBoundMs(hw) / one.timing.minMs)})`;
       const { reached, paired } = fromRounds(hw.paired?.bandwidth ?? [], f, pct);
-      lines.push([`${hw.head}: one shard batch of 1 ≥ 80% of the memory-bandwidth bound`, `${paired}sequential: ${sequential}`, reached >= 0.8 ? "yes" : "**no**"]);
+      lines.push([
+        `${hw.head}: one shard batch of 1 ≥ 80% of the memory-bandwidth bound`,
+        `${paired}sequential: ${sequential}`,
+        reached >= 0.8 ? "yes" : "**no**",
+      ]);
     }
     const big = hw.kernels.filter((k) => k.graph === "shard" && k.threads === hw.threads && k.batch >= 64);
     if (big.length > 0) {
@@ -95,7 +108,11 @@ export function targets(results: BenchResults): string[][] {
       const f = flopsOf(hw, best.batch, best.timing.medianMs) / hw.gemmPeakFlops;
       const sequential = `batch ${best.batch}: ${fixed(flopsOf(hw, best.batch, best.timing.medianMs) / 1e9)} of ${fixed(hw.gemmPeakFlops / 1e9)} GFLOP/s = ${pct(f)}`;
       const { reached, paired } = fromRounds(hw.paired?.gemm ?? [], f, pct, `batch ${hw.paired?.bigBatch}, `);
-      lines.push([`${hw.head}: one shard batch ≥ 64 rows ≥ 80% of the measured GEMM peak`, `${paired}sequential, best batch: ${sequential}`, reached >= 0.8 ? "yes" : "**no**"]);
+      lines.push([
+        `${hw.head}: one shard batch ≥ 64 rows ≥ 80% of the measured GEMM peak`,
+        `${paired}sequential, best batch: ${sequential}`,
+        reached >= 0.8 ? "yes" : "**no**",
+      ]);
     }
   }
   return lines;
@@ -148,11 +165,35 @@ function throughputSection(results: BenchResults, head: string): string {
       ]);
     }
   }
-  return table(["system", "rows × callers", "rows/s", "p50 ms", "p99 ms", "wire → shards B/row", "wire ← shards B/row", "of compute bound", "CPU cores: servers + callers", "errors", "others' CPU"], rows);
+  return table(
+    [
+      "system",
+      "rows × callers",
+      "rows/s",
+      "p50 ms",
+      "p99 ms",
+      "wire → shards B/row",
+      "wire ← shards B/row",
+      "of compute bound",
+      "CPU cores: servers + callers",
+      "errors",
+      "others' CPU",
+    ],
+    rows,
+  );
 }
 
 function memorySection(systems: readonly SystemResult[]): string {
-  const rows = systems.flatMap((s) => s.processes.map((p) => [s.head, s.label, p.role, int(p.peakBytes / MiB), int(p.residentBytes / MiB), p.batches ? fixed(p.batches.rows / p.batches.runs, 1) : "—"]));
+  const rows = systems.flatMap((s) =>
+    s.processes.map((p) => [
+      s.head,
+      s.label,
+      p.role,
+      int(p.peakBytes / MiB),
+      int(p.residentBytes / MiB),
+      p.batches ? fixed(p.batches.rows / p.batches.runs, 1) : "—",
+    ]),
+  );
   return table(["head", "system", "process", "peak RSS MiB", "RSS at end MiB", "rows per onnxruntime run"], rows);
 }
 
@@ -198,9 +239,22 @@ export function renderReport(results: BenchResults, chartFile: string): string {
     "",
     "## Machine",
     "",
-    table(["CPU", "cores", "memory", "OS", "Node", "onnxruntime", "1-min load average, start → end"], [[m.cpu, `${m.cores}`, `${m.memoryGiB} GiB`, m.os, m.node, m.onnxruntime, `${fixed(results.loadAverage.start, 2)} → ${fixed(results.loadAverage.end, 2)}`]]),
+    table(
+      ["CPU", "cores", "memory", "OS", "Node", "onnxruntime", "1-min load average, start → end"],
+      [
+        [
+          m.cpu,
+          `${m.cores}`,
+          `${m.memoryGiB} GiB`,
+          m.os,
+          m.node,
+          m.onnxruntime,
+          `${fixed(results.loadAverage.start, 2)} → ${fixed(results.loadAverage.end, 2)}`,
+        ],
+      ],
+    ),
     "",
-    "The machine may be shared. Before each measurement the bench waits for other processes to go quiet, records the share of all CPU time they used meanwhile (\"others' CPU\"), and repeats a measurement that was disturbed by more than 10% (twice at most, keeping the least disturbed).",
+    'The machine may be shared. Before each measurement the bench waits for other processes to go quiet, records the share of all CPU time they used meanwhile ("others\' CPU"), and repeats a measurement that was disturbed by more than 10% (twice at most, keeping the least disturbed).',
     "",
     "## The targets of issue #4",
     "",
@@ -216,8 +270,22 @@ export function renderReport(results: BenchResults, chartFile: string): string {
   for (const head of heads) out.push(`### ${head}`, "", throughputSection(results, head), "");
   out.push("## Hardware bound, measured here", "");
   for (const hw of results.hardware) out.push(hardwareSection(hw), "");
-  out.push("## Memory per process", "", "Peak (VmHWM) includes loading. A and B build one onnxruntime session from a model holding the weights, so their peak is a few times what they serve; a shardmax shard builds its slice block by block (README, Memory), and its figures include the warm-up run of its largest batch.", "", memorySection(results.systems), "");
-  out.push("## Accuracy against float64", "", `Sample rows were answered by every system and compared with a float64 softmax computed by the bench (bench/reference.ts) from the same weights.`, "", accuracySection(results.systems, results.topK), "");
+  out.push(
+    "## Memory per process",
+    "",
+    "Peak (VmHWM) includes loading. A and B build one onnxruntime session from a model holding the weights, so their peak is a few times what they serve; a shardmax shard builds its slice block by block (README, Memory), and its figures include the warm-up run of its largest batch.",
+    "",
+    memorySection(results.systems),
+    "",
+  );
+  out.push(
+    "## Accuracy against float64",
+    "",
+    `Sample rows were answered by every system and compared with a float64 softmax computed by the bench (bench/reference.ts) from the same weights.`,
+    "",
+    accuracySection(results.systems, results.topK),
+    "",
+  );
   if (results.sampling?.length) out.push("## Sampling", "", samplingSection(results.sampling), "");
   if (results.distribution?.length) {
     const rows = results.distribution.map((d) => [
@@ -236,7 +304,10 @@ export function renderReport(results: BenchResults, chartFile: string): string {
       "",
       "One caller asks for every class's log-prob (`client.distribution` over gRPC, chunks consumed as they arrive), requests back to back; MB/s counts the float32 log-probs received. Each request is a logZ round plus one pass of every shard's weights for the logits, then 4·V bytes per row from the shards through the gateway to the client. Alone: `npm run bench -- --only distribution`.",
       "",
-      table(["head", "system", "rows × V per request", "requests", "p50 ms", "MB/s of log-probs", "memory bandwidth GB/s", "of bandwidth", "others' CPU"], rows),
+      table(
+        ["head", "system", "rows × V per request", "requests", "p50 ms", "MB/s of log-probs", "memory bandwidth GB/s", "of bandwidth", "others' CPU"],
+        rows,
+      ),
       "",
     );
   }
@@ -277,8 +348,27 @@ export function renderReport(results: BenchResults, chartFile: string): string {
     );
   }
   if (results.tuning.length > 0) {
-    const rows = results.tuning.flatMap((t) => t.points.map((p) => [t.label, requestLabel(p), int(p.load.rowsPerS), fixed(p.load.p50Ms, 2), fixed(p.load.p99Ms, 2), t.processes.filter((x) => x.batches).map((x) => fixed(x.batches!.rows / x.batches!.runs, 1)).join(", ")]));
-    out.push("## Choosing the batching defaults", "", `C with 2 shards on the ${heads[0]}, batch-1 requests.`, "", table(["shard flags", "rows × callers", "rows/s", "p50 ms", "p99 ms", "rows per run (each shard)"], rows), "");
+    const rows = results.tuning.flatMap((t) =>
+      t.points.map((p) => [
+        t.label,
+        requestLabel(p),
+        int(p.load.rowsPerS),
+        fixed(p.load.p50Ms, 2),
+        fixed(p.load.p99Ms, 2),
+        t.processes
+          .filter((x) => x.batches)
+          .map((x) => fixed(x.batches!.rows / x.batches!.runs, 1))
+          .join(", "),
+      ]),
+    );
+    out.push(
+      "## Choosing the batching defaults",
+      "",
+      `C with 2 shards on the ${heads[0]}, batch-1 requests.`,
+      "",
+      table(["shard flags", "rows × callers", "rows/s", "p50 ms", "p99 ms", "rows per run (each shard)"], rows),
+      "",
+    );
   }
   out.push(
     "## How each figure is measured",
@@ -290,5 +380,5 @@ export function renderReport(results: BenchResults, chartFile: string): string {
     "- **Wire.** `ss -ti` byte counters of the gateway's connections to the shard ports, before and after each measurement, divided by the rows answered in between (warm-up included).",
     "- **Accuracy.** Max |log p − log p_ref| over the returned top-k entries and |logZ − logZ_ref|, against float64 sums over the float32 weights.",
   );
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }

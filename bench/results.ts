@@ -5,8 +5,8 @@ import type { LoadResult } from "./load.js";
 import type { Machine } from "./machine.js";
 import type { LoadPoint } from "./plan.js";
 import type { ErrorSummary } from "./reference.js";
-import type { ProcessReport, SystemSpec } from "./systems.js";
 import type { SamplingResult } from "./sampling.js";
+import type { ProcessReport, SystemSpec } from "./systems.js";
 import type { WireBytes } from "./wire.js";
 
 export interface Timing {

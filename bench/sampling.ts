@@ -59,14 +59,19 @@ const median = (xs: number[]) => {
 };
 
 /** Per point and variant: the median over rounds of the per-round ratio to "no sampling", for p50 latency and rows/s. */
-export function samplingSummary(result: SamplingResult): { point: LoadPoint; variant: string; p50Ms: number; rowsPerS: number; p50Ratio: number; rowsRatio: number; wireFromShards: number | null }[] {
+export function samplingSummary(
+  result: SamplingResult,
+): { point: LoadPoint; variant: string; p50Ms: number; rowsPerS: number; p50Ratio: number; rowsRatio: number; wireFromShards: number | null }[] {
   const rows = [];
   for (const point of SAMPLING_POINTS) {
     const at = result.measurements.filter((m) => m.result.point.rows === point.rows && m.result.point.concurrency === point.concurrency);
     const base = new Map(at.filter((m) => m.variant === SAMPLING_VARIANTS[0]!.label).map((m) => [m.round, m.result]));
     for (const variant of SAMPLING_VARIANTS) {
       const mine = at.filter((m) => m.variant === variant.label);
-      const ratios = mine.map((m) => ({ p50: m.result.load.p50Ms / base.get(m.round)!.load.p50Ms, rows: m.result.load.rowsPerS / base.get(m.round)!.load.rowsPerS }));
+      const ratios = mine.map((m) => ({
+        p50: m.result.load.p50Ms / base.get(m.round)!.load.p50Ms,
+        rows: m.result.load.rowsPerS / base.get(m.round)!.load.rowsPerS,
+      }));
       const wires = mine.map((m) => m.result.wirePerRow?.fromShards).filter((w): w is number => w !== undefined);
       rows.push({
         point,

@@ -9,7 +9,7 @@
 import { ShardmaxClient } from "../sdk/index.js";
 import { Cluster, rssMiB } from "./cluster.js";
 import { hiddenPool, percentile, runLoad } from "./load.js";
-import { referenceRows, type ReferenceRow } from "./reference.js";
+import { type ReferenceRow, referenceRows } from "./reference.js";
 
 export const SOAK_WEIGHTS = "builtin:65536x256";
 const POOL_ROWS = 128;
@@ -110,10 +110,22 @@ async function steady(cluster: Cluster, s: SteadySpec, say: (line: string) => vo
     current = { latencies: [], answered: 0, errors: {}, wrong: 0 };
     const sorted = done.latencies.sort((a, b) => a - b);
     const rss = Object.fromEntries(cluster.pids().map(({ role, pid }) => [role, rssMiB(pid)]));
-    const window = { endS: Math.round(now / 1000), answered: done.answered, errors: done.errors, wrong: done.wrong, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), rssMiB: rss };
+    const window = {
+      endS: Math.round(now / 1000),
+      answered: done.answered,
+      errors: done.errors,
+      wrong: done.wrong,
+      p50Ms: percentile(sorted, 50),
+      p99Ms: percentile(sorted, 99),
+      rssMiB: rss,
+    };
     windows.push(window);
-    const rssText = Object.values(rss).map((v) => v.toFixed(0)).join("/");
-    say(`soak: ${window.endS} s  answered ${window.answered}  p50 ${window.p50Ms.toFixed(2)} ms  p99 ${window.p99Ms.toFixed(2)} ms  errors ${JSON.stringify(window.errors)}  wrong ${window.wrong}  RSS ${rssText} MiB`);
+    const rssText = Object.values(rss)
+      .map((v) => v.toFixed(0))
+      .join("/");
+    say(
+      `soak: ${window.endS} s  answered ${window.answered}  p50 ${window.p50Ms.toFixed(2)} ms  p99 ${window.p99Ms.toFixed(2)} ms  errors ${JSON.stringify(window.errors)}  wrong ${window.wrong}  RSS ${rssText} MiB`,
+    );
   };
   while (performance.now() - start < durationMs) {
     const now = performance.now() - start;
@@ -143,7 +155,17 @@ async function steady(cluster: Cluster, s: SteadySpec, say: (line: string) => vo
     (t, w) => ({ answered: t.answered + w.answered, errors: t.errors + Object.values(w.errors).reduce((a, b) => a + b, 0), wrong: t.wrong + w.wrong, dropped }),
     { answered: 0, errors: 0, wrong: 0, dropped },
   );
-  return { command: `npm run bench -- --soak ${s.minutes}`, weights: SOAK_WEIGHTS, minutes: s.minutes, capacityRowsPerS: s.capacity, offeredRowsPerS: s.rate, restart, windows, maxError, totals };
+  return {
+    command: `npm run bench -- --soak ${s.minutes}`,
+    weights: SOAK_WEIGHTS,
+    minutes: s.minutes,
+    capacityRowsPerS: s.capacity,
+    offeredRowsPerS: s.rate,
+    restart,
+    windows,
+    maxError,
+    totals,
+  };
 }
 
 /** The REPORT.md section: a table per window, and the drift from the first full window to the last. */
@@ -152,7 +174,10 @@ export function soakSection(r: SoakResult, loadAverage: string): string {
   const head = `| end (s) | answered | p50 ms | p99 ms | errors | wrong | ${roles.map((role) => `RSS ${role} (MiB)`).join(" | ")} |`;
   const rule = `| ${["---", "---", "---", "---", "---", "---", ...roles.map(() => "---")].join(" | ")} |`;
   const rows = r.windows.map((w) => {
-    const errors = Object.entries(w.errors).map(([code, n]) => `${n} ${code}`).join(", ") || "0";
+    const errors =
+      Object.entries(w.errors)
+        .map(([code, n]) => `${n} ${code}`)
+        .join(", ") || "0";
     return `| ${w.endS} | ${w.answered} | ${w.p50Ms.toFixed(2)} | ${w.p99Ms.toFixed(2)} | ${errors} | ${w.wrong} | ${roles.map((role) => w.rssMiB[role]!.toFixed(1)).join(" | ")} |`;
   });
   const first = r.windows[1] ?? r.windows[0]!;

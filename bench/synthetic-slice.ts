@@ -7,7 +7,12 @@ import { parseArgs } from "node:util";
 
 export function syntheticSlice() {
   const { values } = parseArgs({
-    options: { rows: { type: "string", default: "65536" }, dim: { type: "string", default: "1024" }, threads: { type: "string", default: "2" }, batches: { type: "string", default: "1,8,32,128" } },
+    options: {
+      rows: { type: "string", default: "65536" },
+      dim: { type: "string", default: "1024" },
+      threads: { type: "string", default: "2" },
+      batches: { type: "string", default: "1,8,32,128" },
+    },
   });
   const rows = Number(values.rows);
   const dim = Number(values.dim);

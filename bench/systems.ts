@@ -74,7 +74,21 @@ export async function startSystem(spec: SystemSpec, weights: string, vocabSize: 
         const args =
           spec.kind === "gather"
             ? [dist("bench", "gather", "shard.js"), "--weights", weights, "--shard", `${i}/${spec.shards}`, "--threads", `${spec.threadsPerShard}`]
-            : [dist("services", "cli", "main.js"), "shard", "--weights", weights, "--shard", `${i}/${spec.shards}`, "--listen", "127.0.0.1:0", "--threads", `${spec.threadsPerShard}`, "--events", ...batchFlags(spec), ...observeFlags(spec, "shard")];
+            : [
+                dist("services", "cli", "main.js"),
+                "shard",
+                "--weights",
+                weights,
+                "--shard",
+                `${i}/${spec.shards}`,
+                "--listen",
+                "127.0.0.1:0",
+                "--threads",
+                `${spec.threadsPerShard}`,
+                "--events",
+                ...batchFlags(spec),
+                ...observeFlags(spec, "shard"),
+              ];
         const shard = new BenchChild(`shard ${i}/${spec.shards}`, args[0]!, args.slice(1));
         children.push(shard);
         const { port } = await shard.next("listening");
@@ -84,18 +98,30 @@ export async function startSystem(spec: SystemSpec, weights: string, vocabSize: 
     );
     const addresses = shardPorts.map((p) => `127.0.0.1:${p}`).join(",");
     if (spec.kind === "gather") {
-      const gateway = new BenchChild("gateway", dist("bench", "gather", "gateway.js"), ["--shards", addresses, "--vocab-size", `${vocabSize}`, "--threads", "1"]);
+      const gateway = new BenchChild("gateway", dist("bench", "gather", "gateway.js"), [
+        "--shards",
+        addresses,
+        "--vocab-size",
+        `${vocabSize}`,
+        "--threads",
+        "1",
+      ]);
       children.push(gateway);
       const { port } = await gateway.next("listening");
       return { address: `127.0.0.1:${port}`, pids, shardPorts, stop };
     }
     let announce: (ports: [number, number]) => void = () => {};
     const announced = new Promise<[number, number]>((resolve) => (announce = resolve));
-    const gateway = new BenchChild("gateway", dist("services", "cli", "main.js"), ["gateway", "--shards", addresses, "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", ...observeFlags(spec, "gateway")], (line) => {
-      const grpc = / grpc=[^ ]*:(\d+)/.exec(line);
-      const http = / http=[^ ]*:(\d+)/.exec(line);
-      if (line.includes("gateway listening") && grpc && http) announce([Number(grpc[1]), Number(http[1])]);
-    });
+    const gateway = new BenchChild(
+      "gateway",
+      dist("services", "cli", "main.js"),
+      ["gateway", "--shards", addresses, "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", ...observeFlags(spec, "gateway")],
+      (line) => {
+        const grpc = / grpc=[^ ]*:(\d+)/.exec(line);
+        const http = / http=[^ ]*:(\d+)/.exec(line);
+        if (line.includes("gateway listening") && grpc && http) announce([Number(grpc[1]), Number(http[1])]);
+      },
+    );
     children.push(gateway);
     const [port, httpPort] = await Promise.race([announced, gateway.exited.then(() => Promise.reject(new Error(`gateway exited:\n${gateway.stderrTail()}`)))]);
     await untilReady(`127.0.0.1:${port}`);

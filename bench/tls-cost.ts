@@ -6,7 +6,7 @@
  * at 1 caller (p50 latency of 1-row queries) and at 32 callers (rows/s).
  */
 import { Cluster, type Security } from "./cluster.js";
-import { hiddenPool, runLoad, type LoadResult } from "./load.js";
+import { hiddenPool, type LoadResult, runLoad } from "./load.js";
 
 export const TLS_WEIGHTS = "builtin:65536x256";
 const SECURITIES: Security[] = ["plaintext", "tls", "mtls"];
@@ -66,10 +66,13 @@ export function tlsSection(ms: TlsMeasurement[], command: string, loadAverage: s
     "",
     "| round | security | c=1 p50 ms | c=1 p99 ms | c=32 rows/s | c=32 p50 ms |",
     "| --- | --- | --- | --- | --- | --- |",
-    ...ms.map((m) => `| ${m.round} | ${m.security} | ${m.c1.p50Ms.toFixed(2)} | ${m.c1.p99Ms.toFixed(2)} | ${m.c32.rowsPerS.toFixed(0)} | ${m.c32.p50Ms.toFixed(2)} |`),
+    ...ms.map(
+      (m) => `| ${m.round} | ${m.security} | ${m.c1.p50Ms.toFixed(2)} | ${m.c1.p99Ms.toFixed(2)} | ${m.c32.rowsPerS.toFixed(0)} | ${m.c32.p50Ms.toFixed(2)} |`,
+    ),
     "",
     ...(["tls", "mtls"] as const).map(
-      (s) => `- ${s === "tls" ? "TLS" : "mutual TLS"}: c=1 p50 × ${ratio(s, (m) => m.c1.p50Ms).toFixed(3)}, rows/s at 32 callers × ${ratio(s, (m) => m.c32.rowsPerS).toFixed(3)}`,
+      (s) =>
+        `- ${s === "tls" ? "TLS" : "mutual TLS"}: c=1 p50 × ${ratio(s, (m) => m.c1.p50Ms).toFixed(3)}, rows/s at 32 callers × ${ratio(s, (m) => m.c32.rowsPerS).toFixed(3)}`,
     ),
     "",
   ];

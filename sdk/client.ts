@@ -9,13 +9,22 @@
  * ShardmaxError whose `code` is the gateway's (INVALID_ARGUMENT, UNAVAILABLE, …).
  */
 import * as grpc from "@grpc/grpc-js";
-import { ShardmaxError, invalidField } from "../shared/errors.js";
-import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../shared/grpc/proto.js";
-import { MAX_SEED, isSeed } from "../shared/sampling/gumbel.js";
+import { invalidField, ShardmaxError } from "../shared/errors.js";
 import type { DistributionChunkMessage, ModelInfoMessage, QueryRequest, QueryResponseMessage, SoftmaxStub } from "../shared/grpc/messages.js";
+import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, shardmaxProto } from "../shared/grpc/proto.js";
+import { isSeed, MAX_SEED } from "../shared/sampling/gumbel.js";
 import { float32From, toBytes } from "../shared/tensor-bytes.js";
-import type { DistributionChunk, DistributionInput, DistributionRows } from "./types.js";
-import type { ModelInfo, QueryInput, QueryOptions, QueryResult, RowResult, SampleInput } from "./types.js";
+import type {
+  DistributionChunk,
+  DistributionInput,
+  DistributionRows,
+  ModelInfo,
+  QueryInput,
+  QueryOptions,
+  QueryResult,
+  RowResult,
+  SampleInput,
+} from "./types.js";
 
 export interface ClientOptions {
   /** Deadline of a call when its own options give none (default 30 000 ms). */
@@ -68,7 +77,10 @@ export class ShardmaxClient {
       targets: (input.targets ?? []).map((ids) => ({ ids })),
       sample: input.sample && sampleMessage(input.sample),
     };
-    const response = await this.unary<QueryResponseMessage>((deadline, done) => this.client.query(request, this.metadata(), { deadline }, done), options.deadlineMs);
+    const response = await this.unary<QueryResponseMessage>(
+      (deadline, done) => this.client.query(request, this.metadata(), { deadline }, done),
+      options.deadlineMs,
+    );
     return { model: response.model!, results: response.results.map(toRowResult) };
   }
 

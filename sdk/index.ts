@@ -1,4 +1,5 @@
 /** `import { ShardmaxClient } from "shardmax/sdk"` */
-export { ShardmaxClient, collectDistribution, type ClientOptions } from "./client.js";
-export { ShardmaxError, ERROR_CODES, type ErrorCode } from "../shared/errors.js";
+
+export { ERROR_CODES, type ErrorCode, ShardmaxError } from "../shared/errors.js";
+export { type ClientOptions, collectDistribution, ShardmaxClient } from "./client.js";
 export type * from "./types.js";

@@ -12,16 +12,28 @@ export const ERROR_CODES = {
   NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, doc: "No such route or method." },
   UNSUPPORTED_MEDIA_TYPE: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 415, doc: "The body is not application/json." },
   BODY_TOO_LARGE: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, doc: "The request body is over the configured limit." },
-  REQUEST_TOO_LARGE: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, doc: "The answer would cost more than a per-request limit; the message names the limit and the value." },
+  REQUEST_TOO_LARGE: {
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    http: 413,
+    doc: "The answer would cost more than a per-request limit; the message names the limit and the value.",
+  },
   OVERLOADED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 503, doc: "The gateway holds as many rows as --max-inflight-rows allows; retry after a moment." },
   RESOURCE_EXHAUSTED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429, doc: "A queue or batch limit was reached; retry later." },
   UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, doc: "A class range has no reachable shard; the message names the range." },
   NOT_READY: { grpc: GrpcStatus.UNAVAILABLE, http: 503, doc: "The gateway has not yet seen a complete shard set." },
-  MODEL_MISMATCH: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, doc: "Shards disagree on the head (fingerprint or shape) or their ranges do not tile [0, V)." },
+  MODEL_MISMATCH: {
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    http: 409,
+    doc: "Shards disagree on the head (fingerprint or shape) or their ranges do not tile [0, V).",
+  },
   DEADLINE_EXCEEDED: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504, doc: "The query did not complete within its deadline." },
   CANCELLED: { grpc: GrpcStatus.CANCELLED, http: 499, doc: "The caller went away before the answer was ready." },
   UNAUTHENTICATED: { grpc: GrpcStatus.UNAUTHENTICATED, http: 401, doc: "API keys are on and the request carries no valid `Authorization: Bearer KEY`." },
-  RATE_LIMITED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, http: 429, doc: "The API key is over its --key-rate-limit (requests or rows per second); retry after Retry-After seconds." },
+  RATE_LIMITED: {
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    http: 429,
+    doc: "The API key is over its --key-rate-limit (requests or rows per second); retry after Retry-After seconds.",
+  },
   INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, doc: "A bug or an unexpected failure; the message says where." },
 } as const;
 

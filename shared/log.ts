@@ -40,7 +40,7 @@ function line(options: LogOptions, level: LogLevel, role: string, message: strin
   return JSON.stringify({ ...fields, time, level, role, msg: message });
 }
 
-export function createLogger(role: string, write: (line: string) => void = (l) => process.stderr.write(l + "\n"), options: LogOptions = {}): Logger {
+export function createLogger(role: string, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`), options: LogOptions = {}): Logger {
   const lowest = LOG_LEVELS.indexOf(options.level ?? "info");
   const emit = (level: LogLevel) =>
     LOG_LEVELS.indexOf(level) < lowest ? () => {} : (message: string, fields?: LogFields) => write(line(options, level, role, message, fields));

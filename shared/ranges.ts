@@ -4,7 +4,7 @@
  * construction that its ranges tile `[0, V)` with no gap and no overlap, so a
  * merge over a RangeMap can never be a softmax over a subset of the classes.
  */
-import { ShardmaxError, invalidField } from "./errors.js";
+import { invalidField, ShardmaxError } from "./errors.js";
 
 export class ClassRange {
   private constructor(

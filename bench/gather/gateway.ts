@@ -11,20 +11,28 @@ import * as grpc from "@grpc/grpc-js";
 import ort from "onnxruntime-node";
 import { ShardmaxError } from "../../shared/errors.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits } from "../../shared/grpc/proto.js";
-import { serveSoftmax, type QueryRequest } from "../softmax-server.js";
+import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
+import { type QueryRequest, serveSoftmax } from "../softmax-server.js";
 import { gatherShardService, type LogitsRequest, type LogitsResponse } from "./gather-proto.js";
 import { gatheredSoftmaxGraph } from "./graphs.js";
-import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 
 const { values } = parseArgs({
-  options: { shards: { type: "string" }, "vocab-size": { type: "string" }, threads: { type: "string", default: "1" }, listen: { type: "string", default: "127.0.0.1:0" } },
+  options: {
+    shards: { type: "string" },
+    "vocab-size": { type: "string" },
+    threads: { type: "string", default: "1" },
+    listen: { type: "string", default: "127.0.0.1:0" },
+  },
 });
 const vocabSize = Number(values["vocab-size"]);
 const GatherShard = gatherShardService();
 type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: LogitsResponse) => void) => void;
-const shards = values.shards!.split(",").map(
-  (address) => new GatherShard(address, grpc.credentials.createInsecure(), messageLimits(DEFAULT_MAX_MESSAGE_BYTES)) as unknown as grpc.Client & { logits: Unary },
-);
+const shards = values
+  .shards!.split(",")
+  .map(
+    (address) =>
+      new GatherShard(address, grpc.credentials.createInsecure(), messageLimits(DEFAULT_MAX_MESSAGE_BYTES)) as unknown as grpc.Client & { logits: Unary },
+  );
 const session = await ort.InferenceSession.create(gatheredSoftmaxGraph(vocabSize), cpuSessionOptions(Number(values.threads)));
 
 const askShard = (shard: (typeof shards)[number], request: LogitsRequest) =>

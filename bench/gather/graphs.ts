@@ -7,7 +7,7 @@
  *
  *   z = logits / T,   logZ = max z + log Σ exp(z − max z),   (top_z, top_ids) = TopK(z, k)
  */
-import { DataType, bytesOf, encodeModel } from "../../shared/onnx/graph-builder.js";
+import { bytesOf, DataType, encodeModel } from "../../shared/onnx/graph-builder.js";
 
 export function shardLogitsGraph(rows: number, dim: number, weight: Float32Array, bias: Float32Array | null): Uint8Array {
   const initializers = [{ name: "W", type: DataType.FLOAT, dims: [rows, dim], data: bytesOf(weight) }];

@@ -8,19 +8,19 @@
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import ort from "onnxruntime-node";
+import { autoMaxBatchRows, Batcher, type BatchKind } from "../../services/shard/batcher.js";
 import { openHead } from "../../shared/checkpoint/open-head.js";
 import { invalidField } from "../../shared/errors.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits } from "../../shared/grpc/proto.js";
+import { bindInsecure } from "../../shared/grpc/server-lifecycle.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
+import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 import { splitRange } from "../../shared/ranges.js";
 import { toBytes } from "../../shared/tensor-bytes.js";
-import { Batcher, autoMaxBatchRows, type BatchKind } from "../../services/shard/batcher.js";
 import { emit, untilStopped } from "../child-process.js";
 import { gatherShardService, type LogitsRequest } from "./gather-proto.js";
 import { shardLogitsGraph } from "./graphs.js";
-import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
-import { bindInsecure } from "../../shared/grpc/server-lifecycle.js";
-import { defaultOptions } from "../../shared/math/row-options.js";
 
 const { values } = parseArgs({
   options: {
@@ -72,7 +72,14 @@ const batcher = new Batcher(logitsBatches, {
 async function logits(request: LogitsRequest): Promise<object> {
   if (request.dim !== dim) throw invalidField("dim", `is ${request.dim}, this head has d=${dim}`);
   if (request.rows < 1 || request.hidden.byteLength !== request.rows * dim * 4) throw invalidField("hidden", "must hold rows×dim float32");
-  const call = { rows: request.rows, hidden: request.hidden, topK: 0, options: defaultOptions(), targetCounts: new Uint32Array(request.rows), targetIds: new Uint8Array(0) };
+  const call = {
+    rows: request.rows,
+    hidden: request.hidden,
+    topK: 0,
+    options: defaultOptions(),
+    targetCounts: new Uint32Array(request.rows),
+    targetIds: new Uint8Array(0),
+  };
   const result = await batcher.run(call);
   return { rows: result.rows, rangeStart: range.start, rangeEnd: range.end, logits: toBytes(result.logits) };
 }

@@ -13,7 +13,12 @@ import { parseArgs } from "node:util";
 import { packageRoot } from "../../shared/package-root.js";
 
 const { values } = parseArgs({
-  options: { base: { type: "string" }, rounds: { type: "string", default: "6" }, weights: { type: "string", default: "builtin:32768x512" }, "measure-ms": { type: "string", default: "3000" } },
+  options: {
+    base: { type: "string" },
+    rounds: { type: "string", default: "6" },
+    weights: { type: "string", default: "builtin:32768x512" },
+    "measure-ms": { type: "string", default: "3000" },
+  },
 });
 if (!values.base) throw new Error("--base: the other checkout (built) to compare with");
 const roots: Record<string, string> = { base: values.base, head: packageRoot() };
@@ -27,7 +32,13 @@ for (let round = 0; round < Number(values.rounds); round++) {
     const system = await startSystem({ kind: "shardmax", shards: 2, threadsPerShard: 1 }, values.weights, V);
     for (const concurrency of [1, 32]) {
       await waitForQuiet(system.pids, 0.1, 1000, 60_000, () => {});
-      const r = await runLoad(system.address, D, hiddenPool(D, 512), { rows: 1, concurrency, warmupMs: 1000, measureMs: Number(values["measure-ms"]), topK: 10 });
+      const r = await runLoad(system.address, D, hiddenPool(D, 512), {
+        rows: 1,
+        concurrency,
+        warmupMs: 1000,
+        measureMs: Number(values["measure-ms"]),
+        topK: 10,
+      });
       results.push({ name, concurrency, rowsPerS: r.rowsPerS, p50Ms: r.p50Ms });
       console.log(JSON.stringify({ round, name, concurrency, rowsPerS: +r.rowsPerS.toFixed(1), p50Ms: +r.p50Ms.toFixed(2) }));
     }
@@ -38,7 +49,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 for (const concurrency of [1, 32]) {
   for (const name of ["base", "head"]) {
     const mine = results.filter((r) => r.name === name && r.concurrency === concurrency);
-    console.log(`${concurrency} caller(s), ${name}: median rows/s ${median(mine.map((r) => r.rowsPerS)).toFixed(1)}, median p50 ${median(mine.map((r) => r.p50Ms)).toFixed(2)} ms`);
+    console.log(
+      `${concurrency} caller(s), ${name}: median rows/s ${median(mine.map((r) => r.rowsPerS)).toFixed(1)}, median p50 ${median(mine.map((r) => r.p50Ms)).toFixed(2)} ms`,
+    );
   }
 }
 process.exit(0);

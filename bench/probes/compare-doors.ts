@@ -10,11 +10,16 @@
  */
 import { parseArgs } from "node:util";
 import { packageRoot } from "../../shared/package-root.js";
-import { randomRows, restAsker, sdkAsker, timeCalls } from "./latency-drivers.js";
 import { startGatewayChild, startShardProcess, untilAnswers } from "./cluster.js";
+import { randomRows, restAsker, sdkAsker, timeCalls } from "./latency-drivers.js";
 
 const { values } = parseArgs({
-  options: { base: { type: "string" }, rounds: { type: "string", default: "4" }, weights: { type: "string", default: "builtin:4096x64" }, queries: { type: "string", default: "400" } },
+  options: {
+    base: { type: "string" },
+    rounds: { type: "string", default: "4" },
+    weights: { type: "string", default: "builtin:4096x64" },
+    queries: { type: "string", default: "400" },
+  },
 });
 if (!values.base) throw new Error("--base: the other checkout (built) to compare with");
 const roots: Record<string, string> = { base: values.base, head: packageRoot() };
@@ -26,9 +31,21 @@ for (let round = 0; round < Number(values.rounds); round++) {
   for (const name of round % 2 === 0 ? ["base", "head"] : ["head", "base"]) {
     const root = roots[name]!;
     const half = V >> 1;
-    const shards = await Promise.all([[0, half], [half, V]].map(([start, end]) => startShardProcess(values.weights!, start!, end!, root)));
-    const gateway = await startGatewayChild(shards.map((s) => s.address), [], root);
-    for (const [door, asker] of [["SDK", sdkAsker(gateway.grpc, rows, 10)], ["REST", restAsker(gateway.http, rows, 10)]] as const) {
+    const shards = await Promise.all(
+      [
+        [0, half],
+        [half, V],
+      ].map(([start, end]) => startShardProcess(values.weights!, start!, end!, root)),
+    );
+    const gateway = await startGatewayChild(
+      shards.map((s) => s.address),
+      [],
+      root,
+    );
+    for (const [door, asker] of [
+      ["SDK", sdkAsker(gateway.grpc, rows, 10)],
+      ["REST", restAsker(gateway.http, rows, 10)],
+    ] as const) {
       await untilAnswers(asker.ask);
       const t = await timeCalls(asker.ask, { warmup: 100, measured });
       results.push({ name, door, p50Ms: t.p50Ms });
@@ -41,6 +58,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 for (const door of ["SDK", "REST"]) {
-  for (const name of ["base", "head"]) console.log(`${door}, ${name}: median p50 ${median(results.filter((r) => r.name === name && r.door === door).map((r) => r.p50Ms)).toFixed(3)} ms`);
+  for (const name of ["base", "head"])
+    console.log(`${door}, ${name}: median p50 ${median(results.filter((r) => r.name === name && r.door === door).map((r) => r.p50Ms)).toFixed(3)} ms`);
 }
 process.exit(0);

@@ -10,10 +10,10 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
-import { silentLogger } from "../../shared/log.js";
 import { SHARD_BATCH_DEFAULTS } from "../../services/cli/shard-command.js";
 import { runShard } from "../../services/shard/main.js";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
+import { silentLogger } from "../../shared/log.js";
 import { emit } from "../child-process.js";
 
 const { values } = parseArgs({

@@ -15,17 +15,17 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { GATEWAY_DEFAULTS, gatewayConfig } from "../../services/cli/gateway-command.js";
 import { buildApp } from "../../services/gateway/app.js";
 import { FanOut } from "../../services/gateway/fanout.js";
 import { runGateway } from "../../services/gateway/main.js";
 import { ShardClient, type ShardTransport } from "../../services/gateway/shard-client.js";
 import { ShardSet } from "../../services/gateway/shard-set.js";
-import { gatewayConfig, GATEWAY_DEFAULTS } from "../../services/cli/gateway-command.js";
-import { defaultOptions } from "../../shared/math/row-options.js";
 import { silentLogger } from "../../shared/log.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 import { packageRoot } from "../../shared/package-root.js";
 import { BenchChild } from "../child-process.js";
-import { randomRows, restAsker, sdkAsker, timeCalls, type Timing } from "./latency-drivers.js";
+import { randomRows, restAsker, sdkAsker, type Timing, timeCalls } from "./latency-drivers.js";
 
 const { values } = parseArgs({ options: { weights: { type: "string", default: "builtin:4096x64" }, queries: { type: "string", default: "400" } } });
 const weights = values.weights!;
@@ -41,7 +41,14 @@ function report(layer: string, timing: Timing): void {
 }
 
 async function host(shards: number, inferenceThread: "main" | "worker"): Promise<{ child: BenchChild; addresses: string[] }> {
-  const child = new BenchChild(`shard-host ${inferenceThread}`, dist("bench", "probes", "shard-host.js"), ["--weights", weights, "--shards", `${shards}`, "--inference-thread", inferenceThread]);
+  const child = new BenchChild(`shard-host ${inferenceThread}`, dist("bench", "probes", "shard-host.js"), [
+    "--weights",
+    weights,
+    "--shards",
+    `${shards}`,
+    "--inference-thread",
+    inferenceThread,
+  ]);
   const { ports } = (await child.next("listening")) as unknown as { ports: number[] };
   await child.next("ready");
   return { child, addresses: ports.map((p) => `127.0.0.1:${p}`) };
@@ -74,7 +81,18 @@ for (const thread of ["main", "worker"] as const) {
 // 2. The gateway's layers, in this process, against 2 shard processes on their inference workers (the default).
 const shardChildren = await Promise.all(
   [0, 1].map(async (i) => {
-    const child = new BenchChild(`shard ${i}`, dist("services", "cli", "main.js"), ["shard", "--weights", weights, "--shard", `${i}/2`, "--listen", "127.0.0.1:0", "--threads", "1", "--events"]);
+    const child = new BenchChild(`shard ${i}`, dist("services", "cli", "main.js"), [
+      "shard",
+      "--weights",
+      weights,
+      "--shard",
+      `${i}/2`,
+      "--listen",
+      "127.0.0.1:0",
+      "--threads",
+      "1",
+      "--events",
+    ]);
     const { port } = (await child.next("listening")) as unknown as { port: number };
     await child.next("ready");
     return { child, address: `127.0.0.1:${port}` };
@@ -82,17 +100,35 @@ const shardChildren = await Promise.all(
 );
 const addresses = shardChildren.map((s) => s.address);
 for (const transport of ["unary", "stream"] as ShardTransport[]) {
-  const set = new ShardSet({ resolve: async () => addresses, refreshMs: 60_000, infoDeadlineMs: 5000, maxMessageBytes: 1 << 24, log: silentLogger, shardTransport: transport });
+  const set = new ShardSet({
+    resolve: async () => addresses,
+    refreshMs: 60_000,
+    infoDeadlineMs: 5000,
+    maxMessageBytes: 1 << 24,
+    log: silentLogger,
+    shardTransport: transport,
+  });
   await set.start();
   const topology = set.topology;
   if (!topology.ready) throw new Error(topology.reason);
   const fanOut = new FanOut(set);
   const routed = [0, 1].map(() => ({ counts: new Uint32Array(1), ids: new Uint32Array(0) }));
   const fingerprint = topology.model.fingerprint;
-  report(`fan-out to 2 ranges (in process), ${transport}`, await timeCalls((i) => fanOut.partials(topology, { ...partialCall(i), fingerprint }, routed, new Date(Date.now() + 10_000)), { warmup, measured }));
+  report(
+    `fan-out to 2 ranges (in process), ${transport}`,
+    await timeCalls((i) => fanOut.partials(topology, { ...partialCall(i), fingerprint }, routed, new Date(Date.now() + 10_000)), { warmup, measured }),
+  );
   set.close();
 
-  const config = gatewayConfig({ ...GATEWAY_DEFAULTS, exposeTopology: true, shards: addresses, http: "127.0.0.1:0", grpc: "127.0.0.1:0", drainMs: 100, shardTransport: transport });
+  const config = gatewayConfig({
+    ...GATEWAY_DEFAULTS,
+    exposeTopology: true,
+    shards: addresses,
+    http: "127.0.0.1:0",
+    grpc: "127.0.0.1:0",
+    drainMs: 100,
+    shardTransport: transport,
+  });
   const gateway = await runGateway(config, silentLogger);
   const query = (i: number) => ({ rows: 1, dim: D, hidden: Float32Array.from(rows[i % rows.length]!), topK: TOP_K, targets: [], temperature: 1 });
   report(`GatewayCore.query (in process), ${transport}`, await timeCalls((i) => gateway.core.query(query(i)), { warmup, measured }));
@@ -100,10 +136,18 @@ for (const transport of ["unary", "stream"] as ShardTransport[]) {
   const bodies = rows.map((row) => JSON.stringify({ hidden: [row], topK: TOP_K }));
   report(
     `REST /v1/softmax via fastify inject (in process, no socket), ${transport}`,
-    await timeCalls(async (i) => {
-      const res = await app.inject({ method: "POST", url: "/v1/softmax", headers: { "content-type": "application/json" }, payload: bodies[i % bodies.length]! });
-      if (res.statusCode !== 200) throw new Error(res.body);
-    }, { warmup, measured }),
+    await timeCalls(
+      async (i) => {
+        const res = await app.inject({
+          method: "POST",
+          url: "/v1/softmax",
+          headers: { "content-type": "application/json" },
+          payload: bodies[i % bodies.length]!,
+        });
+        if (res.statusCode !== 200) throw new Error(res.body);
+      },
+      { warmup, measured },
+    ),
   );
   await app.close();
   await gateway.stop();
@@ -113,11 +157,16 @@ for (const transport of ["unary", "stream"] as ShardTransport[]) {
 for (const transport of ["unary", "stream"] as const) {
   let announce: (ports: { http: number; grpc: number }) => void = () => {};
   const announced = new Promise<{ http: number; grpc: number }>((resolve) => (announce = resolve));
-  const gateway = new BenchChild("gateway", dist("services", "cli", "main.js"), ["gateway", "--shards", addresses.join(","), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--shard-transport", transport], (line) => {
-    const http = / http=[^ ]*:(\d+)/.exec(line);
-    const grpc = / grpc=[^ ]*:(\d+)/.exec(line);
-    if (line.includes("gateway listening") && http && grpc) announce({ http: Number(http[1]), grpc: Number(grpc[1]) });
-  });
+  const gateway = new BenchChild(
+    "gateway",
+    dist("services", "cli", "main.js"),
+    ["gateway", "--shards", addresses.join(","), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--shard-transport", transport],
+    (line) => {
+      const http = / http=[^ ]*:(\d+)/.exec(line);
+      const grpc = / grpc=[^ ]*:(\d+)/.exec(line);
+      if (line.includes("gateway listening") && http && grpc) announce({ http: Number(http[1]), grpc: Number(grpc[1]) });
+    },
+  );
   const ports = await announced;
   await new Promise((resolve) => setTimeout(resolve, 500));
   for (const [door, asker] of [

@@ -12,14 +12,14 @@
  */
 import { parseArgs } from "node:util";
 import ort from "onnxruntime-node";
-import { openHead } from "../../shared/checkpoint/open-head.js";
-import { DataType, bytesOf, encodeModel } from "../../shared/onnx/graph-builder.js";
-import { ClassRange } from "../../shared/ranges.js";
 import { ShardSession } from "../../services/shard/session.js";
+import { openHead } from "../../shared/checkpoint/open-head.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
+import { bytesOf, DataType, encodeModel } from "../../shared/onnx/graph-builder.js";
+import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
+import { ClassRange } from "../../shared/ranges.js";
 import { emit } from "../child-process.js";
 import { shardLogitsGraph } from "../gather/graphs.js";
-import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
-import { defaultOptions } from "../../shared/math/row-options.js";
 
 const { values } = parseArgs({
   options: {
@@ -148,7 +148,7 @@ if (pairedRounds > 0) {
     if (paired.bigBatch !== null) {
       const squareMs = (await time(() => gemm.run({ a: squareInput }), 2)).minMs;
       const shardMs = (await time(shardRun(shard, paired.bigBatch), 1)).medianMs;
-      paired.gemm.push(((2 * paired.bigBatch * V * d) / shardMs) / ((2 * n ** 3) / squareMs));
+      paired.gemm.push((2 * paired.bigBatch * V * d) / shardMs / ((2 * n ** 3) / squareMs));
     }
   }
   await reduce.release();

@@ -9,26 +9,35 @@
  *   node dist/bench/probes/hedging.js [--weights builtin:8192x64] [--queries 1600] [--hedge-after p95]
  */
 import { parseArgs } from "node:util";
-import { randomRows, sdkAsker, timeCalls, type Timing } from "./latency-drivers.js";
 import { startGatewayChild, startShardProcess, untilAnswers } from "./cluster.js";
+import { randomRows, sdkAsker, type Timing, timeCalls } from "./latency-drivers.js";
 
 const { values } = parseArgs({
-  options: { weights: { type: "string", default: "builtin:8192x64" }, queries: { type: "string", default: "1600" }, "hedge-after": { type: "string", default: "p95" } },
+  options: {
+    weights: { type: "string", default: "builtin:8192x64" },
+    queries: { type: "string", default: "1600" },
+    "hedge-after": { type: "string", default: "p95" },
+  },
 });
 const [V, D] = values.weights!.replace("builtin:", "").split("x").map(Number) as [number, number];
 const CALLERS = 8;
 const per = Math.ceil(Number(values.queries) / CALLERS);
 const rows = randomRows(64, D);
 const half = V >> 1;
-const shards = await Promise.all([
-  [0, half],
-  [0, half],
-  [half, V],
-  [half, V],
-].map(([start, end]) => startShardProcess(values.weights!, start!, end!)));
+const shards = await Promise.all(
+  [
+    [0, half],
+    [0, half],
+    [half, V],
+    [half, V],
+  ].map(([start, end]) => startShardProcess(values.weights!, start!, end!)),
+);
 const show = (t: Timing) => ({ p50Ms: +t.p50Ms.toFixed(2), p99Ms: +t.p99Ms.toFixed(2), maxMs: +t.maxMs.toFixed(1), queries: t.count, errors: t.errors });
 for (const hedge of ["off", values["hedge-after"]!]) {
-  const gateway = await startGatewayChild(shards.map((s) => s.address), ["--hedge-after", hedge]);
+  const gateway = await startGatewayChild(
+    shards.map((s) => s.address),
+    ["--hedge-after", hedge],
+  );
   const sdk = sdkAsker(gateway.grpc, rows, 10);
   await untilAnswers(sdk.ask);
   await timeCalls(sdk.ask, { warmup: 100, measured: 0, callers: CALLERS });
@@ -39,7 +48,15 @@ for (const hedge of ["off", values["hedge-after"]!]) {
   sdk.close();
   await gateway.child.stop();
   const hedges = /hedges=(\d+)/.exec(gateway.child.stderrTail())?.[1];
-  console.log(JSON.stringify({ hedgeAfter: hedge, healthy: show(healthy), oneReplicaStopped: show(degraded), p99Ratio: +(degraded.p99Ms / healthy.p99Ms).toFixed(2), hedges: Number(hedges) }));
+  console.log(
+    JSON.stringify({
+      hedgeAfter: hedge,
+      healthy: show(healthy),
+      oneReplicaStopped: show(degraded),
+      p99Ratio: +(degraded.p99Ms / healthy.p99Ms).toFixed(2),
+      hedges: Number(hedges),
+    }),
+  );
   // Let the stopped replica come back into a fresh gateway's topology.
   await new Promise((resolve) => setTimeout(resolve, 1000));
 }

@@ -33,16 +33,27 @@ export async function timeCalls(ask: (i: number) => Promise<unknown>, options: {
     }
     if (record) latencies.push(performance.now() - sent);
   };
-  await Promise.all(Array.from({ length: callers }, async () => {
-    for (let i = 0; i < options.warmup; i++) await one(false);
-  }));
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      for (let i = 0; i < options.warmup; i++) await one(false);
+    }),
+  );
   const start = performance.now();
-  await Promise.all(Array.from({ length: callers }, async () => {
-    for (let i = 0; i < options.measured; i++) await one(true);
-  }));
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      for (let i = 0; i < options.measured; i++) await one(true);
+    }),
+  );
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  return { count: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1) ?? NaN, perS: latencies.length / seconds, errors };
+  return {
+    count: latencies.length,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: latencies.at(-1) ?? NaN,
+    perS: latencies.length / seconds,
+    errors,
+  };
 }
 
 /** POST /v1/softmax with keep-alive, as a REST user would: one row of `hidden`, topK. */
@@ -52,11 +63,25 @@ export function restAsker(port: number, rows: number[][], topK: number): { ask: 
   const ask = (i: number) =>
     new Promise<unknown>((resolve, reject) => {
       const body = bodies[i % bodies.length]!;
-      const req = request({ host: "127.0.0.1", port, path: "/v1/softmax", method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => (res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks).toString())) : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks)}`))));
-      });
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port,
+          path: "/v1/softmax",
+          method: "POST",
+          agent,
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            res.statusCode === 200
+              ? resolve(JSON.parse(Buffer.concat(chunks).toString()))
+              : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks)}`)),
+          );
+        },
+      );
       req.on("error", reject);
       req.end(body);
     });

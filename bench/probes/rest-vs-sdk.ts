@@ -8,8 +8,8 @@
  *   node dist/bench/probes/rest-vs-sdk.js [--weights builtin:4096x1024] [--callers 32] [--queries 3200] [--rounds 2]
  */
 import { parseArgs } from "node:util";
-import { cpuMsOf, randomRows, restAsker, sdkAsker, timeCalls } from "./latency-drivers.js";
 import { startGatewayChild, startShardHost, untilAnswers } from "./cluster.js";
+import { cpuMsOf, randomRows, restAsker, sdkAsker, timeCalls } from "./latency-drivers.js";
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +34,18 @@ for (let round = 0; round < Number(values.rounds); round++) {
     const before = await cpuMsOf(gateway.child.pid);
     const t = await timeCalls(doors[door].ask, { warmup: 0, measured: per, callers });
     const cpu = ((await cpuMsOf(gateway.child.pid)) - before) / t.count;
-    console.log(JSON.stringify({ round, door, callers, queriesPerS: +t.perS.toFixed(0), p50Ms: +t.p50Ms.toFixed(2), p99Ms: +t.p99Ms.toFixed(2), gatewayCpuMsPerQuery: +cpu.toFixed(3), errors: t.errors }));
+    console.log(
+      JSON.stringify({
+        round,
+        door,
+        callers,
+        queriesPerS: +t.perS.toFixed(0),
+        p50Ms: +t.p50Ms.toFixed(2),
+        p99Ms: +t.p99Ms.toFixed(2),
+        gatewayCpuMsPerQuery: +cpu.toFixed(3),
+        errors: t.errors,
+      }),
+    );
   }
 }
 for (const door of Object.values(doors)) door.close();

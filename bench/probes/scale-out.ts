@@ -11,8 +11,8 @@
  *   node dist/bench/probes/scale-out.js [--ranges 1,2,4,8,16,32,64] [--queries 400] [--transport stream|unary]
  */
 import { parseArgs } from "node:util";
-import { cpuMsOf, randomRows, sdkAsker, timeCalls } from "./latency-drivers.js";
 import { startGatewayChild, startShardHost, untilAnswers } from "./cluster.js";
+import { cpuMsOf, randomRows, sdkAsker, timeCalls } from "./latency-drivers.js";
 
 const { values } = parseArgs({
   options: {

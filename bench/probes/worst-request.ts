@@ -19,7 +19,11 @@ const GRPC = "127.0.0.1:18450";
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
-const child = spawn(process.execPath, [join(packageRoot(), "dist/services/cli/main.js"), "local", "--weights", values.weights!, "--http", HTTP, "--grpc", GRPC], { stdio: ["pipe", "pipe", "inherit"] });
+const child = spawn(
+  process.execPath,
+  [join(packageRoot(), "dist/services/cli/main.js"), "local", "--weights", values.weights!, "--http", HTTP, "--grpc", GRPC],
+  { stdio: ["pipe", "pipe", "inherit"] },
+);
 await new Promise<void>((resolve) => child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("ready in") && resolve()));
 const pid = child.pid!;
 const model = (await (await fetch(`http://${HTTP}/v1/model`)).json()) as { model: { dim: number; vocabSize: number } };
@@ -35,16 +39,30 @@ async function phase(name: string, run: () => Promise<string[]>): Promise<void> 
   const counts = new Map<string, number>();
   for (const o of outcomes) counts.set(o, (counts.get(o) ?? 0) + 1);
   const ready = await fetch(`http://${HTTP}/readyz`).then((r) => r.status);
-  console.log(`${name}: RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s; ${[...counts].map(([o, n]) => `${n}× ${o}`).join(", ")}; /readyz ${ready}`);
+  console.log(
+    `${name}: RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s; ${[...counts].map(([o, n]) => `${n}× ${o}`).join(", ")}; /readyz ${ready}`,
+  );
 }
 
 const rows = 140; // 140 × 1000 entries × ~110 bytes: just under the 16 MiB answer limit
 const hidden = Array.from({ length: rows }, (_, r) => Array.from({ length: d }, (_, i) => Math.sin(r + i)));
 await phase("REST, 8 × (140 rows × topK 1000)", () =>
-  Promise.all(Array.from({ length: 8 }, () => fetch(`http://${HTTP}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hidden, topK: 1000 }) }).then(async (r) => `${r.status} ${(await r.arrayBuffer()).byteLength} B`))),
+  Promise.all(
+    Array.from({ length: 8 }, () =>
+      fetch(`http://${HTTP}/v1/softmax`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ hidden, topK: 1000 }),
+      }).then(async (r) => `${r.status} ${(await r.arrayBuffer()).byteLength} B`),
+    ),
+  ),
 );
 const client = new ShardmaxClient(GRPC);
-const outcome = (p: Promise<unknown>) => p.then(() => "OK", (e: { code?: string }) => e.code ?? "error");
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (e: { code?: string }) => e.code ?? "error",
+  );
 await phase("gRPC, 8 × (140 rows × topK 1000)", () => Promise.all(Array.from({ length: 8 }, () => outcome(client.query({ hidden, topK: 1000 })))));
 const zeros = new Float32Array(1024 * d);
 const targets = Array.from({ length: 1024 }, () => Array.from({ length: 10_000 }, (_, i) => i % model.model.vocabSize));

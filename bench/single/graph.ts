@@ -4,7 +4,7 @@
  *
  *   z = (h·Wᵀ + b) / T,   p = softmax(z),   (top_p, top_ids) = TopK(p, k),   top_z = z[top_ids]
  */
-import { DataType, bytesOf, encodeModel } from "../../shared/onnx/graph-builder.js";
+import { bytesOf, DataType, encodeModel } from "../../shared/onnx/graph-builder.js";
 
 export function wholeHeadGraph(vocabSize: number, dim: number, weight: Float32Array, bias: Float32Array | null): Uint8Array {
   const initializers = [{ name: "W", type: DataType.FLOAT, dims: [vocabSize, dim], data: bytesOf(weight) }];

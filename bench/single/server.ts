@@ -9,13 +9,15 @@ import { parseArgs } from "node:util";
 import ort from "onnxruntime-node";
 import { openHead } from "../../shared/checkpoint/open-head.js";
 import { invalidField } from "../../shared/errors.js";
+import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 import { ClassRange } from "../../shared/ranges.js";
 import { float32From } from "../../shared/tensor-bytes.js";
-import { serveSoftmax, type QueryRequest } from "../softmax-server.js";
+import { type QueryRequest, serveSoftmax } from "../softmax-server.js";
 import { wholeHeadGraph } from "./graph.js";
-import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
 
-const { values } = parseArgs({ options: { weights: { type: "string" }, threads: { type: "string", default: "0" }, listen: { type: "string", default: "127.0.0.1:0" } } });
+const { values } = parseArgs({
+  options: { weights: { type: "string" }, threads: { type: "string", default: "0" }, listen: { type: "string", default: "127.0.0.1:0" } },
+});
 const head = await openHead(values.weights!);
 const { vocabSize, dim, source } = head.description;
 const slice = await head.readRows(ClassRange.of(0, vocabSize));

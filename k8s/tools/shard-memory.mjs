@@ -27,7 +27,11 @@ const dir = mkdtempSync(join(tmpdir(), "shardmax-memory-"));
 const file = join(dir, "head.safetensors");
 writeHead(file, classes, dim);
 
-const child = spawn(process.execPath, [cli, "shard", "--weights", file, "--shard", "0/1", "--listen", "127.0.0.1:0", "--threads", String(threads), "--max-rows", String(rows), "--events"], { stdio: ["pipe", "pipe", "inherit"] });
+const child = spawn(
+  process.execPath,
+  [cli, "shard", "--weights", file, "--shard", "0/1", "--listen", "127.0.0.1:0", "--threads", String(threads), "--max-rows", String(rows), "--events"],
+  { stdio: ["pipe", "pipe", "inherit"] },
+);
 const started = Date.now();
 const port = await new Promise((resolve, reject) => {
   let found;
@@ -48,7 +52,19 @@ const info = await client.info(10_000);
 for (const batch of [1, rows]) {
   const hidden = new Float32Array(batch * dim).fill(0.01);
   for (let i = 0; i < 3; i++) {
-    await client.partial({ rows: batch, dim, hidden, topK: 10, temperature: 1, targetCounts: new Uint32Array(batch), targetIds: new Uint32Array(0), fingerprint: info.fingerprint }, new Date(Date.now() + 120_000));
+    await client.partial(
+      {
+        rows: batch,
+        dim,
+        hidden,
+        topK: 10,
+        temperature: 1,
+        targetCounts: new Uint32Array(batch),
+        targetIds: new Uint32Array(0),
+        fingerprint: info.fingerprint,
+      },
+      new Date(Date.now() + 120_000),
+    );
   }
 }
 const afterBatches = memory(child.pid);

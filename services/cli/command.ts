@@ -3,7 +3,7 @@
  * process.argv and process.env: its arguments, the environment as a plain
  * record, and where to write. A command returns its exit code.
  */
-import { formatHelp, parseFlags, type FlagTable, type Parsed } from "./flags.js";
+import { type FlagTable, formatHelp, type Parsed, parseFlags } from "./flags.js";
 
 export interface CliContext {
   readonly env: Readonly<Record<string, string | undefined>>;

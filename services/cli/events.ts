@@ -12,7 +12,7 @@ export type ShardEvent =
   | { event: "failed"; message: string };
 
 export function encodeEvent(event: ShardEvent): string {
-  return JSON.stringify(event) + "\n";
+  return `${JSON.stringify(event)}\n`;
 }
 
 /** Parses one stdout line; anything that is not an event (stray output) gives null. */

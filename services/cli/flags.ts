@@ -148,12 +148,11 @@ export function formatHelp(usage: string, summary: string, table: FlagTable): st
   const width = Math.max(...heads.map((h) => h.length), "-h, --help".length) + 2;
   const lines = [`Usage: ${usage}`, "", summary, "", "Flags:"];
   visible.forEach(([name, spec], i) => {
-    const fallback =
-      spec.fallback.kind === "default" ? `default ${spec.fallback.text}` : spec.fallback.kind === "required" ? "required" : spec.fallback.text;
+    const fallback = spec.fallback.kind === "default" ? `default ${spec.fallback.text}` : spec.fallback.kind === "required" ? "required" : spec.fallback.text;
     lines.push(`  ${heads[i]!.padEnd(width)}${spec.help}`);
     lines.push(`  ${"".padEnd(width)}env ${spec.env ?? envName(name)}; ${fallback}`);
   });
   lines.push(`  ${"-h, --help".padEnd(width)}print this help`);
   lines.push("", "A flag given on the command line wins over its environment variable.");
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

@@ -4,15 +4,15 @@
  * then drain.
  */
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../../shared/grpc/proto.js";
-import { OBSERVABILITY_FLAGS, loggerFrom } from "./observability-flags.js";
-import type { GatewayConfig } from "../gateway/main.js";
-import { parseOrHelp, type Command } from "./command.js";
-import { flag, UsageError, ValueError } from "./flags.js";
-import { dialTls, readableFile, SERVING_TLS_FLAGS, servingTls, SHARD_TLS_FLAGS } from "./tls-flags.js";
-import { parseKeyRateLimit, type KeyRateLimit } from "../gateway/key-quota.js";
+import { type KeyRateLimit, parseKeyRateLimit } from "../gateway/key-quota.js";
 import { parseHedgeAfter } from "../gateway/latency-quantile.js";
+import type { GatewayConfig } from "../gateway/main.js";
 import type { ShardTransport } from "../gateway/shard-client.js";
+import { type Command, parseOrHelp } from "./command.js";
+import { flag, UsageError, ValueError } from "./flags.js";
+import { loggerFrom, OBSERVABILITY_FLAGS } from "./observability-flags.js";
 import { waitForStop } from "./signals.js";
+import { dialTls, readableFile, SERVING_TLS_FLAGS, SHARD_TLS_FLAGS, servingTls } from "./tls-flags.js";
 import { hostPort, integer, modelName, nonEmpty, shardAddressList } from "./values.js";
 
 /** Serving defaults, shared with `shardmax local`, which exposes only the addresses. */
@@ -50,12 +50,33 @@ export const GATEWAY_FLAGS = {
     parse: shardAddressList,
   }),
   http: flag.withDefault({ metavar: "HOST:PORT", help: "REST listen address; port 0 picks a free port", parse: hostPort, default: D.http }),
-  grpc: flag.withDefault({ metavar: "HOST:PORT", help: "gRPC (shardmax.v1.Softmax) listen address; port 0 picks a free port", parse: hostPort, default: D.grpc }),
+  grpc: flag.withDefault({
+    metavar: "HOST:PORT",
+    help: "gRPC (shardmax.v1.Softmax) listen address; port 0 picks a free port",
+    parse: hostPort,
+    default: D.grpc,
+  }),
   "deadline-ms": flag.withDefault({ metavar: "N", help: "deadline of one query across all shards", parse: integer(1), default: D.deadlineMs }),
   "refresh-ms": flag.withDefault({ metavar: "N", help: "interval between Info checks of every shard", parse: integer(1), default: D.refreshMs }),
-  "resolve-interval-ms": flag.withDefault({ metavar: "N", help: "how often dns: shard names are looked up again", parse: integer(1), default: D.resolveIntervalMs }),
-  "hosts-file": flag.optional({ metavar: "FILE", hidden: true, help: "resolve dns: names from this hosts-format file instead of DNS (tests only)", parse: nonEmpty("a file path") }),
-  "body-limit-bytes": flag.withDefault({ metavar: "N", help: "largest REST request body", parse: integer(1), default: D.bodyLimitBytes, defaultText: `${D.bodyLimitBytes} (16 MiB)` }),
+  "resolve-interval-ms": flag.withDefault({
+    metavar: "N",
+    help: "how often dns: shard names are looked up again",
+    parse: integer(1),
+    default: D.resolveIntervalMs,
+  }),
+  "hosts-file": flag.optional({
+    metavar: "FILE",
+    hidden: true,
+    help: "resolve dns: names from this hosts-format file instead of DNS (tests only)",
+    parse: nonEmpty("a file path"),
+  }),
+  "body-limit-bytes": flag.withDefault({
+    metavar: "N",
+    help: "largest REST request body",
+    parse: integer(1),
+    default: D.bodyLimitBytes,
+    defaultText: `${D.bodyLimitBytes} (16 MiB)`,
+  }),
   "max-rows": flag.withDefault({ metavar: "N", help: "most hidden rows in one query", parse: integer(1), default: D.maxRows }),
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest topK a query may ask for", parse: integer(1), default: D.maxTopK }),
   "max-targets": flag.withDefault({ metavar: "N", help: "most target ids per row", parse: integer(0), default: D.maxTargets }),
@@ -81,9 +102,24 @@ export const GATEWAY_FLAGS = {
     default: D.maxDistributionValues,
     defaultText: `${D.maxDistributionValues} (2^24: 64 MiB of float32)`,
   }),
-  "max-inflight-rows": flag.withDefault({ metavar: "N", help: "most rows held at once over all queries; past it queries get 503 + Retry-After", parse: integer(1), default: D.maxInflightRows }),
-  "request-timeout-ms": flag.withDefault({ metavar: "N", help: "a REST request's headers and body must arrive within this (slow clients are cut)", parse: integer(1), default: D.requestTimeoutMs }),
-  "keep-alive-timeout-ms": flag.withDefault({ metavar: "N", help: "an idle keep-alive REST connection is closed after this", parse: integer(1), default: D.keepAliveTimeoutMs }),
+  "max-inflight-rows": flag.withDefault({
+    metavar: "N",
+    help: "most rows held at once over all queries; past it queries get 503 + Retry-After",
+    parse: integer(1),
+    default: D.maxInflightRows,
+  }),
+  "request-timeout-ms": flag.withDefault({
+    metavar: "N",
+    help: "a REST request's headers and body must arrive within this (slow clients are cut)",
+    parse: integer(1),
+    default: D.requestTimeoutMs,
+  }),
+  "keep-alive-timeout-ms": flag.withDefault({
+    metavar: "N",
+    help: "an idle keep-alive REST connection is closed after this",
+    parse: integer(1),
+    default: D.keepAliveTimeoutMs,
+  }),
   "max-connections": flag.withDefault({ metavar: "N", help: "most open REST connections; more are refused", parse: integer(1), default: D.maxConnections }),
   "expose-topology": flag.switch({ help: "show shard addresses and socket errors in /v1/model, Info and error messages (for operators)" }),
   "hedge-after": flag.withDefault({
@@ -99,10 +135,24 @@ export const GATEWAY_FLAGS = {
     parse: shardTransport,
     default: "stream" as ShardTransport,
   }),
-  labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
-  "model-name": flag.withDefault({ metavar: "NAME", help: "the model's name on the Open Inference Protocol (REST /v2, gRPC inference)", parse: modelName, default: D.modelName }),
+  labels: flag.optional({
+    metavar: "FILE",
+    help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)",
+    parse: nonEmpty("a file path"),
+  }),
+  "model-name": flag.withDefault({
+    metavar: "NAME",
+    help: "the model's name on the Open Inference Protocol (REST /v2, gRPC inference)",
+    parse: modelName,
+    default: D.modelName,
+  }),
   "no-metrics": flag.switch({ hidden: true, help: "record no request metrics (to measure what they cost; the bench)" }),
-  "slow-query-ms": flag.withDefault({ metavar: "N", help: "log a warning line for each request that took longer than this (0: every request)", parse: integer(0), default: D.slowQueryMs }),
+  "slow-query-ms": flag.withDefault({
+    metavar: "N",
+    help: "log a warning line for each request that took longer than this (0: every request)",
+    parse: integer(0),
+    default: D.slowQueryMs,
+  }),
   ...OBSERVABILITY_FLAGS,
   ...SERVING_TLS_FLAGS,
   ...SHARD_TLS_FLAGS,
@@ -112,7 +162,11 @@ export const GATEWAY_FLAGS = {
     help: "API keys, one per line (re-read on change): REST needs Authorization: Bearer KEY, gRPC authorization metadata; probes stay open",
     parse: readableFile,
   }),
-  "key-rate-limit": flag.optional({ metavar: "Nr,Mrows", help: "per-key quota with --api-keys: requests/s and/or rows/s, e.g. 100r,5000rows; over it: 429 + Retry-After", parse: keyRateLimit }),
+  "key-rate-limit": flag.optional({
+    metavar: "Nr,Mrows",
+    help: "per-key quota with --api-keys: requests/s and/or rows/s, e.g. 100r,5000rows; over it: 429 + Retry-After",
+    parse: keyRateLimit,
+  }),
   "metrics-auth": flag.switch({ help: "with --api-keys, /metrics needs a key too" }),
 };
 
@@ -218,7 +272,13 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     bodyLimitBytes: s.bodyLimitBytes,
     // Partials are ~13× smaller than the JSON answers they make; a coalesced batch holds several queries' worth.
     maxMessageBytes: Math.max(DEFAULT_MAX_MESSAGE_BYTES, 4 * s.maxResponseBytes),
-    limits: Object.freeze({ maxRows: s.maxRows, maxTopK: s.maxTopK, maxTargetsPerRow: s.maxTargets, maxResponseBytes: s.maxResponseBytes, maxDraws: s.maxDraws }),
+    limits: Object.freeze({
+      maxRows: s.maxRows,
+      maxTopK: s.maxTopK,
+      maxTargetsPerRow: s.maxTargets,
+      maxResponseBytes: s.maxResponseBytes,
+      maxDraws: s.maxDraws,
+    }),
     maxInflightRows: s.maxInflightRows,
     requestTimeoutMs: s.requestTimeoutMs,
     keepAliveTimeoutMs: s.keepAliveTimeoutMs,

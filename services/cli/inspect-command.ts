@@ -6,8 +6,8 @@
  */
 import { relative } from "node:path";
 import type { Inventory, InventoryEntry } from "../../shared/checkpoint/inventory.js";
-import { parseOrHelp, type CliContext, type Command } from "./command.js";
-import { UsageError, flag, type FlagTable } from "./flags.js";
+import { type CliContext, type Command, parseOrHelp } from "./command.js";
+import { type FlagTable, flag, UsageError } from "./flags.js";
 import { nonEmpty } from "./values.js";
 
 export const INSPECT_FLAGS = {
@@ -18,11 +18,16 @@ export const INSPECT_FLAGS = {
 
 const HELP = {
   usage: "shardmax inspect PATH [flags]",
-  summary: "List the tensors of a checkpoint (a .safetensors file, a Hugging Face folder or a .npy file), mark the likely heads, and say what `shardmax shard` would serve.",
+  summary:
+    "List the tensors of a checkpoint (a .safetensors file, a Hugging Face folder or a .npy file), mark the likely heads, and say what `shardmax shard` would serve.",
 };
 
 const FORMAT_NAMES = { builtin: "builtin head", "hf-folder": "Hugging Face checkpoint folder", npy: ".npy file", safetensors: "safetensors file" } as const;
-const LAYOUT_NAMES = { index: "tensors found through model.safetensors.index.json", single: "model.safetensors", scan: "no index: every .safetensors file scanned" } as const;
+const LAYOUT_NAMES = {
+  index: "tensors found through model.safetensors.index.json",
+  single: "model.safetensors",
+  scan: "no index: every .safetensors file scanned",
+} as const;
 const ROLE_NOTES = { head: "head", "tied-embedding": "input embedding (the head when embeddings are tied)", "head-bias": "head bias" } as const;
 
 export const inspectCommand: Command = {
@@ -65,10 +70,18 @@ function printTable(inventory: Inventory, context: CliContext): void {
   const rows = inventory.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(", ")}]`, file(t), t.role ? ROLE_NOTES[t.role] : ""]);
   const header = ["NAME", "DTYPE", "SHAPE", "FILE", "ROLE"];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  for (const row of [header, ...rows]) context.out(`  ${row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd()}`);
+  for (const row of [header, ...rows])
+    context.out(
+      `  ${row
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join("  ")
+        .trimEnd()}`,
+    );
   const served = inventory.served;
   if (served.ok) {
-    context.out(`shard serves: ${served.weight} ${served.dtype} [${served.vocabSize}, ${served.dim}] (V=${served.vocabSize}, d=${served.dim}), bias ${served.bias ?? "none"}`);
+    context.out(
+      `shard serves: ${served.weight} ${served.dtype} [${served.vocabSize}, ${served.dim}] (V=${served.vocabSize}, d=${served.dim}), bias ${served.bias ?? "none"}`,
+    );
   } else {
     context.out(`shard refuses: ${served.error}`);
   }

@@ -20,26 +20,62 @@ import { BUILTIN_DEFAULT_SPEC } from "../../shared/checkpoint/builtin-head.js";
 import { createLogger } from "../../shared/log.js";
 import type { RunningGateway } from "../gateway/main.js";
 import type { ModelRef } from "../gateway/topology.js";
-import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
+import { type CliContext, type Command, CommandFailure, parseOrHelp } from "./command.js";
+import { type FlagValues, flag } from "./flags.js";
 import { GATEWAY_DEFAULTS, gatewayConfig } from "./gateway-command.js";
-import { flag, type FlagValues } from "./flags.js";
-import { ProgressLines, connectAddress, curlExample, curlTlsFlags, formatSeconds } from "./local-report.js";
-import { makeThrowawayCerts, type CertFiles } from "./throwaway-certs.js";
-import { ChildExited, ShardChild, describeExit } from "./shard-child.js";
+import { connectAddress, curlExample, curlTlsFlags, formatSeconds, ProgressLines } from "./local-report.js";
+import { ChildExited, describeExit, ShardChild } from "./shard-child.js";
 import { waitForStop } from "./signals.js";
+import { type CertFiles, makeThrowawayCerts } from "./throwaway-certs.js";
 import { hostPort, integer, modelName, nonEmpty } from "./values.js";
 
 export const LOCAL_FLAGS = {
-  weights: flag.withDefault({ metavar: "PATH", help: "the head: a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD", parse: nonEmpty("a file or folder path, or builtin:default"), default: BUILTIN_DEFAULT_SPEC }),
+  weights: flag.withDefault({
+    metavar: "PATH",
+    help: "the head: a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD",
+    parse: nonEmpty("a file or folder path, or builtin:default"),
+    default: BUILTIN_DEFAULT_SPEC,
+  }),
   tensor: flag.optional({ metavar: "NAME", help: "weight tensor in the checkpoint (unset: lm_head.weight)", parse: nonEmpty("a tensor name") }),
-  bias: flag.optional({ metavar: "NAME|FILE", help: "bias tensor in the checkpoint, or the bias .npy of a .npy head; must exist when given", parse: nonEmpty("a tensor name or file") }),
-  labels: flag.optional({ metavar: "FILE", help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)", parse: nonEmpty("a file path") }),
+  bias: flag.optional({
+    metavar: "NAME|FILE",
+    help: "bias tensor in the checkpoint, or the bias .npy of a .npy head; must exist when given",
+    parse: nonEmpty("a tensor name or file"),
+  }),
+  labels: flag.optional({
+    metavar: "FILE",
+    help: "labels for results: a text file (line i is class i) or a tokenizer.json (or its folder)",
+    parse: nonEmpty("a file path"),
+  }),
   shards: flag.withDefault({ metavar: "N", help: "number of shard processes, each serving an equal class range", parse: integer(1, 64), default: 2 }),
-  http: flag.withDefault({ metavar: "HOST:PORT", help: "gateway REST listen address; port 0 picks a free port", parse: hostPort, default: GATEWAY_DEFAULTS.http }),
-  grpc: flag.withDefault({ metavar: "HOST:PORT", help: "gateway gRPC listen address; port 0 picks a free port", parse: hostPort, default: GATEWAY_DEFAULTS.grpc }),
-  "model-name": flag.withDefault({ metavar: "NAME", help: "the model's name on the Open Inference Protocol (REST /v2, gRPC inference)", parse: modelName, default: GATEWAY_DEFAULTS.modelName }),
-  tls: flag.switch({ help: "make a throw-away CA and certificates (openssl) in a temporary folder and run everything over mutual TLS; prints a curl line with them" }),
-  threads: flag.withDefault<number | undefined>({ metavar: "N", help: "onnxruntime threads per shard; 0 lets onnxruntime decide", parse: integer(0, 1024), default: undefined, defaultText: "CPU cores ÷ shards, at least 1" }),
+  http: flag.withDefault({
+    metavar: "HOST:PORT",
+    help: "gateway REST listen address; port 0 picks a free port",
+    parse: hostPort,
+    default: GATEWAY_DEFAULTS.http,
+  }),
+  grpc: flag.withDefault({
+    metavar: "HOST:PORT",
+    help: "gateway gRPC listen address; port 0 picks a free port",
+    parse: hostPort,
+    default: GATEWAY_DEFAULTS.grpc,
+  }),
+  "model-name": flag.withDefault({
+    metavar: "NAME",
+    help: "the model's name on the Open Inference Protocol (REST /v2, gRPC inference)",
+    parse: modelName,
+    default: GATEWAY_DEFAULTS.modelName,
+  }),
+  tls: flag.switch({
+    help: "make a throw-away CA and certificates (openssl) in a temporary folder and run everything over mutual TLS; prints a curl line with them",
+  }),
+  threads: flag.withDefault<number | undefined>({
+    metavar: "N",
+    help: "onnxruntime threads per shard; 0 lets onnxruntime decide",
+    parse: integer(0, 1024),
+    default: undefined,
+    defaultText: "CPU cores ÷ shards, at least 1",
+  }),
 };
 
 const HELP = {
@@ -101,12 +137,17 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
       const child = children[index]!;
       const exit = await child.exited;
       if (stopping) return new Promise<number>(() => {});
-      err(`shardmax: shard ${child.label} (pid ${child.pid ?? "?"}) exited ${describeExit(exit)}${child.failure ? `: ${child.failure}` : ""}; restarting in ${backoffMs} ms`);
+      err(
+        `shardmax: shard ${child.label} (pid ${child.pid ?? "?"}) exited ${describeExit(exit)}${child.failure ? `: ${child.failure}` : ""}; restarting in ${backoffMs} ms`,
+      );
       await new Promise((resolve) => setTimeout(resolve, backoffMs));
       if (stopping) return new Promise<number>(() => {});
       const next = spawnShard(index, v, threads, context, progress, (line) => live && err(line), tls, `127.0.0.1:${ports[index]}`);
       children[index] = next;
-      const readyAt = await next.ready.then(() => Date.now(), () => null);
+      const readyAt = await next.ready.then(
+        () => Date.now(),
+        () => null,
+      );
       if (readyAt === null) {
         failuresInARow++;
         if (failuresInARow >= RESTART_ATTEMPTS) {
@@ -120,7 +161,10 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
       out(`  shard ${next.label} restarted (pid ${next.pid ?? "?"}) and ready`);
       failuresInARow = 0;
       // A child that served a while before dying starts the back-off over; one that dies again at once doubles it.
-      const served = await Promise.race([next.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), RESTART_BACKOFF_MS.resetAfter).unref())]);
+      const served = await Promise.race([
+        next.exited.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), RESTART_BACKOFF_MS.resetAfter).unref()),
+      ]);
       backoffMs = served ? RESTART_BACKOFF_MS.first : Math.min(RESTART_BACKOFF_MS.max, backoffMs * 2);
     }
   };
@@ -134,12 +178,16 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
   };
 
   try {
-    out(`shardmax local: ${v.shards} shard process${v.shards === 1 ? "" : "es"} serving ${v.weights}, ${threads} onnxruntime thread${threads === 1 ? "" : "s"} each`);
+    out(
+      `shardmax local: ${v.shards} shard process${v.shards === 1 ? "" : "es"} serving ${v.weights}, ${threads} onnxruntime thread${threads === 1 ? "" : "s"} each`,
+    );
     const listening = await step(Promise.all(children.map((c) => c.listening)));
     ports = listening.map((l) => l.port);
     const addresses = listening.map((l) => `127.0.0.1:${l.port}`);
     const width = Math.max(...listening.map((l) => `[${l.rangeStart}, ${l.rangeEnd})`.length));
-    listening.forEach((l, i) => out(`  shard ${children[i]!.label}  classes ${`[${l.rangeStart}, ${l.rangeEnd})`.padEnd(width)}  gRPC ${addresses[i]}  pid ${l.pid}`));
+    listening.forEach((l, i) =>
+      out(`  shard ${children[i]!.label}  classes ${`[${l.rangeStart}, ${l.rangeEnd})`.padEnd(width)}  gRPC ${addresses[i]}  pid ${l.pid}`),
+    );
 
     if (tls) out(`  mutual TLS: throw-away CA and certificates in ${tls.dir} (deleted on exit)`);
     gatewayStarting = startGateway(addresses, v, (line) => live && err(line), tls);
@@ -154,7 +202,9 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
     await step(Promise.all(children.map((c) => c.ready.then(() => out(`  shard ${c.label} ready (${formatSeconds(Date.now() - started)})`)))));
     const model = await step(waitUntilServing(gateway));
     live = true;
-    out(`ready in ${formatSeconds(Date.now() - started)}: V=${model.vocabSize} d=${model.dim} fingerprint=${model.fingerprint}  REST ${scheme}://${rest}  gRPC ${grpc}`);
+    out(
+      `ready in ${formatSeconds(Date.now() - started)}: V=${model.vocabSize} d=${model.dim} fingerprint=${model.fingerprint}  REST ${scheme}://${rest}  gRPC ${grpc}`,
+    );
     out("Try:");
     const curlTls = tls ? { ca: tls.files.caCert, cert: tls.files.clientCert, key: tls.files.clientKey } : undefined;
     out(`  curl -sS ${curlTlsFlags(curlTls)}${scheme}://${rest}/v1/model`);
@@ -174,7 +224,9 @@ async function runLocal(v: FlagValues<typeof LOCAL_FLAGS>, context: CliContext):
     }
     if (error instanceof ChildExited) {
       const { child, exit } = error;
-      err(`shardmax: shard ${child.label} (pid ${child.pid ?? "?"}) exited ${live ? "unexpectedly" : "during startup"} ${describeExit(exit)}${child.failure ? `: ${child.failure}` : ""}`);
+      err(
+        `shardmax: shard ${child.label} (pid ${child.pid ?? "?"}) exited ${live ? "unexpectedly" : "during startup"} ${describeExit(exit)}${child.failure ? `: ${child.failure}` : ""}`,
+      );
       if (!live) child.stderrTail().forEach((line) => err(`  | ${line}`));
       await shutdown();
       return 1;
@@ -231,7 +283,12 @@ function throwawayTls(): ThrowawayTls {
   }
 }
 
-async function startGateway(addresses: string[], v: FlagValues<typeof LOCAL_FLAGS>, write: (line: string) => void, tls: ThrowawayTls | null): Promise<RunningGateway> {
+async function startGateway(
+  addresses: string[],
+  v: FlagValues<typeof LOCAL_FLAGS>,
+  write: (line: string) => void,
+  tls: ThrowawayTls | null,
+): Promise<RunningGateway> {
   const { runGateway } = await import("../gateway/main.js");
   const security = tls
     ? {

@@ -86,8 +86,8 @@ const context: CliContext = {
   env: { ...process.env },
   cliFile: fileURLToPath(import.meta.url),
   execArgv: process.execArgv,
-  out: (line) => process.stdout.write(line + "\n"),
-  err: (line) => process.stderr.write(line + "\n"),
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
 };
 
 // A closed pipe (`shardmax --help | head -1`, or a `local` parent that died) is no reason to crash.

@@ -3,7 +3,7 @@
  * format, and where traces go. Spread into a command's flag table; the
  * logger is built from them at the edge.
  */
-import { LOG_FORMATS, LOG_LEVELS, createLogger, type Logger } from "../../shared/log.js";
+import { createLogger, LOG_FORMATS, LOG_LEVELS, type Logger } from "../../shared/log.js";
 import { flag } from "./flags.js";
 import { httpUrl, oneOf } from "./values.js";
 

@@ -8,7 +8,7 @@
  * the child stops itself. A normal stop is SIGTERM, then SIGKILL after a grace
  * period; `killNow` is the synchronous last resort for process.on("exit").
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { decodeEvent } from "./events.js";
 

@@ -7,13 +7,14 @@
  */
 /** A shard takes no message larger than its largest legitimate Partial, and at least this. */
 const SHARD_MESSAGE_FLOOR_BYTES = 4 * 1024 * 1024;
-import { OBSERVABILITY_FLAGS, loggerFrom } from "./observability-flags.js";
-import { SERVING_TLS_FLAGS, servingTls } from "./tls-flags.js";
+
 import type { RangeSpec, ShardConfig } from "../shard/main.js";
-import { CommandFailure, parseOrHelp, type CliContext, type Command } from "./command.js";
+import { type CliContext, type Command, CommandFailure, parseOrHelp } from "./command.js";
 import { encodeEvent, type ShardEvent } from "./events.js";
-import { UsageError, envName, flag, type Parsed } from "./flags.js";
+import { envName, flag, type Parsed, UsageError } from "./flags.js";
+import { loggerFrom, OBSERVABILITY_FLAGS } from "./observability-flags.js";
 import { waitForStop } from "./signals.js";
+import { SERVING_TLS_FLAGS, servingTls } from "./tls-flags.js";
 import { classRange, hostPort, integer, nonEmpty, shardSplit } from "./values.js";
 
 const ONE_OF = "exactly one of --shard, --range, --ranges";
@@ -29,9 +30,17 @@ function batchRows(raw: string): number | "auto" {
 }
 
 export const SHARD_FLAGS = {
-  weights: flag.required({ metavar: "PATH", help: "the head: a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD", parse: nonEmpty("a file or folder path, or builtin:default") }),
+  weights: flag.required({
+    metavar: "PATH",
+    help: "the head: a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD",
+    parse: nonEmpty("a file or folder path, or builtin:default"),
+  }),
   tensor: flag.optional({ metavar: "NAME", help: "weight tensor in the checkpoint (unset: lm_head.weight)", parse: nonEmpty("a tensor name") }),
-  bias: flag.optional({ metavar: "NAME|FILE", help: "bias tensor in the checkpoint, or the bias .npy of a .npy head; must exist when given (unset: <tensor>.bias or final_logits_bias when present)", parse: nonEmpty("a tensor name or file") }),
+  bias: flag.optional({
+    metavar: "NAME|FILE",
+    help: "bias tensor in the checkpoint, or the bias .npy of a .npy head; must exist when given (unset: <tensor>.bias or final_logits_bias when present)",
+    parse: nonEmpty("a tensor name or file"),
+  }),
   shard: flag.optional({ metavar: "I/N", help: "serve split I of N equal class ranges, 0 ≤ I < N", parse: shardSplit, note: ONE_OF }),
   range: flag.optional({ metavar: "START:END", help: "serve the class range [START, END)", parse: classRange, note: ONE_OF }),
   ranges: flag.optional({
@@ -40,21 +49,57 @@ export const SHARD_FLAGS = {
     parse: integer(1),
     note: ONE_OF,
   }),
-  "pod-index": flag.optional({ metavar: "I", help: "this pod's ordinal, for --ranges (Kubernetes: the apps.kubernetes.io/pod-index label, via the downward API)", parse: integer(0) }),
+  "pod-index": flag.optional({
+    metavar: "I",
+    help: "this pod's ordinal, for --ranges (Kubernetes: the apps.kubernetes.io/pod-index label, via the downward API)",
+    parse: integer(0),
+  }),
   listen: flag.withDefault({ metavar: "HOST:PORT", help: "gRPC listen address; port 0 picks a free port", parse: hostPort, default: "127.0.0.1:50051" }),
   threads: flag.withDefault({ metavar: "N", help: "onnxruntime intra-op threads; 0 lets onnxruntime decide", parse: integer(0, 1024), default: 0 }),
-  "block-rows": flag.optional({ metavar: "N", help: "rows per onnxruntime block (unset: about 1/8 of the slice, 32 MiB to 1 GiB of weights)", parse: integer(1) }),
+  "block-rows": flag.optional({
+    metavar: "N",
+    help: "rows per onnxruntime block (unset: about 1/8 of the slice, 32 MiB to 1 GiB of weights)",
+    parse: integer(1),
+  }),
   "max-rows": flag.withDefault({ metavar: "N", help: "most rows in one Partial request", parse: integer(1), default: 4096 }),
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest top-k a request may ask for", parse: integer(1), default: 1000 }),
-  "max-batch-rows": flag.withDefault<number | "auto">({ metavar: "N|auto", help: "most rows in one onnxruntime run; auto: what keeps a [rows, classes] float32 tensor within 128 MiB, 8 to 128", parse: batchRows, default: SHARD_BATCH_DEFAULTS.maxBatchRows }),
-  "max-queue-delay-us": flag.withDefault({ metavar: "N", help: "after a run, how long the next may wait for as many calls as it answered, in µs (Node timers: 1 ms steps; 0: never wait)", parse: integer(0, 10_000_000), default: SHARD_BATCH_DEFAULTS.maxQueueDelayUs }),
-  "max-queue-rows": flag.withDefault({ metavar: "N", help: "rows that may wait for a run; beyond, requests get RESOURCE_EXHAUSTED; at least --max-rows", parse: integer(1), default: SHARD_BATCH_DEFAULTS.maxQueueRows }),
+  "max-batch-rows": flag.withDefault<number | "auto">({
+    metavar: "N|auto",
+    help: "most rows in one onnxruntime run; auto: what keeps a [rows, classes] float32 tensor within 128 MiB, 8 to 128",
+    parse: batchRows,
+    default: SHARD_BATCH_DEFAULTS.maxBatchRows,
+  }),
+  "max-queue-delay-us": flag.withDefault({
+    metavar: "N",
+    help: "after a run, how long the next may wait for as many calls as it answered, in µs (Node timers: 1 ms steps; 0: never wait)",
+    parse: integer(0, 10_000_000),
+    default: SHARD_BATCH_DEFAULTS.maxQueueDelayUs,
+  }),
+  "max-queue-rows": flag.withDefault({
+    metavar: "N",
+    help: "rows that may wait for a run; beyond, requests get RESOURCE_EXHAUSTED; at least --max-rows",
+    parse: integer(1),
+    default: SHARD_BATCH_DEFAULTS.maxQueueRows,
+  }),
   "expose-topology": flag.switch({ help: "say where the weights came from (their path) in Info, for operators" }),
-  "metrics-listen": flag.optional({ metavar: "HOST:PORT", help: "serve Prometheus metrics at GET /metrics on this HTTP address (port 0 picks a free port); unset: no metrics listener", parse: hostPort }),
-  "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight calls may finish before the server closes", parse: integer(0), default: 10000 }),
+  "metrics-listen": flag.optional({
+    metavar: "HOST:PORT",
+    help: "serve Prometheus metrics at GET /metrics on this HTTP address (port 0 picks a free port); unset: no metrics listener",
+    parse: hostPort,
+  }),
+  "drain-ms": flag.withDefault({
+    metavar: "N",
+    help: "on SIGTERM, how long in-flight calls may finish before the server closes",
+    parse: integer(0),
+    default: 10000,
+  }),
   ...OBSERVABILITY_FLAGS,
   ...SERVING_TLS_FLAGS,
-  "health-listen": flag.optional({ metavar: "HOST:PORT", help: "also serve grpc.health.v1 alone, in plaintext, here (kubelet gRPC probes cannot do mutual TLS)", parse: hostPort }),
+  "health-listen": flag.optional({
+    metavar: "HOST:PORT",
+    help: "also serve grpc.health.v1 alone, in plaintext, here (kubelet gRPC probes cannot do mutual TLS)",
+    parse: hostPort,
+  }),
   events: flag.switch({ hidden: true, help: "report port, progress and readiness as JSON lines on stdout (for shardmax local)" }),
 };
 
@@ -78,7 +123,9 @@ export function shardConfig(parsed: Parsed<typeof SHARD_FLAGS>): Readonly<ShardC
   const v = parsed.values;
   const batchRowsCap = v["max-batch-rows"] === "auto" ? AUTO_BATCH_ROWS_CAP : v["max-batch-rows"];
   if (v["max-queue-rows"] < Math.max(v["max-rows"], batchRowsCap)) {
-    throw new UsageError(`--max-queue-rows ${v["max-queue-rows"]} must be at least --max-rows (${v["max-rows"]}) and --max-batch-rows (${v["max-batch-rows"]}), or the largest request could never be queued`);
+    throw new UsageError(
+      `--max-queue-rows ${v["max-queue-rows"]} must be at least --max-rows (${v["max-rows"]}) and --max-batch-rows (${v["max-batch-rows"]}), or the largest request could never be queued`,
+    );
   }
   return Object.freeze({
     weights: v.weights,
@@ -129,7 +176,9 @@ function chooseRange(parsed: Parsed<typeof SHARD_FLAGS>): RangeSpec {
 /** Range (ordinal mod N) of N: more pods than ranges are simply more replicas. */
 function podSplit(count: number, podIndex: number | undefined): RangeSpec {
   if (podIndex === undefined) {
-    throw new UsageError(`--ranges ${count} needs this pod's ordinal: --pod-index I or ${envName("pod-index")} (in Kubernetes, the apps.kubernetes.io/pod-index label through the downward API)`);
+    throw new UsageError(
+      `--ranges ${count} needs this pod's ordinal: --pod-index I or ${envName("pod-index")} (in Kubernetes, the apps.kubernetes.io/pod-index label through the downward API)`,
+    );
   }
   return { kind: "split", index: podIndex % count, count };
 }
@@ -151,7 +200,14 @@ async function serve(config: Readonly<ShardConfig>, events: boolean, context: Cl
     throw err;
   });
   const metricsPort = running.metricsPort ?? undefined;
-  emit({ event: "listening", port: running.port, rangeStart: running.range.start, rangeEnd: running.range.end, pid: process.pid, ...(metricsPort ? { metricsPort } : {}) });
+  emit({
+    event: "listening",
+    port: running.port,
+    rangeStart: running.range.start,
+    rangeEnd: running.range.end,
+    pid: process.pid,
+    ...(metricsPort ? { metricsPort } : {}),
+  });
 
   const loaded = running.ready.then(
     () => "ready" as const,

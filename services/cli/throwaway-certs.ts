@@ -29,12 +29,18 @@ export function makeCa(dir: string, name: string): { cert: string; key: string }
 }
 
 /** A certificate signed by `ca` for these subject alternative names (e.g. DNS:localhost, IP:127.0.0.1). */
-export function issue(dir: string, ca: { cert: string; key: string }, name: string, sans: string[], usage: "serverAuth" | "clientAuth"): { cert: string; key: string } {
+export function issue(
+  dir: string,
+  ca: { cert: string; key: string },
+  name: string,
+  sans: string[],
+  usage: "serverAuth" | "clientAuth",
+): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
-  writeFileSync(ext, [`extendedKeyUsage=${usage}`, ...(sans.length ? [`subjectAltName=${sans.join(",")}`] : [])].join("\n") + "\n");
+  writeFileSync(ext, `${[`extendedKeyUsage=${usage}`, ...(sans.length ? [`subjectAltName=${sans.join(",")}`] : [])].join("\n")}\n`);
   openssl(["req", ...EC, "-keyout", key, "-out", csr, "-subj", `/CN=${name}`]);
   openssl(["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext]);
   return { cert, key };

@@ -31,7 +31,11 @@ export const SHARD_TLS_FLAGS = {
   "shard-tls-ca": pemFile("dial shards over TLS, trusting this PEM CA bundle (re-read when it changes)"),
   "shard-tls-cert": pemFile("dial shards over TLS presenting this PEM client certificate (for shards with --tls-client-ca)"),
   "shard-tls-key": pemFile("PEM private key of --shard-tls-cert"),
-  "shard-tls-server-name": flag.optional({ metavar: "NAME", help: "name the shards' certificates carry, when it is not the dialled host", parse: nonEmpty("a DNS name") }),
+  "shard-tls-server-name": flag.optional({
+    metavar: "NAME",
+    help: "name the shards' certificates carry, when it is not the dialled host",
+    parse: nonEmpty("a DNS name"),
+  }),
 };
 
 type Values<K extends string> = { readonly [name in K]: string | undefined };

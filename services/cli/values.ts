@@ -113,7 +113,8 @@ export function classRange(raw: string): { kind: "range"; start: number; end: nu
 
 /** A V2 model name: one URL path segment, as KServe and Triton name models. */
 export function modelName(raw: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(raw)) throw new ValueError(`expected a model name: letters, digits, ".", "_" or "-", starting with a letter or digit, at most 128 characters`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(raw))
+    throw new ValueError(`expected a model name: letters, digits, ".", "_" or "-", starting with a letter or digit, at most 128 characters`);
   return raw;
 }
 
@@ -134,6 +135,7 @@ export function httpUrl(raw: string): string {
   } catch {
     throw new ValueError("expected an http:// or https:// URL, e.g. http://otel-collector:4318/v1/traces");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ValueError("expected an http:// or https:// URL, e.g. http://otel-collector:4318/v1/traces");
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ValueError("expected an http:// or https:// URL, e.g. http://otel-collector:4318/v1/traces");
   return url.toString();
 }

@@ -25,10 +25,16 @@ export class RowAdmission {
   async run<T>(rows: number, work: () => Promise<T>, answerBytes = 0): Promise<T> {
     // A query alone over a bound is refused as too large by the per-request limits, never here: the first one always goes.
     if (this.held > 0 && this.held + rows > this.maxInflightRows) {
-      throw new ShardmaxError("OVERLOADED", `the gateway holds ${this.held} rows in flight; ${rows} more would pass --max-inflight-rows ${this.maxInflightRows}`);
+      throw new ShardmaxError(
+        "OVERLOADED",
+        `the gateway holds ${this.held} rows in flight; ${rows} more would pass --max-inflight-rows ${this.maxInflightRows}`,
+      );
     }
     if (this.heldBytes > 0 && this.heldBytes + answerBytes > this.maxInflightAnswerBytes) {
-      throw new ShardmaxError("OVERLOADED", `the gateway is building answers of about ${this.heldBytes} bytes; this one would pass ${this.maxInflightAnswerBytes} (2 × --max-response-bytes)`);
+      throw new ShardmaxError(
+        "OVERLOADED",
+        `the gateway is building answers of about ${this.heldBytes} bytes; this one would pass ${this.maxInflightAnswerBytes} (2 × --max-response-bytes)`,
+      );
     }
     this.held += rows;
     this.heldBytes += answerBytes;

@@ -6,24 +6,25 @@
  * path) are in shardmax's own envelope; each protocol plugin answers its own
  * routes' errors in its own.
  */
+
+import type { Server as TlsServer } from "node:tls";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { ShardmaxError } from "../../shared/errors.js";
+import { type PemFiles, serverContext } from "../../shared/grpc/tls.js";
 import type { Logger } from "../../shared/log.js";
+import type { Registry } from "../../shared/metrics/registry.js";
 import { boundText, quoteShort } from "../../shared/text/quote-short.js";
+import type { Gatekeeper } from "./auth.js";
 import type { GatewayCore } from "./core.js";
-import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
+import { metricsRoute } from "./metrics-route.js";
 import { registerOpenApi } from "./openapi.js";
+import { REQUEST_ID_KEY, requestIdOf } from "./request-id.js";
+import { restAuth } from "./rest-auth.js";
+import { clientErrorHandler, envelope, errorHandler } from "./rest-errors.js";
 import { restV1 } from "./rest-v1.js";
 import { restV2 } from "./rest-v2.js";
-import { DEFAULT_MODEL_NAME } from "./v2-model.js";
-import { metricsRoute } from "./metrics-route.js";
 import { statusRoute } from "./status-route.js";
-import { REQUEST_ID_KEY, requestIdOf } from "./request-id.js";
-import type { Registry } from "../../shared/metrics/registry.js";
-import type { Server as TlsServer } from "node:tls";
-import { serverContext, type PemFiles } from "../../shared/grpc/tls.js";
-import type { Gatekeeper } from "./auth.js";
-import { restAuth } from "./rest-auth.js";
+import { DEFAULT_MODEL_NAME } from "./v2-model.js";
 
 export interface AppOptions {
   core: GatewayCore;
@@ -73,14 +74,21 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // Node answers a missing Host with a bare 400; HTTP/1.1 requires it, so refuse it here, in our envelope.
   app.addHook("onRequest", async (request, reply) => {
     void reply.header(REQUEST_ID_KEY, request.id);
-    if (request.raw.httpVersion === "1.1" && request.headers.host === undefined) throw new ShardmaxError("MALFORMED_REQUEST", "Host: header is required in HTTP/1.1");
+    if (request.raw.httpVersion === "1.1" && request.headers.host === undefined)
+      throw new ShardmaxError("MALFORMED_REQUEST", "Host: header is required in HTTP/1.1");
   });
   // A rotated certificate serves new connections; open ones keep theirs.
   tls?.files.onChange((pem) => (app.server as unknown as TlsServer).setSecureContext(serverContext(pem)));
   if (options.auth) restAuth(app, options.auth);
   registerOpenApi(app);
   void app.register(restV1, { core: options.core, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
-  void app.register(restV2, { prefix: "/v2", core: options.core, modelName: options.modelName ?? DEFAULT_MODEL_NAME, bodyLimitBytes: options.bodyLimitBytes, log: options.log });
+  void app.register(restV2, {
+    prefix: "/v2",
+    core: options.core,
+    modelName: options.modelName ?? DEFAULT_MODEL_NAME,
+    bodyLimitBytes: options.bodyLimitBytes,
+    log: options.log,
+  });
   if (options.registry) void app.register(metricsRoute, { registry: options.registry });
   void app.register(statusRoute);
   return app;

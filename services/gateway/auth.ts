@@ -38,7 +38,11 @@ export class Gatekeeper {
   /** The caller of an `authorization` value; throws UNAUTHENTICATED, or RATE_LIMITED (key-quota.ts) over quota. */
   admit(authorization: string | undefined): string {
     const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
-    if (!match) throw new ShardmaxError("UNAUTHENTICATED", authorization === undefined ? "authorization: missing; send Bearer KEY" : "authorization: expected Bearer KEY");
+    if (!match)
+      throw new ShardmaxError(
+        "UNAUTHENTICATED",
+        authorization === undefined ? "authorization: missing; send Bearer KEY" : "authorization: expected Bearer KEY",
+      );
     const caller = this.options.keys.identify(match[1]!);
     if (caller === null) throw new ShardmaxError("UNAUTHENTICATED", "authorization: unknown API key");
     this.options.quota?.admit(caller);

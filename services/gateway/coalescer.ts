@@ -19,11 +19,12 @@
  * once, so only a query that fails alone gets an error. Each query keeps its
  * own deadline.
  */
-import { realClock, type Clock } from "../../shared/batching/clock.js";
-import { BatchQueue, type BatchObserver } from "../../shared/batching/batch-queue.js";
+
+import { type BatchObserver, BatchQueue } from "../../shared/batching/batch-queue.js";
+import { type Clock, realClock } from "../../shared/batching/clock.js";
+import type { FlatTargets } from "../../shared/math/combine-partials.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import { slicePartial } from "../../shared/math/partial-slice.js";
-import type { FlatTargets } from "../../shared/math/combine-partials.js";
 import { joinOptions } from "../../shared/math/row-options.js";
 import type { FanOut, FanOutStats } from "./fanout.js";
 

@@ -1,11 +1,12 @@
 /** What every door of the gateway (REST, gRPC) needs to answer a query. */
-import type { RowAdmission } from "./admission.js";
-import type { Logger } from "../../shared/log.js";
-import type { Tracing } from "../../shared/tracing/tracing.js";
-import type { GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
-import type { FanOut } from "./fanout.js";
-import type { DistributionService } from "./distribution.js";
+
 import type { Labels } from "../../shared/checkpoint/labels.js";
+import type { Logger } from "../../shared/log.js";
+import type { GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
+import type { Tracing } from "../../shared/tracing/tracing.js";
+import type { RowAdmission } from "./admission.js";
+import type { DistributionService } from "./distribution.js";
+import type { FanOut } from "./fanout.js";
 import type { QueryLimits } from "./query.js";
 import type { ShardSet } from "./shard-set.js";
 

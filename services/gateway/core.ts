@@ -6,16 +6,16 @@
  * Adapters only translate their wire format to a `Query` and an `Answer` back.
  */
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { ShardmaxError, type ErrorCode } from "../../shared/errors.js";
+import { type ErrorCode, ShardmaxError } from "../../shared/errors.js";
+import { type GatewayMetrics, noGatewayMetrics, type Protocol } from "../../shared/metrics/gateway-metrics.js";
+import type { ModelInfo, ModelRef } from "../../shared/results.js";
 import { withSpan } from "../../shared/tracing/tracing.js";
-import { noGatewayMetrics, type GatewayMetrics, type Protocol } from "../../shared/metrics/gateway-metrics.js";
 import type { GatewayContext } from "./context.js";
 import type { DistributionService } from "./distribution.js";
 import { modelView } from "./model-view.js";
-import { queryAnswerBytes, type Answer, type Query, type QueryLimits } from "./query.js";
+import { type Answer, type Query, type QueryLimits, queryAnswerBytes } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
 import { servingState } from "./readiness.js";
-import type { ModelInfo, ModelRef } from "../../shared/results.js";
 
 export type Readiness =
   | { ready: true; model: ModelRef; ranges: number }

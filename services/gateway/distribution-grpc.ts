@@ -7,7 +7,7 @@
  * client never mistakes a partial distribution for a whole one.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import { invalidField, ShardmaxError } from "../../shared/errors.js";
 import { drained } from "../../shared/grpc/drained.js";
 import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
 import type { DistributionChunkOut, DistributionRequestMessage } from "../../shared/grpc/messages.js";

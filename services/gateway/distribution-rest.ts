@@ -16,9 +16,9 @@ import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
+import type { DistributionChunk } from "../../shared/results.js";
 import type { RowAdmission } from "./admission.js";
 import type { DistributionService, OpenDistribution } from "./distribution.js";
-import type { DistributionChunk } from "../../shared/results.js";
 import { HIDDEN_SCHEMA, hiddenFromJson } from "./hidden-json.js";
 import { ERROR_RESPONSES } from "./rest-v1-schemas.js";
 import type { ModelRef } from "./topology.js";
@@ -58,7 +58,9 @@ export function jsonDistributionBytes(rows: number, vocabSize: number): number {
 }
 
 export function registerDistributionRoute(app: FastifyInstance, distribution: DistributionService, options: DistributionRouteOptions): void {
-  app.post<{ Body: DistributionBody }>("/v1/distribution", {
+  app.post<{ Body: DistributionBody }>(
+    "/v1/distribution",
+    {
       schema: {
         summary: "Every class's log-prob for each row: JSON, or float32 LE rows with Accept: application/octet-stream",
         tags: ["v1"],
@@ -71,26 +73,28 @@ export function registerDistributionRoute(app: FastifyInstance, distribution: Di
           ...ERROR_RESPONSES,
         },
       },
-    }, async (request, reply) => {
-    const input = fromJson(request.body);
-    const binary = (request.headers.accept ?? "").includes(OCTET_STREAM);
-    const deadline = new Date(Date.now() + options.deadlineMs);
-    const jsonFits = (model: ModelRef) => {
-      const bytes = jsonDistributionBytes(input.rows, model.vocabSize);
-      if (bytes > options.maxResponseBytes) {
-        throw new ShardmaxError(
-          "REQUEST_TOO_LARGE",
-          `answer: ${input.rows} rows × V ${model.vocabSize} log-probs as JSON would be about ${bytes} bytes, over --max-response-bytes ${options.maxResponseBytes}; ` +
-            `send fewer rows or ask for Accept: ${OCTET_STREAM} (4·V bytes per row)`,
-        );
-      }
-    };
-    await options.admission.run(input.rows, async () => {
-      const open = await distribution.open(input, deadline, binary ? undefined : jsonFits);
-      void reply.hijack();
-      await send(open, reply.raw, binary, distribution, options.log);
-    });
-  });
+    },
+    async (request, reply) => {
+      const input = fromJson(request.body);
+      const binary = (request.headers.accept ?? "").includes(OCTET_STREAM);
+      const deadline = new Date(Date.now() + options.deadlineMs);
+      const jsonFits = (model: ModelRef) => {
+        const bytes = jsonDistributionBytes(input.rows, model.vocabSize);
+        if (bytes > options.maxResponseBytes) {
+          throw new ShardmaxError(
+            "REQUEST_TOO_LARGE",
+            `answer: ${input.rows} rows × V ${model.vocabSize} log-probs as JSON would be about ${bytes} bytes, over --max-response-bytes ${options.maxResponseBytes}; ` +
+              `send fewer rows or ask for Accept: ${OCTET_STREAM} (4·V bytes per row)`,
+          );
+        }
+      };
+      await options.admission.run(input.rows, async () => {
+        const open = await distribution.open(input, deadline, binary ? undefined : jsonFits);
+        void reply.hijack();
+        await send(open, reply.raw, binary, distribution, options.log);
+      });
+    },
+  );
 }
 
 function fromJson(body: DistributionBody): { rows: number; dim: number; hidden: Float32Array; temperature: number } {

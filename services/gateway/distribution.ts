@@ -14,15 +14,16 @@
  * Never a subset: a range that fails, ends early or sends chunks out of order
  * fails the whole distribution, and every other range's stream is cancelled.
  */
-import type { DistributionChunk } from "../../shared/results.js";
+
 import { ShardmaxError } from "../../shared/errors.js";
+import type { DistributionChunk } from "../../shared/results.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import type { GatewayContext } from "./context.js";
 import { checkFiniteHidden, checkHiddenShape, checkTemperature, type QueryLimits } from "./query.js";
 import { runOnCurrentTopology } from "./query-rerun.js";
-import { ReplicaPicker } from "./replica-picker.js";
-import { servingState } from "./readiness.js";
 import { RangeStream } from "./range-stream.js";
+import { servingState } from "./readiness.js";
+import { ReplicaPicker } from "./replica-picker.js";
 import type { ModelRef } from "./topology.js";
 
 export interface DistributionRequest {

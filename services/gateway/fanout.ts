@@ -13,14 +13,15 @@
  * It bounds the tail a slow (GC, noisy neighbour, SIGSTOPped) replica adds at
  * the price of at most one extra Partial per range for the slowest queries.
  */
-import { realClock, type Clock, type TimerHandle } from "../../shared/batching/clock.js";
-import { ShardmaxError } from "../../shared/errors.js";
-import { silentLogger, type Logger } from "../../shared/log.js";
-import { noGatewayMetrics, type GatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
-import { noTracing, traceHeaders, withSpan, type Tracer } from "../../shared/tracing/tracing.js";
+
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import type { BatchPartial } from "../../shared/math/partial.js";
+import { type Clock, realClock, type TimerHandle } from "../../shared/batching/clock.js";
+import { ShardmaxError } from "../../shared/errors.js";
+import { type Logger, silentLogger } from "../../shared/log.js";
 import type { FlatTargets } from "../../shared/math/combine-partials.js";
+import type { BatchPartial } from "../../shared/math/partial.js";
+import { type GatewayMetrics, noGatewayMetrics } from "../../shared/metrics/gateway-metrics.js";
+import { noTracing, type Tracer, traceHeaders, withSpan } from "../../shared/tracing/tracing.js";
 import { LatencyQuantile } from "./latency-quantile.js";
 import { ReplicaPicker } from "./replica-picker.js";
 import type { PartialCall, ShardClient } from "./shard-client.js";

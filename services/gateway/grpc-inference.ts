@@ -20,8 +20,8 @@ import type { ServiceModule } from "../../shared/grpc/reflection.js";
 import type { GatewayCore } from "./core.js";
 import { grpcUnary } from "./grpc-unary.js";
 import { recordGrpcRequest } from "./request-metrics.js";
-import { outputBytes, queryFromV2, v2Outputs, type V2InferRequest } from "./v2-infer.js";
-import { MODEL_VERSION, checkModel, v2ModelMetadata, v2ServerMetadata } from "./v2-model.js";
+import { outputBytes, queryFromV2, type V2InferRequest, v2Outputs } from "./v2-infer.js";
+import { checkModel, MODEL_VERSION, v2ModelMetadata, v2ServerMetadata } from "./v2-model.js";
 import type { V2Input, V2Param, V2Params } from "./v2-tensors.js";
 
 export interface InferenceServiceOptions {
@@ -53,19 +53,21 @@ export function addInferenceService(server: grpc.Server, { core, modelName }: In
       checkModel(modelName, request.name, request.version);
       return v2ModelMetadata(core, modelName);
     }),
-    modelInfer: grpcUnary((request: ModelInferRequestMessage, deadline, requestId) => recordGrpcRequest(core, "grpc_inference", requestId, async () => {
-      checkModel(modelName, request.modelName, request.modelVersion);
-      const raw = request.rawInputContents.length > 0;
-      const { query, plan } = queryFromV2(inferRequest(request));
-      const tensors = v2Outputs(await core.query(query, deadline), plan);
-      const outputs = tensors.map(({ name, datatype, shape, values }) => ({
-        name,
-        datatype,
-        shape,
-        ...(raw ? {} : { contents: { [CONTENTS_FIELD[datatype]!]: Array.from(values) } }),
-      }));
-      return { modelName, modelVersion: MODEL_VERSION, id: request.id, outputs, rawOutputContents: raw ? tensors.map(outputBytes) : [] };
-    })),
+    modelInfer: grpcUnary((request: ModelInferRequestMessage, deadline, requestId) =>
+      recordGrpcRequest(core, "grpc_inference", requestId, async () => {
+        checkModel(modelName, request.modelName, request.modelVersion);
+        const raw = request.rawInputContents.length > 0;
+        const { query, plan } = queryFromV2(inferRequest(request));
+        const tensors = v2Outputs(await core.query(query, deadline), plan);
+        const outputs = tensors.map(({ name, datatype, shape, values }) => ({
+          name,
+          datatype,
+          shape,
+          ...(raw ? {} : { contents: { [CONTENTS_FIELD[datatype]!]: Array.from(values) } }),
+        }));
+        return { modelName, modelVersion: MODEL_VERSION, id: request.id, outputs, rawOutputContents: raw ? tensors.map(outputBytes) : [] };
+      }),
+    ),
   });
 }
 

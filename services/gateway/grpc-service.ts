@@ -5,21 +5,21 @@
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { invalidField } from "../../shared/errors.js";
-import { bind, drainWithin } from "../../shared/grpc/server-lifecycle.js";
-import { serverCredentials, type ServerTlsHandle, type ServingTls } from "../../shared/grpc/tls.js";
-import type { Gatekeeper } from "./auth.js";
-import { grpcAuthInterceptor } from "./grpc-auth.js";
+import type { QueryRequestMessage, QueryResponse, SampleSpecMessage } from "../../shared/grpc/messages.js";
 import { shardmaxDefinition, shardmaxProto } from "../../shared/grpc/proto.js";
 import { addReflection, type ServiceModule } from "../../shared/grpc/reflection.js";
-import type { QueryRequestMessage, QueryResponse, SampleSpecMessage } from "../../shared/grpc/messages.js";
+import { bind, drainWithin } from "../../shared/grpc/server-lifecycle.js";
+import { type ServerTlsHandle, type ServingTls, serverCredentials } from "../../shared/grpc/tls.js";
 import type { Logger } from "../../shared/log.js";
 import { float32From } from "../../shared/tensor-bytes.js";
+import type { Gatekeeper } from "./auth.js";
 import type { GatewayCore } from "./core.js";
-import { DEFAULT_TOP_K, type Answer, type Query } from "./query.js";
-import type { SampleRequest } from "./sampling.js";
 import { distributionHandler } from "./distribution-grpc.js";
+import { grpcAuthInterceptor } from "./grpc-auth.js";
 import { grpcUnary } from "./grpc-unary.js";
+import { type Answer, DEFAULT_TOP_K, type Query } from "./query.js";
 import { recordGrpcRequest } from "./request-metrics.js";
+import type { SampleRequest } from "./sampling.js";
 
 const SERVICE_NAME = "shardmax.v1.Softmax";
 
@@ -96,7 +96,6 @@ export class SoftmaxServer {
     }
     return this.options.core.query(query, callDeadline);
   }
-
 }
 
 function toMessage(answer: Answer): QueryResponse {

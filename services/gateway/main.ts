@@ -4,33 +4,34 @@
  * Stopping drains: health says NOT_SERVING, the listeners close, in-flight
  * queries finish (up to drainMs), and only then are the shard clients closed.
  */
-import { ShardmaxError } from "../../shared/errors.js";
+
 import type { FastifyInstance } from "fastify";
+import { realClock } from "../../shared/batching/clock.js";
+import { type Labels, labelProblem, loadLabels } from "../../shared/checkpoint/labels.js";
+import { ShardmaxError } from "../../shared/errors.js";
+import { channelCredentials, type DialTls, PemFiles, type ServingTls } from "../../shared/grpc/tls.js";
 import type { Logger } from "../../shared/log.js";
+import { gatewayMetrics, noGatewayMetrics, type TopologyGauges } from "../../shared/metrics/gateway-metrics.js";
+import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
+import { splitHostPort } from "../../shared/text/host-port.js";
+import { createTracing } from "../../shared/tracing/tracing.js";
 import { RowAdmission } from "./admission.js";
+import { ApiKeys } from "./api-keys.js";
 import { buildApp } from "./app.js";
+import { Gatekeeper } from "./auth.js";
 import { COALESCER_DEFAULTS, CoalescingFanOut } from "./coalescer.js";
+import { GatewayCore } from "./core.js";
 import { hostsFileLookup, isDnsEntry, shardResolver, systemLookup } from "./discovery.js";
 import { DistributionService, type DistributionStats } from "./distribution.js";
 import { FanOut, type FanOutStats } from "./fanout.js";
-import { GatewayCore } from "./core.js";
-import { SoftmaxServer } from "./grpc-service.js";
 import { inferenceModule } from "./grpc-inference.js";
-import { DEFAULT_MODEL_NAME } from "./v2-model.js";
-import type { QueryLimits } from "./query.js";
-import { labelProblem, loadLabels, type Labels } from "../../shared/checkpoint/labels.js";
-import { ShardSet } from "./shard-set.js";
-import { gatewayMetrics, noGatewayMetrics, type TopologyGauges } from "../../shared/metrics/gateway-metrics.js";
-import type { Topology } from "./topology.js";
-import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
-import { createTracing } from "../../shared/tracing/tracing.js";
-import { splitHostPort } from "../../shared/text/host-port.js";
-import { realClock } from "../../shared/batching/clock.js";
-import { channelCredentials, PemFiles, type DialTls, type ServingTls } from "../../shared/grpc/tls.js";
-import { ApiKeys } from "./api-keys.js";
-import { Gatekeeper } from "./auth.js";
+import { SoftmaxServer } from "./grpc-service.js";
 import { KeyQuota, type KeyRateLimit } from "./key-quota.js";
+import type { QueryLimits } from "./query.js";
 import type { ShardTransport } from "./shard-client.js";
+import { ShardSet } from "./shard-set.js";
+import type { Topology } from "./topology.js";
+import { DEFAULT_MODEL_NAME } from "./v2-model.js";
 
 export interface GatewayConfig {
   /** Shard addresses: HOST:PORT, or dns:NAME:PORT for every address NAME resolves to. */
@@ -135,7 +136,13 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
   const metrics = config.metrics === false ? noGatewayMetrics : gatewayMetrics(registry);
   metrics.watch(() => topologyGauges(shardSet.topology));
   // Concurrent queries share one Partial per range (coalescer.ts).
-  const ranges = new FanOut(shardSet, { log: log.child("fanout"), exposeTopology: config.exposeTopology, metrics, tracer: tracing.tracer, hedgeAfter: config.hedgeAfter });
+  const ranges = new FanOut(shardSet, {
+    log: log.child("fanout"),
+    exposeTopology: config.exposeTopology,
+    metrics,
+    tracer: tracing.tracer,
+    hedgeAfter: config.hedgeAfter,
+  });
   const fanOut = new CoalescingFanOut(ranges, { ...COALESCER_DEFAULTS, lingerUs: config.lingerUs, observer: metrics.coalesce });
   // At most two worst-case answers are built at once: what the memory arithmetic in the README assumes.
   const admission = new RowAdmission(config.maxInflightRows, 2 * config.limits.maxResponseBytes);
@@ -203,7 +210,13 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
       shardSet.close();
       await tracing.shutdown();
       security.close();
-      log.info("stopped", { partialAttempts: fanOut.stats.attempts, retries: fanOut.stats.retries, hedges: fanOut.stats.hedges, reruns: fanOut.stats.reruns, unanswered: fanOut.stats.unanswered });
+      log.info("stopped", {
+        partialAttempts: fanOut.stats.attempts,
+        retries: fanOut.stats.retries,
+        hedges: fanOut.stats.hedges,
+        reruns: fanOut.stats.reruns,
+        unanswered: fanOut.stats.unanswered,
+      });
     },
   };
 }
@@ -212,9 +225,16 @@ export async function runGateway(config: GatewayConfig, log: Logger): Promise<Ru
 function openSecurity(config: GatewayConfig, log: Logger) {
   const channel = channelCredentials(config.shardTls, log.child("shard-tls"));
   const tls = config.tls;
-  const rest = tls ? { files: new PemFiles({ cert: tls.certFile, key: tls.keyFile, ca: tls.clientCaFile }, log.child("tls")), requireClientCert: tls.clientCaFile !== undefined } : undefined;
+  const rest = tls
+    ? {
+        files: new PemFiles({ cert: tls.certFile, key: tls.keyFile, ca: tls.clientCaFile }, log.child("tls")),
+        requireClientCert: tls.clientCaFile !== undefined,
+      }
+    : undefined;
   const quota = config.keyRateLimit ? new KeyQuota(config.keyRateLimit, realClock) : null;
-  const auth = config.apiKeysFile ? new Gatekeeper({ keys: new ApiKeys(config.apiKeysFile, log.child("auth")), quota, metricsAuth: config.metricsAuth ?? false }) : undefined;
+  const auth = config.apiKeysFile
+    ? new Gatekeeper({ keys: new ApiKeys(config.apiKeysFile, log.child("auth")), quota, metricsAuth: config.metricsAuth ?? false })
+    : undefined;
   return {
     channel,
     rest,

@@ -1,8 +1,8 @@
 /** What GET /v1/model and the gRPC Info call report: the model, readiness, and the shard map. */
-import { labelsInfo, type Labels } from "../../shared/checkpoint/labels.js";
-import { servingState } from "./readiness.js";
+import { type Labels, labelsInfo } from "../../shared/checkpoint/labels.js";
 import type { ModelInfo } from "../../shared/results.js";
 import type { QueryLimits } from "./query.js";
+import { servingState } from "./readiness.js";
 import type { Topology } from "./topology.js";
 
 /** Without `exposeTopology` a replica is "replica i of n", with its health but not its address or socket error. */
@@ -20,7 +20,9 @@ export function modelView(topology: Topology, limits: QueryLimits, labels: Label
     ranges: topology.ranges.map((r) => ({
       start: r.range.start,
       end: r.range.end,
-      replicas: exposeTopology ? r.replicas : r.replicas.map((x, i) => ({ address: `replica ${i + 1} of ${r.replicas.length}`, healthy: x.healthy, error: x.healthy ? null : "not answering" })),
+      replicas: exposeTopology
+        ? r.replicas
+        : r.replicas.map((x, i) => ({ address: `replica ${i + 1} of ${r.replicas.length}`, healthy: x.healthy, error: x.healthy ? null : "not answering" })),
     })),
     /** Where result labels come from, or null without --labels. */
     labels: labelsInfo(labels),

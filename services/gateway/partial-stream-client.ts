@@ -13,7 +13,7 @@
  * UNIMPLEMENTED: the client then sends unary Partials to it for good.
  */
 import * as grpc from "@grpc/grpc-js";
-import { ERROR_CODES, ShardmaxError, type ErrorCode } from "../../shared/errors.js";
+import { ERROR_CODES, type ErrorCode, ShardmaxError } from "../../shared/errors.js";
 import type { PartialRequest, PartialResponseMessage, PartialStreamRequest, PartialStreamResponseMessage } from "../../shared/grpc/messages.js";
 
 type StreamAnswer = PartialStreamResponseMessage;
@@ -72,11 +72,13 @@ export class PartialStreamClient {
         this.drop(id, stream);
         reject(cancelled());
       };
-      const settle = <T>(fn: (value: T) => void) => (value: T) => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        fn(value);
-      };
+      const settle =
+        <T>(fn: (value: T) => void) =>
+        (value: T) => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+          fn(value);
+        };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiting.set(id, { resolve: settle(resolve), reject: settle(reject), request, deadline, signal, metadata });
       stream.write({ id, partial: request, budgetMs, metadata });

@@ -8,13 +8,21 @@
  * the old head's last pod of a range has just stopped. The second run uses
  * the rebuilt topology whole (one head, its own replicas), never a mix.
  */
+
+import type { Labels } from "../../shared/checkpoint/labels.js";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { FanOut } from "./fanout.js";
-import type { Labels } from "../../shared/checkpoint/labels.js";
-import { runQuery, type Answer, type Query, type QueryLimits } from "./query.js";
+import { type Answer, type Query, type QueryLimits, runQuery } from "./query.js";
 import type { Topology } from "./topology.js";
 
-export async function runOnCurrentTopology(query: Query, current: () => Topology, fanOut: Pick<FanOut, "partials" | "stats">, limits: QueryLimits, deadline: Date, labels: Labels | null = null): Promise<Answer> {
+export async function runOnCurrentTopology(
+  query: Query,
+  current: () => Topology,
+  fanOut: Pick<FanOut, "partials" | "stats">,
+  limits: QueryLimits,
+  deadline: Date,
+  labels: Labels | null = null,
+): Promise<Answer> {
   const first = current();
   try {
     return await runQuery(query, first, fanOut, limits, deadline, labels);

@@ -3,18 +3,19 @@
  * checked against the model, targets routed to their ranges, fanned out,
  * merged into exact results. Every refusal names the field and the reason.
  */
-import { ShardmaxError, invalidField } from "../../shared/errors.js";
+
+import { type Labels, withLabels } from "../../shared/checkpoint/labels.js";
+import { invalidField, ShardmaxError } from "../../shared/errors.js";
+import { answerBytes } from "../../shared/limits/query-cost.js";
 import { routeFlatTargets } from "../../shared/math/combine-partials.js";
 import { mergeRanges, rowResults } from "../../shared/math/merge.js";
-import { answerBytes } from "../../shared/limits/query-cost.js";
 import type { RowResult } from "../../shared/results.js";
 import type { DrawRecord } from "../../shared/sampling/sample-records.js";
-import type { FanOut } from "./fanout.js";
-import { withLabels, type Labels } from "../../shared/checkpoint/labels.js";
-import { candidatesFor, checkSample, massOptions, pickSamples, rowSeeds, sampleOptions, type SampleRequest } from "./sampling.js";
-import { servingState } from "./readiness.js";
-import type { ModelRef, Topology } from "./topology.js";
 import type { Context } from "../../shared/tracing/tracing.js";
+import type { FanOut } from "./fanout.js";
+import { servingState } from "./readiness.js";
+import { candidatesFor, checkSample, massOptions, pickSamples, rowSeeds, type SampleRequest, sampleOptions } from "./sampling.js";
+import type { ModelRef, Topology } from "./topology.js";
 
 export interface Query {
   rows: number;
@@ -122,13 +123,23 @@ export function checkTemperature(temperature: number): void {
   }
 }
 
-export async function runQuery(query: Query, snapshot: Topology, fanOut: Pick<FanOut, "partials">, limits: QueryLimits, deadline: Date, labels: Labels | null = null): Promise<Answer> {
+export async function runQuery(
+  query: Query,
+  snapshot: Topology,
+  fanOut: Pick<FanOut, "partials">,
+  limits: QueryLimits,
+  deadline: Date,
+  labels: Labels | null = null,
+): Promise<Answer> {
   const state = servingState(snapshot, labels);
   if (!state.ok) throw new ShardmaxError(state.code, state.reason);
   const topology = state.topology;
   checkQuery(query, topology.model, limits, labels?.maxBytes ?? 0);
   const { map, model } = { map: topology.map, model: topology.model };
-  const flat = { counts: Uint32Array.from(query.targets.length > 0 ? query.targets : Array.from({ length: query.rows }, () => []), (t) => t.length), ids: Uint32Array.from(query.targets.flat()) };
+  const flat = {
+    counts: Uint32Array.from(query.targets.length > 0 ? query.targets : Array.from({ length: query.rows }, () => []), (t) => t.length),
+    ids: Uint32Array.from(query.targets.flat()),
+  };
   const routed = routeFlatTargets(flat, map.ranges.length, (id) => map.owner(id)).perPart;
   const seeds = query.sample ? rowSeeds(query.sample, query.rows) : [];
   const options = sampleOptions(query.rows, query.temperature, query.sample, seeds);
@@ -145,14 +156,26 @@ export async function runQuery(query: Query, snapshot: Topology, fanOut: Pick<Fa
 }
 
 /** Top-p's second round: for `rows` of the query, log Σ exp z before each point, over the whole vocabulary. */
-async function massRound(query: Query, rows: number[], points: DrawRecord[][], topology: ReadyTopology, fanOut: Pick<FanOut, "partials">, deadline: Date): Promise<Float64Array> {
+async function massRound(
+  query: Query,
+  rows: number[],
+  points: DrawRecord[][],
+  topology: ReadyTopology,
+  fanOut: Pick<FanOut, "partials">,
+  deadline: Date,
+): Promise<Float64Array> {
   const { map, model } = topology;
   const hidden = new Float32Array(rows.length * query.dim);
   rows.forEach((row, i) => hidden.set(query.hidden.subarray(row * query.dim, (row + 1) * query.dim), i * query.dim));
   const options = massOptions(new Float64Array(rows.length).fill(query.temperature), points);
   const none = { counts: new Uint32Array(rows.length), ids: new Uint32Array(0) };
   const call = { rows: rows.length, dim: query.dim, hidden, topK: 0, options, fingerprint: model.fingerprint, ...(query.trace ? { trace: query.trace } : {}) };
-  const partials = await fanOut.partials(topology, call, map.ranges.map(() => none), deadline);
+  const partials = await fanOut.partials(
+    topology,
+    call,
+    map.ranges.map(() => none),
+    deadline,
+  );
   return mergeRanges(map, partials, 0, []).massBefore;
 }
 

@@ -3,8 +3,9 @@
  * labels (if any) sized for its vocabulary. The core reports it as readiness;
  * a query run on a topology snapshot refuses by it.
  */
+
+import { type Labels, labelProblem } from "../../shared/checkpoint/labels.js";
 import type { ErrorCode } from "../../shared/errors.js";
-import { labelProblem, type Labels } from "../../shared/checkpoint/labels.js";
 import type { ModelRef, Topology } from "./topology.js";
 
 type ReadyTopology = Extract<Topology, { ready: true }>;

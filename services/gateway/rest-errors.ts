@@ -7,7 +7,7 @@
  */
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import { invalidField, ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
 import { boundText, quoteShort } from "../../shared/text/quote-short.js";
 

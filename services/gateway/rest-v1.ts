@@ -6,14 +6,14 @@
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
+import { answerStream, STREAM_ABOVE_BYTES } from "./answer-stream.js";
 import type { GatewayCore } from "./core.js";
 import { registerDistributionRoute } from "./distribution-rest.js";
 import { HIDDEN_SCHEMA, hiddenFromJson } from "./hidden-json.js";
-import { STREAM_ABOVE_BYTES, answerStream } from "./answer-stream.js";
 import { DEFAULT_TOP_K, type Query } from "./query.js";
+import { recordRestRequests } from "./request-metrics.js";
 import { errorHandler } from "./rest-errors.js";
 import { ERROR_RESPONSES, MODEL_INFO_SCHEMA, QUERY_RESULT_SCHEMA, STATUS_SCHEMA } from "./rest-v1-schemas.js";
-import { recordRestRequests } from "./request-metrics.js";
 import type { SampleRequest } from "./sampling.js";
 
 export interface RestV1Options {
@@ -79,7 +79,12 @@ export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInst
 
   const distribution = core.distribution;
   if (distribution) {
-    registerDistributionRoute(app, distribution, { deadlineMs: core.deadlineMs, admission: core.admission, maxResponseBytes: core.limits.maxResponseBytes, log });
+    registerDistributionRoute(app, distribution, {
+      deadlineMs: core.deadlineMs,
+      admission: core.admission,
+      maxResponseBytes: core.limits.maxResponseBytes,
+      log,
+    });
   }
   const get = (summary: string, ok: object) => ({ schema: { summary, tags: ["v1"], response: { 200: ok, ...ERROR_RESPONSES } } });
   app.get("/v1/model", get("The model, readiness and the shard map", MODEL_INFO_SCHEMA), async () => core.model());

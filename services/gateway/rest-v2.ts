@@ -13,9 +13,9 @@ import { quoteShort } from "../../shared/text/quote-short.js";
 import type { GatewayCore } from "./core.js";
 import { recordRestRequests } from "./request-metrics.js";
 import { errorHandler } from "./rest-errors.js";
-import { HEADER_LENGTH, attachBinary, encodeResponse, splitBody } from "./v2-binary.js";
-import { queryFromV2, v2Outputs, type V2InferRequest } from "./v2-infer.js";
-import { MODEL_VERSION, checkModel, v2ModelMetadata, v2ServerMetadata } from "./v2-model.js";
+import { attachBinary, encodeResponse, HEADER_LENGTH, splitBody } from "./v2-binary.js";
+import { queryFromV2, type V2InferRequest, v2Outputs } from "./v2-infer.js";
+import { checkModel, MODEL_VERSION, v2ModelMetadata, v2ServerMetadata } from "./v2-model.js";
 import { V2_SCHEMAS } from "./v2-schemas.js";
 
 export interface RestV2Options {

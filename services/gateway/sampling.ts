@@ -11,14 +11,14 @@
  * each such record; that decides every record, so there is never a third.
  */
 import { randomBytes } from "node:crypto";
-import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import { invalidField, ShardmaxError } from "../../shared/errors.js";
 import { logZOf } from "../../shared/math/merge.js";
-import type { SampledClass } from "../../shared/results.js";
-import { unitOffsets, type BatchPartial } from "../../shared/math/partial.js";
+import { type BatchPartial, unitOffsets } from "../../shared/math/partial.js";
 import { defaultOptions, type RowOptions } from "../../shared/math/row-options.js";
-import { MAX_SEED, isSeed } from "../../shared/sampling/gumbel.js";
-import { chainAt, recordStarts, type DrawRecord } from "../../shared/sampling/sample-records.js";
-import { RowRestriction, pick } from "../../shared/sampling/sample-select.js";
+import type { SampledClass } from "../../shared/results.js";
+import { isSeed, MAX_SEED } from "../../shared/sampling/gumbel.js";
+import { chainAt, type DrawRecord, recordStarts } from "../../shared/sampling/sample-records.js";
+import { pick, RowRestriction } from "../../shared/sampling/sample-select.js";
 
 /** `sample` as a client sends it. */
 export interface SampleRequest {
@@ -38,7 +38,8 @@ export const TOP_P_CANDIDATES = 16;
 
 export function checkSample(sample: SampleRequest, rows: number, limits: { maxDraws: number; maxTopK: number }, vocabSize: number): void {
   const { n, seed, topK, topP, minP } = sample;
-  if (!Number.isInteger(n) || n < 1 || n > limits.maxDraws) throw invalidField("sample.n", `must be an integer from 1 to ${limits.maxDraws} (--max-draws), got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > limits.maxDraws)
+    throw invalidField("sample.n", `must be an integer from 1 to ${limits.maxDraws} (--max-draws), got ${n}`);
   const seedRule = `must be an integer from 0 to ${MAX_SEED}`;
   if (Array.isArray(seed)) {
     if (seed.length !== rows) throw invalidField("sample.seed", `must be one seed per row: ${seed.length} seeds for ${rows} rows`);
@@ -47,11 +48,11 @@ export function checkSample(sample: SampleRequest, rows: number, limits: { maxDr
     });
   } else if (seed !== undefined && !isSeed(seed)) throw invalidField("sample.seed", `${seedRule} or an array of one per row, got ${seed}`);
   const maxK = Math.min(vocabSize, limits.maxTopK);
-  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > maxK)) throw invalidField("sample.topK", `must be an integer from 1 to ${maxK}, got ${topK}`);
+  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > maxK))
+    throw invalidField("sample.topK", `must be an integer from 1 to ${maxK}, got ${topK}`);
   if (topP !== undefined && !(topP > 0 && topP <= 1)) throw invalidField("sample.topP", `must be in (0, 1], got ${topP}`);
   if (minP !== undefined && !(minP >= 0 && minP < 1)) throw invalidField("sample.minP", `must be in [0, 1), got ${minP}`);
 }
-
 
 /** Row r's seed: the array's, or (seed + r) mod 2^53, from a seed the gateway draws when none was sent. */
 export function rowSeeds(sample: SampleRequest, rows: number): number[] {
@@ -102,7 +103,13 @@ export async function pickSamples(whole: BatchPartial, sample: SampleRequest, ma
   for (let row = 0; row < whole.rows; row++) {
     const logZ = logZOf(whole, row);
     if (logZ === -Infinity) throw invalidField(`hidden[${row}]`, "every class has probability 0 (all logits are −∞): there is nothing to sample");
-    const top = { logZ, max: whole.max[row]!, topIds: whole.topIds.subarray(row * whole.k), topLogits: whole.topLogits.subarray(row * whole.k), topCount: whole.k };
+    const top = {
+      logZ,
+      max: whole.max[row]!,
+      topIds: whole.topIds.subarray(row * whole.k),
+      topLogits: whole.topLogits.subarray(row * whole.k),
+      topCount: whole.k,
+    };
     const grid = whole.gridCounts[row]! > 0 ? { grid: whole.gridMass.subarray(grids[row]!, grids[row + 1]!) } : {};
     const chains: DrawRecord[][] = [];
     for (let j = 0; j < whole.drawCounts[row]!; j++) chains.push(chainAt(whole, starts, draw++));

@@ -5,12 +5,12 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { ShardmaxError } from "../../shared/errors.js";
-import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
+import type { LogitsChunkMessage, PartialRequest, PartialResponseMessage, ShardInfoMessage, ShardStub } from "../../shared/grpc/messages.js";
 import { decodePartialColumns, encodeOptions } from "../../shared/grpc/partial-codec.js";
+import { messageLimits, shardmaxProto } from "../../shared/grpc/proto.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import type { RowOptions } from "../../shared/math/row-options.js";
 import { toBytes } from "../../shared/tensor-bytes.js";
-import type { LogitsChunkMessage, PartialRequest, PartialResponseMessage, ShardInfoMessage, ShardStub } from "../../shared/grpc/messages.js";
 import type { Context } from "../../shared/tracing/tracing.js";
 import { PartialStreamClient } from "./partial-stream-client.js";
 

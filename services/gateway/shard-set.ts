@@ -7,8 +7,8 @@
  */
 import { ShardmaxError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/log.js";
-import { ShardClient, type ShardChannel, type ShardTransport } from "./shard-client.js";
-import { buildTopology, type AddressState, type Topology } from "./topology.js";
+import { type ShardChannel, ShardClient, type ShardTransport } from "./shard-client.js";
+import { type AddressState, buildTopology, type Topology } from "./topology.js";
 
 export interface ShardSetOptions {
   /** Returns the current shard addresses (host:port). */
@@ -76,7 +76,7 @@ export class ShardSet {
 
   markFailed(address: string, error: ShardmaxError): void {
     const state = this.states.get(address);
-    if (!state || !state.healthy) return;
+    if (!state?.healthy) return;
     state.healthy = false;
     state.error = error.message;
     this.rebuild();
@@ -100,7 +100,8 @@ export class ShardSet {
       if (this.states.has(address)) continue;
       clearTimeout(this.retiring.get(address));
       this.retiring.delete(address);
-      if (!this.clients.has(address)) this.clients.set(address, new ShardClient(address, this.options.maxMessageBytes, this.options.channel, this.options.shardTransport));
+      if (!this.clients.has(address))
+        this.clients.set(address, new ShardClient(address, this.options.maxMessageBytes, this.options.channel, this.options.shardTransport));
       this.states.set(address, { address, info: null, healthy: false, error: null });
     }
     const vanished = [...this.states.keys()].filter((address) => !addresses.includes(address));
@@ -142,12 +143,21 @@ export class ShardSet {
   }
 
   private rebuild(): void {
-    this.topologyNow = buildTopology([...this.states.values()], { preferred: this.served, gapsAreMissingShards: this.options.gapsAreMissingShards, exposeTopology: this.options.exposeTopology });
+    this.topologyNow = buildTopology([...this.states.values()], {
+      preferred: this.served,
+      gapsAreMissingShards: this.options.gapsAreMissingShards,
+      exposeTopology: this.options.exposeTopology,
+    });
     if (this.topologyNow.ready) this.served = this.topologyNow.model.fingerprint;
     for (const listener of this.listeners) listener(this.topologyNow);
     const reason = this.topologyNow.ready ? `ready ${this.topologyNow.model.fingerprint}` : this.topologyNow.reason;
     if (reason !== this.lastReason) {
-      if (this.topologyNow.ready) this.options.log.info("ready", { V: this.topologyNow.model.vocabSize, ranges: this.topologyNow.ranges.length, fingerprint: this.topologyNow.model.fingerprint });
+      if (this.topologyNow.ready)
+        this.options.log.info("ready", {
+          V: this.topologyNow.model.vocabSize,
+          ranges: this.topologyNow.ranges.length,
+          fingerprint: this.topologyNow.model.fingerprint,
+        });
       else this.options.log.warn("not ready", { reason });
       this.lastReason = reason;
     }

@@ -20,7 +20,14 @@ export const statusRoute: FastifyPluginAsync = async (app) => {
   for (const [path, [file, type]] of Object.entries(FILES)) {
     const body = readFileSync(join(folder, file));
     // The page is documented in /openapi.json; its assets are not API.
-    const schema = path === "/" ? { summary: "The status page (HTML)", tags: ["operations"], response: { 200: { description: "HTML", content: { [type]: { schema: { type: "string" } } } } } } : { hide: true };
+    const schema =
+      path === "/"
+        ? {
+            summary: "The status page (HTML)",
+            tags: ["operations"],
+            response: { 200: { description: "HTML", content: { [type]: { schema: { type: "string" } } } } },
+          }
+        : { hide: true };
     app.get(path, { schema }, async (_request, reply) =>
       reply.type(type).header("cache-control", "no-cache").header("content-security-policy", "default-src 'self'").send(body),
     );

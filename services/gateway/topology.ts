@@ -79,7 +79,9 @@ export function buildTopology(states: readonly AddressState[], options: Topology
       [...complete].sort((a, b) => b.healthy - a.healthy || a.info.fingerprint.localeCompare(b.info.fingerprint))[0]!;
     return chosen.topology;
   }
-  const each = live.map((c) => `${describeHead(c.info)} on ${c.healthy} shard${c.healthy === 1 ? "" : "s"}: ${c.topology.ready ? "complete" : c.topology.reason}`);
+  const each = live.map(
+    (c) => `${describeHead(c.info)} on ${c.healthy} shard${c.healthy === 1 ? "" : "s"}: ${c.topology.ready ? "complete" : c.topology.reason}`,
+  );
   const reason = `shards disagree on the head and no head covers [0, V) on its own (mid-way through a rolling update?): ${each.join("; ")}`;
   return { ready: false, code: "MODEL_MISMATCH", reason, model: null, ranges: [] };
 }
@@ -89,7 +91,10 @@ function headTopology(members: readonly AddressState[], unseen: readonly Address
   const reference = (members.find((s) => s.healthy) ?? members[0]!).info!;
   const model = { fingerprint: reference.fingerprint, vocabSize: reference.vocabSize, dim: reference.dim };
   const ranges = groupByRange(members);
-  const problem = tilingProblem(model.vocabSize, ranges.map((r) => r.range));
+  const problem = tilingProblem(
+    model.vocabSize,
+    ranges.map((r) => r.range),
+  );
   if (problem) {
     if (problem.kind === "gap" && (unseen.length > 0 || options.gapsAreMissingShards)) {
       const why = unseen.length > 0 ? ` (unreachable: ${unseen.map((s) => whyDown(s, options)).join("; ")})` : " (no ready shard of this range is discovered)";
@@ -106,7 +111,10 @@ function headTopology(members: readonly AddressState[], unseen: readonly Address
     ready: true,
     model,
     info: reference,
-    map: RangeMap.tile(model.vocabSize, ranges.map((r) => r.range)),
+    map: RangeMap.tile(
+      model.vocabSize,
+      ranges.map((r) => r.range),
+    ),
     ranges,
     healthy: ranges.map((r) => r.replicas.filter((x) => x.healthy).map((x) => x.address)),
   };

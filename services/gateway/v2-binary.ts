@@ -5,7 +5,7 @@
  * order; a response with binary outputs is built the same way. Pure: bytes
  * and JSON in, JSON and bytes out.
  */
-import { ShardmaxError, invalidField } from "../../shared/errors.js";
+import { invalidField, ShardmaxError } from "../../shared/errors.js";
 import { boundText } from "../../shared/text/quote-short.js";
 import type { V2InferRequest } from "./v2-infer.js";
 import { outputBytes, outputJson, type V2OutputTensor } from "./v2-infer.js";

@@ -10,7 +10,7 @@
  */
 import { invalidField } from "../../shared/errors.js";
 import { quoteShort } from "../../shared/text/quote-short.js";
-import { DEFAULT_TOP_K, type Answer, type Query } from "./query.js";
+import { type Answer, DEFAULT_TOP_K, type Query } from "./query.js";
 import type { SampleRequest } from "./sampling.js";
 import { numbersOf, shape2, type V2Input, type V2Param, type V2Params } from "./v2-tensors.js";
 
@@ -119,7 +119,8 @@ function outputsFrom(request: V2InferRequest, hasTargets: boolean, sampled: bool
   return request.outputs.map((output, i) => {
     const name = output.name as V2OutputName;
     const field = `outputs[${i}].name`;
-    if (!Object.hasOwn(V2_OUTPUTS, name)) throw invalidField(field, `${quote(output.name)} is not an output of this model (${Object.keys(V2_OUTPUTS).join(", ")})`);
+    if (!Object.hasOwn(V2_OUTPUTS, name))
+      throw invalidField(field, `${quote(output.name)} is not an output of this model (${Object.keys(V2_OUTPUTS).join(", ")})`);
     if (!available.includes(name)) throw invalidField(field, `${name} needs ${name === "target_logprobs" ? "the targets input" : "the sample_n parameter"}`);
     if (seen.has(name)) throw invalidField(`outputs[${i}].name`, `${name} is asked twice`);
     seen.add(name);
@@ -171,7 +172,7 @@ export function outputJson(tensor: V2OutputTensor): (number | string)[] {
 }
 
 function param(params: V2Params, name: string): V2Param | undefined {
-  return Object.prototype.hasOwnProperty.call(params, name) ? params[name] : undefined;
+  return Object.hasOwn(params, name) ? params[name] : undefined;
 }
 
 function int(params: V2Params, name: string): number | undefined {

@@ -63,7 +63,8 @@ export function augmentHidden(hidden: Float32Array, temperature: ArrayLike<numbe
     const to = r * width;
     for (let j = 0; j < dim; j++) {
       const scaled = Math.fround(hidden[from + j]! / t);
-      if (!Number.isFinite(scaled)) throw new ShardmaxError("INVALID_ARGUMENT", `row ${r}: hidden/temperature overflows float32 (is the temperature too small?)`);
+      if (!Number.isFinite(scaled))
+        throw new ShardmaxError("INVALID_ARGUMENT", `row ${r}: hidden/temperature overflows float32 (is the temperature too small?)`);
       out[to + j] = scaled;
     }
     out[to + dim] = inverse;

@@ -4,9 +4,10 @@
  * batch's fresh aligned arrays; per-row options are joined. Returns where
  * each part sits in the batch, so its answer can be cut back out.
  */
-import type { BatchSlot, ShardCall } from "./shard-call.js";
+
+import { joinOptions, type RowOptions, sliceOptions } from "../../shared/math/row-options.js";
 import type { PartialBatch } from "./session.js";
-import { joinOptions, sliceOptions, type RowOptions } from "../../shared/math/row-options.js";
+import type { BatchSlot, ShardCall } from "./shard-call.js";
 
 /** Rows [firstRow, firstRow + rows) of a call; targetStart as from prefixSums(call.targetCounts). */
 export interface CallPart {

@@ -13,8 +13,9 @@
  * alignment) until they are copied, once, into the batch's aligned arrays
  * (batch-assembly.ts).
  */
-import { realClock, type Clock } from "../../shared/batching/clock.js";
-import { BatchQueue, type BatchObserver, type Piece } from "../../shared/batching/batch-queue.js";
+
+import { type BatchObserver, BatchQueue, type Piece } from "../../shared/batching/batch-queue.js";
+import { type Clock, realClock } from "../../shared/batching/clock.js";
 import { ShardmaxError } from "../../shared/errors.js";
 import { assembleBatch, prefixSums } from "./batch-assembly.js";
 import type { PartialBatch } from "./session.js";
@@ -79,8 +80,18 @@ export class Batcher<R> {
     this.queue = new BatchQueue<Queued, R>(
       { rows: (q) => q.call.rows, run: (pieces) => this.runBatch(pieces), join: (parts) => kind.join(parts) },
       // One run at a time, re-runs in turn: a run already uses every onnxruntime thread.
-      { maxBatchRows, maxQueueRows, lingerUs: maxQueueDelayUs, maxInFlight: 1, stallMs: Infinity, maxStalled: 0, cut: true, isolation: "in-turn",
-        name: "shard queue", observer },
+      {
+        maxBatchRows,
+        maxQueueRows,
+        lingerUs: maxQueueDelayUs,
+        maxInFlight: 1,
+        stallMs: Infinity,
+        maxStalled: 0,
+        cut: true,
+        isolation: "in-turn",
+        name: "shard queue",
+        observer,
+      },
       clock,
     );
   }

@@ -12,14 +12,13 @@
 import ort from "onnxruntime-node";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { FlatTargets } from "../../shared/math/combine-partials.js";
-import { partialFrom, type BatchPartial } from "../../shared/math/partial.js";
-
-import type { ClassRange } from "../../shared/ranges.js";
-import { INPUTS, OUTPUTS, PARTIAL_FETCHES, externalData, partialGraph } from "./partial-graph.js";
+import { type BatchPartial, partialFrom } from "../../shared/math/partial.js";
 import { cpuSessionOptions } from "../../shared/onnx/session-options.js";
-import { paddedRows } from "./augmented-block.js";
-import { CHUNK } from "../../shared/sampling/sample-scan.js";
+import type { ClassRange } from "../../shared/ranges.js";
 import { partGrid } from "../../shared/sampling/sample-grid.js";
+import { CHUNK } from "../../shared/sampling/sample-scan.js";
+import { paddedRows } from "./augmented-block.js";
+import { externalData, INPUTS, OUTPUTS, PARTIAL_FETCHES, partialGraph } from "./partial-graph.js";
 
 /** A sampling batch's logits over the whole slice, [rows, stride], that each block fills at its own columns. */
 export interface SliceLogits {

@@ -12,21 +12,28 @@
  */
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import { openHead } from "../../shared/checkpoint/open-head.js";
 import { ShardmaxError } from "../../shared/errors.js";
 import { ClassRange } from "../../shared/ranges.js";
-import { openHead } from "../../shared/checkpoint/open-head.js";
 import type { SliceWeights } from "./partial-graph.js";
 import { ShardSession } from "./session.js";
 import { headSliceSource } from "./slice-source.js";
-import { WORKER_ROLE, transferablesIn, type FromWorker, type HeadSpec, type ToWorker, type WorkerSessionOptions } from "./worker-protocol.js";
+import { type FromWorker, type HeadSpec, type ToWorker, transferablesIn, WORKER_ROLE, type WorkerSessionOptions } from "./worker-protocol.js";
 
 /** Builds the session from a transferred slice, or by reading the slice from the checkpoint here, block by block. */
-async function createSession(range: ClassRange, slice: SliceWeights | HeadSpec, options: WorkerSessionOptions, report: (progress: FromWorker) => void): Promise<ShardSession> {
+async function createSession(
+  range: ClassRange,
+  slice: SliceWeights | HeadSpec,
+  options: WorkerSessionOptions,
+  report: (progress: FromWorker) => void,
+): Promise<ShardSession> {
   const onBlock = (rowsDone: number, rowsTotal: number) => report({ type: "built", rowsDone, rowsTotal });
   if ("weight" in slice) return ShardSession.create(range, slice, { ...options, onBlock });
   const head = await openHead(slice.weights, { tensor: slice.tensor, bias: slice.bias });
   try {
-    const source = headSliceSource(head, range, (local, bytesDone, bytesTotal) => report({ type: "reading", local: { start: local.start, end: local.end }, bytesDone, bytesTotal }));
+    const source = headSliceSource(head, range, (local, bytesDone, bytesTotal) =>
+      report({ type: "reading", local: { start: local.start, end: local.end }, bytesDone, bytesTotal }),
+    );
     return await ShardSession.create(range, source, { ...options, onBlock });
   } finally {
     await head.close();

@@ -16,15 +16,15 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { ShardmaxError } from "../../shared/errors.js";
-import type { LogitsRequestMessage } from "../../shared/grpc/messages.js";
 import { drained } from "../../shared/grpc/drained.js";
 import { callDeadlineOf, toServiceError } from "../../shared/grpc/errors.js";
+import type { LogitsRequestMessage } from "../../shared/grpc/messages.js";
+import { filled } from "../../shared/math/row-options.js";
 import type { ClassRange } from "../../shared/ranges.js";
 import { float32From } from "../../shared/tensor-bytes.js";
 import type { ByteBudget } from "./byte-budget.js";
 import { decodePartialRequest, type PartialLimits } from "./partial-request.js";
 import type { LogitsBatch } from "./session.js";
-import { filled } from "../../shared/math/row-options.js";
 
 /** Logits one group of rows may hold in the shard. */
 export const GROUP_BYTES = 16 * 1024 * 1024;

@@ -4,24 +4,25 @@
  * its inference worker), put the dynamic batcher in front of it, then report
  * SERVING. Config arrives parsed and frozen from the CLI.
  */
-import type { ServingTls } from "../../shared/grpc/tls.js";
+
 import { openHead } from "../../shared/checkpoint/open-head.js";
+import type { ServingTls } from "../../shared/grpc/tls.js";
+import { PemFiles } from "../../shared/grpc/tls.js";
 import type { Logger } from "../../shared/log.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
-import { ClassRange, splitRange } from "../../shared/ranges.js";
-import { partialBatches } from "./batch-partial.js";
-import { rowsPerBlock } from "./block-plan.js";
-import { Batcher, autoMaxBatchRows, type BatcherStats } from "./batcher.js";
-import { ShardServer } from "./server.js";
-import { serveMetrics, type MetricsServer } from "./metrics-server.js";
-import { PemFiles } from "../../shared/grpc/tls.js";
-import { noShardMetrics, shardMetrics } from "../../shared/metrics/shard-metrics.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 import { createRegistry, type Registry } from "../../shared/metrics/registry.js";
+import { noShardMetrics, shardMetrics } from "../../shared/metrics/shard-metrics.js";
+import { ClassRange, splitRange } from "../../shared/ranges.js";
 import { createTracing } from "../../shared/tracing/tracing.js";
+import { partialBatches } from "./batch-partial.js";
+import { autoMaxBatchRows, Batcher, type BatcherStats } from "./batcher.js";
+import { rowsPerBlock } from "./block-plan.js";
+import { type MetricsServer, serveMetrics } from "./metrics-server.js";
+import { ShardServer } from "./server.js";
 import { ShardSession } from "./session.js";
 import { headSliceSource } from "./slice-source.js";
 import { WorkerSession } from "./worker-session.js";
-import { defaultOptions } from "../../shared/math/row-options.js";
 
 export type RangeSpec = { kind: "split"; index: number; count: number } | { kind: "range"; start: number; end: number };
 
@@ -153,14 +154,24 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
     // One full-size run before serving: onnxruntime's arena grows to the largest run it has seen, and growing
     // (seconds of page faults on a large slice) belongs to startup, not to the first full batch of traffic.
     server.setLoading("warming up");
-    await shardSession.run({ rows: maxBatchRows, hidden: new Float32Array(maxBatchRows * dim), topK: 1, options: defaultOptions(), targetCounts: new Uint32Array(maxBatchRows), targetIds: new Uint32Array(0) });
-    const shardBatcher = new Batcher(partialBatches((batch) => shardSession.run(batch)), {
-      dim,
-      maxBatchRows,
-      maxQueueDelayUs: config.maxQueueDelayUs,
-      maxQueueRows: config.maxQueueRows,
-      observer: metrics.batch,
+    await shardSession.run({
+      rows: maxBatchRows,
+      hidden: new Float32Array(maxBatchRows * dim),
+      topK: 1,
+      options: defaultOptions(),
+      targetCounts: new Uint32Array(maxBatchRows),
+      targetIds: new Uint32Array(0),
     });
+    const shardBatcher = new Batcher(
+      partialBatches((batch) => shardSession.run(batch)),
+      {
+        dim,
+        maxBatchRows,
+        maxQueueDelayUs: config.maxQueueDelayUs,
+        maxQueueRows: config.maxQueueRows,
+        observer: metrics.batch,
+      },
+    );
     batcher = shardBatcher;
     served = { fingerprint, rangeStart: range.start, rangeEnd: range.end };
     loadRatio = 1;
@@ -175,7 +186,13 @@ export async function runShard(config: ShardConfig, log: Logger, onProgress?: (p
       run: (call, signal, onStart) => shardBatcher.run(call, signal, onStart),
       logits: (batch) => shardSession.logits(batch),
     });
-    log.info("serving", { range: `${range}`, fingerprint, blocks: Math.ceil(range.size / rowsPerBlock(range.size, dim, config.blockRows)), maxBatchRows, seconds: ((Date.now() - started) / 1000).toFixed(1) });
+    log.info("serving", {
+      range: `${range}`,
+      fingerprint,
+      blocks: Math.ceil(range.size / rowsPerBlock(range.size, dim, config.blockRows)),
+      maxBatchRows,
+      seconds: ((Date.now() - started) / 1000).toFixed(1),
+    });
   })();
   ready.catch(() => {}); // the caller awaits `ready`; avoid an unhandled rejection before it does
 

@@ -9,7 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { serverContext, type PemFiles } from "../../shared/grpc/tls.js";
+import { type PemFiles, serverContext } from "../../shared/grpc/tls.js";
 import { METRICS_CONTENT_TYPE, type Registry } from "../../shared/metrics/registry.js";
 import { splitHostPort } from "../../shared/text/host-port.js";
 

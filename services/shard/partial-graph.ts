@@ -30,8 +30,8 @@
  * onnxruntime still sees a constant it can prepack for Gemm (measured
  * 1.1–1.8× faster than feeding W as a run input).
  */
-import { DataType, bytesOf, encodeModel, type Graph, type Node } from "../../shared/onnx/graph-builder.js";
-import { SUM_GROUP, paddedRows } from "./augmented-block.js";
+import { bytesOf, DataType, encodeModel, type Graph, type Node } from "../../shared/onnx/graph-builder.js";
+import { paddedRows, SUM_GROUP } from "./augmented-block.js";
 
 export interface SliceWeights {
   /** Classes in the slice (V_s). */

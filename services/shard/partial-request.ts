@@ -6,16 +6,16 @@
  * alignment, read byte-wise) and are not copied here: the batcher copies them
  * once, into the aligned arrays of the batch that runs them.
  */
-import { ShardmaxError, invalidField } from "../../shared/errors.js";
-import type { ClassRange } from "../../shared/ranges.js";
-import { quoteShort } from "../../shared/text/quote-short.js";
-import type { ShardCall } from "./batcher.js";
-import { decodeOptions } from "../../shared/grpc/partial-codec.js";
-import type { OptionName, RowOptions } from "../../shared/math/row-options.js";
+import { invalidField, ShardmaxError } from "../../shared/errors.js";
 import type { PartialRequestMessage } from "../../shared/grpc/messages.js";
 import type { RowOptionFields } from "../../shared/grpc/partial-codec.js";
-import { MAX_SEED, isSeed } from "../../shared/sampling/gumbel.js";
+import { decodeOptions } from "../../shared/grpc/partial-codec.js";
+import type { OptionName, RowOptions } from "../../shared/math/row-options.js";
+import type { ClassRange } from "../../shared/ranges.js";
+import { isSeed, MAX_SEED } from "../../shared/sampling/gumbel.js";
 import { MAX_CHAIN } from "../../shared/sampling/sample-scan.js";
+import { quoteShort } from "../../shared/text/quote-short.js";
+import type { ShardCall } from "./batcher.js";
 
 /** Fingerprints are "sha256:" + 64 hex digits; anything much longer is not one. */
 export const MAX_FINGERPRINT_CHARS = 128;
@@ -41,7 +41,10 @@ export interface ServedHead {
 
 export function decodePartialRequest(request: PartialRequestFields, shard: ServedHead, limits: PartialLimits): ShardCall {
   if (request.fingerprint.length > MAX_FINGERPRINT_CHARS) {
-    throw invalidField("fingerprint", `has ${request.fingerprint.length} characters, the limit is ${MAX_FINGERPRINT_CHARS}: ${quoteShort(request.fingerprint)}`);
+    throw invalidField(
+      "fingerprint",
+      `has ${request.fingerprint.length} characters, the limit is ${MAX_FINGERPRINT_CHARS}: ${quoteShort(request.fingerprint)}`,
+    );
   }
   if (request.fingerprint && request.fingerprint !== shard.fingerprint) {
     throw new ShardmaxError("MODEL_MISMATCH", `fingerprint: this shard serves ${shard.fingerprint}, the request expects ${quoteShort(request.fingerprint)}`);

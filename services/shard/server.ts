@@ -9,23 +9,23 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { ShardmaxError } from "../../shared/errors.js";
 import { toServiceError } from "../../shared/grpc/errors.js";
-import { bind, drainWithin } from "../../shared/grpc/server-lifecycle.js";
-import { serverCredentials, type ServerTlsHandle, type ServingTls } from "../../shared/grpc/tls.js";
+import { encodePartialColumns } from "../../shared/grpc/partial-codec.js";
 import { messageLimits, shardmaxDefinition, shardmaxProto } from "../../shared/grpc/proto.js";
 import { addReflection } from "../../shared/grpc/reflection.js";
+import { bind, drainWithin } from "../../shared/grpc/server-lifecycle.js";
+import { type ServerTlsHandle, type ServingTls, serverCredentials } from "../../shared/grpc/tls.js";
 import type { Logger } from "../../shared/log.js";
-import { noShardMetrics, type ShardMetrics } from "../../shared/metrics/shard-metrics.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
+import { noShardMetrics, type ShardMetrics } from "../../shared/metrics/shard-metrics.js";
 import type { ClassRange } from "../../shared/ranges.js";
-import { encodePartialColumns } from "../../shared/grpc/partial-codec.js";
-import type { ShardCall } from "./batcher.js";
-import { decodePartialRequest, type PartialRequestFields } from "./partial-request.js";
-import { BUDGET_BYTES, streamLogits, type LogitsRequestMessage } from "./logits-stream.js";
-import { ByteBudget } from "./byte-budget.js";
-import type { LogitsBatch } from "./session.js";
 import type { Tracing } from "../../shared/tracing/tracing.js";
+import type { ShardCall } from "./batcher.js";
+import { ByteBudget } from "./byte-budget.js";
+import { BUDGET_BYTES, type LogitsRequestMessage, streamLogits } from "./logits-stream.js";
+import { decodePartialRequest, type PartialRequestFields } from "./partial-request.js";
+import { type PartialStreamRequestMessage, type PartialStreamResponse, type ServedStream, servePartialStream } from "./partial-stream.js";
+import type { LogitsBatch } from "./session.js";
 import { shardSpans } from "./shard-spans.js";
-import { servePartialStream, type PartialStreamRequestMessage, type PartialStreamResponse, type ServedStream } from "./partial-stream.js";
 
 /** What the server needs of a loaded shard; a batcher over the session provides `run`. */
 export interface LoadedShard {
@@ -80,7 +80,10 @@ export class ShardServer {
     addReflection(this.server, [{ definition: shardmaxDefinition(), names: ["shardmax.v1.Shard"] }]);
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
-      partial: this.unary((request: PartialRequestFields, signal, metadata) => this.partial(request, signal, headersOf(metadata)), options.metrics ?? noShardMetrics),
+      partial: this.unary(
+        (request: PartialRequestFields, signal, metadata) => this.partial(request, signal, headersOf(metadata)),
+        options.metrics ?? noShardMetrics,
+      ),
       partialStream: (call: grpc.ServerDuplexStream<PartialStreamRequestMessage, PartialStreamResponse>) => this.partialStream(call),
       logits: (call: grpc.ServerWritableStream<LogitsRequestMessage, object>) => {
         if (this.shard) void streamLogits(call, this.shard, this.options, this.logitsBudget);

@@ -13,13 +13,13 @@ import { ShardmaxError } from "../../shared/errors.js";
 import { combinePartials, routeFlatTargets } from "../../shared/math/combine-partials.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import { filled, needsGrid, needsLogits, optionAt, type RowOptions } from "../../shared/math/row-options.js";
-import { combineGrids } from "../../shared/sampling/sample-grid.js";
-import { partSampling } from "../../shared/sampling/part-draws.js";
-import { CHUNK } from "../../shared/sampling/sample-scan.js";
 import { ClassRange } from "../../shared/ranges.js";
-import { augmentHidden, augmentInPlace, augmentedLength } from "./augmented-block.js";
+import { partSampling } from "../../shared/sampling/part-draws.js";
+import { combineGrids } from "../../shared/sampling/sample-grid.js";
+import { CHUNK } from "../../shared/sampling/sample-scan.js";
+import { augmentedLength, augmentHidden, augmentInPlace } from "./augmented-block.js";
 import { planBlocks, rowsPerBlock } from "./block-plan.js";
-import { BlockSession, type BlockFeeds, type SliceLogits } from "./block-session.js";
+import { type BlockFeeds, BlockSession, type SliceLogits } from "./block-session.js";
 import type { SliceWeights } from "./partial-graph.js";
 
 export interface SessionOptions {

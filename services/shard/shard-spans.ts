@@ -6,7 +6,7 @@
  * for a call cut across batches).
  */
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { contextFromHeaders, withSpan, type Tracer } from "../../shared/tracing/tracing.js";
+import { contextFromHeaders, type Tracer, withSpan } from "../../shared/tracing/tracing.js";
 
 export interface ShardSpans {
   /** The call left the queue. */

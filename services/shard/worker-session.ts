@@ -8,14 +8,14 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { ShardmaxError, type ErrorCode } from "../../shared/errors.js";
+import { type ErrorCode, ShardmaxError } from "../../shared/errors.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import { packageRoot } from "../../shared/package-root.js";
 import { ClassRange } from "../../shared/ranges.js";
-import type { ReadProgress } from "./slice-source.js";
-import { WORKER_ROLE, transferablesIn, type FromWorker, type HeadSpec, type ToWorker } from "./worker-protocol.js";
 import type { SliceWeights } from "./partial-graph.js";
 import type { LogitsBatch, PartialBatch, SessionOptions } from "./session.js";
+import type { ReadProgress } from "./slice-source.js";
+import { type FromWorker, type HeadSpec, type ToWorker, transferablesIn, WORKER_ROLE } from "./worker-protocol.js";
 
 interface Pending {
   resolve(result: BatchPartial | Float32Array): void;

@@ -52,7 +52,7 @@
  */
 import { ShardmaxError } from "../errors.js";
 import type { BatchQueueOptions, BatchQueueStats, BatchWork, PushOptions } from "./batch-work.js";
-import { realClock, type Clock, type TimerHandle } from "./clock.js";
+import { type Clock, realClock, type TimerHandle } from "./clock.js";
 
 export type { BatchObserver, BatchQueueOptions, BatchQueueStats, BatchWork, Piece, PushOptions } from "./batch-work.js";
 
@@ -120,7 +120,20 @@ export class BatchQueue<I, R> {
       return Promise.reject(new ShardmaxError("RESOURCE_EXHAUSTED", message));
     }
     return new Promise<R>((resolve, reject) => {
-      const entry: Entry<I, R> = { item, rows, seq: this.arrivals++, queuedMs: this.clock.now(), onStart, nextRow: 0, parts: [], doneRows: 0, settled: false, deadline: null, resolve, reject };
+      const entry: Entry<I, R> = {
+        item,
+        rows,
+        seq: this.arrivals++,
+        queuedMs: this.clock.now(),
+        onStart,
+        nextRow: 0,
+        parts: [],
+        doneRows: 0,
+        settled: false,
+        deadline: null,
+        resolve,
+        reject,
+      };
       this.queue.push(entry);
       this.queuedRows += rows;
       this.counters.items++;

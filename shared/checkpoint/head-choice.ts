@@ -5,9 +5,9 @@
  * Models that tie the head to the input embeddings store no `lm_head.weight`;
  * the refusal names the embedding tensor and the flag that serves it.
  */
-import { SERVED_DTYPE_LIST, isServedDtype } from "./dtypes.js";
-import { checkpointError, type TensorInfo } from "./tensor-info.js";
+import { isServedDtype, SERVED_DTYPE_LIST } from "./dtypes.js";
 import { TensorHead } from "./tensor-head.js";
+import { checkpointError, type TensorInfo } from "./tensor-info.js";
 
 export const DEFAULT_WEIGHT = "lm_head.weight";
 /** BART, Marian, mBART, Pegasus add this [1, V] buffer to the head's output. */
@@ -19,10 +19,17 @@ const FINAL_LOGITS_BIAS = "final_logits_bias";
  */
 const HEAD_NAMES = ["lm_head.weight", "embed_out.weight", "lm_head.decoder.weight", "cls.predictions.decoder.weight", "=output.weight"];
 /** Input embeddings: the head of a model with tied embeddings (Llama, GPT-2, BERT, BLOOM, original Llama, T5). */
-const EMBEDDING_NAMES = ["embed_tokens.weight", "wte.weight", "word_embeddings.weight", "tok_embeddings.weight", "embed_in.weight", "=shared.weight", "=model.shared.weight"];
+const EMBEDDING_NAMES = [
+  "embed_tokens.weight",
+  "wte.weight",
+  "word_embeddings.weight",
+  "tok_embeddings.weight",
+  "embed_in.weight",
+  "=shared.weight",
+  "=model.shared.weight",
+];
 
-const matches = (name: string, pattern: string) =>
-  pattern.startsWith("=") ? name === pattern.slice(1) : name === pattern || name.endsWith(`.${pattern}`);
+const matches = (name: string, pattern: string) => (pattern.startsWith("=") ? name === pattern.slice(1) : name === pattern || name.endsWith(`.${pattern}`));
 const matchesAny = (name: string, patterns: readonly string[]) => patterns.some((p) => matches(name, p));
 
 export type TensorRole = "head" | "tied-embedding" | "head-bias";
@@ -32,7 +39,10 @@ export function tensorRole(name: string, shape: readonly number[]): TensorRole |
   if (shape.length === 2 && matchesAny(name, HEAD_NAMES)) return "head";
   if (shape.length === 2 && matchesAny(name, EMBEDDING_NAMES)) return "tied-embedding";
   const isVector = shape.length === 1 || (shape.length === 2 && shape[0] === 1);
-  const headBias = matchesAny(name, HEAD_NAMES.map((p) => p.replace(/weight$/, "bias")));
+  const headBias = matchesAny(
+    name,
+    HEAD_NAMES.map((p) => p.replace(/weight$/, "bias")),
+  );
   if (isVector && (name === FINAL_LOGITS_BIAS || headBias)) return "head-bias";
   return null;
 }
@@ -93,7 +103,10 @@ export function checkHead(weight: TensorInfo, bias: TensorInfo | null, where: st
 export function nearestNames(wanted: string, names: readonly string[]): string {
   if (names.length === 0) return "(none)";
   const ranked = names.map((n) => ({ n, d: editDistance(wanted, n) })).sort((a, b) => a.d - b.d || a.n.localeCompare(b.n));
-  const shown = ranked.slice(0, 10).map((r) => r.n).join(", ");
+  const shown = ranked
+    .slice(0, 10)
+    .map((r) => r.n)
+    .join(", ");
   return names.length > 10 ? `${shown} (and ${names.length - 10} more)` : shown;
 }
 

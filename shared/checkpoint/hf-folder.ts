@@ -7,8 +7,8 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
-import type { HeadSource } from "./head-source.js";
 import { openChosenHead, type TensorNames } from "./head-choice.js";
+import type { HeadSource } from "./head-source.js";
 import { readSafetensorsHeader } from "./safetensors-header.js";
 import { checkpointError, ioReason, isPlainObject, parseJson, readSmallFile, type TensorInfo } from "./tensor-info.js";
 
@@ -54,7 +54,8 @@ export async function folderLayout(dir: string): Promise<FolderLayout> {
   for (const file of chosen) {
     for (const tensor of await readSafetensorsHeader(join(dir, file))) {
       const earlier = known.get(tensor.name);
-      if (earlier) throw checkpointError(dir, `tensor "${tensor.name}" is in both ${relative(dir, earlier.file)} and ${file}; add a ${INDEX_FILE} to say which to use`);
+      if (earlier)
+        throw checkpointError(dir, `tensor "${tensor.name}" is in both ${relative(dir, earlier.file)} and ${file}; add a ${INDEX_FILE} to say which to use`);
       known.set(tensor.name, tensor);
     }
   }

@@ -6,10 +6,10 @@
  */
 import { parseBuiltinSpec } from "./builtin-head.js";
 import { checkFiniteHead } from "./finite-scan.js";
-import { tensorRole, type TensorRole } from "./head-choice.js";
-import { listFolderTensors, type FolderLayout } from "./hf-folder.js";
+import { type TensorRole, tensorRole } from "./head-choice.js";
+import { type FolderLayout, listFolderTensors } from "./hf-folder.js";
 import { readNpyHeader } from "./npy-header.js";
-import { detectFormat, openHead, type CheckpointFormat, type OpenHeadOptions } from "./open-head.js";
+import { type CheckpointFormat, detectFormat, type OpenHeadOptions, openHead } from "./open-head.js";
 import { readSafetensorsHeader } from "./safetensors-header.js";
 import type { TensorInfo } from "./tensor-info.js";
 

@@ -49,7 +49,10 @@ function textLabels(bytes: Buffer, field: string): string[] {
   } catch {
     throw new ShardmaxError("INVALID_ARGUMENT", `${field}: is not UTF-8 text`);
   }
-  const lines = text.replace(/^\uFEFF/, "").split("\n").map((line) => line.replace(/\r$/, ""));
+  const lines = text
+    .replace(/^\uFEFF/, "")
+    .split("\n")
+    .map((line) => line.replace(/\r$/, ""));
   if (lines.at(-1) === "") lines.pop();
   return lines;
 }
@@ -81,6 +84,7 @@ export function withLabels(results: RowResult[], labels: Labels | null): RowResu
 
 /** Errors from reading the file come out phrased for weights; say "labels" instead. */
 function relabel(err: unknown): unknown {
-  if (err instanceof ShardmaxError && err.message.startsWith("weights ")) return new ShardmaxError(err.code, `labels ${err.message.slice("weights ".length)}`, { cause: err });
+  if (err instanceof ShardmaxError && err.message.startsWith("weights "))
+    return new ShardmaxError(err.code, `labels ${err.message.slice("weights ".length)}`, { cause: err });
   return err;
 }

@@ -14,9 +14,18 @@ const MAX_HEADER_BYTES = 1024 * 1024;
 
 /** descr → our dtype name; only little-endian floats are served, the rest are named for the error. */
 const DESCR_DTYPES: Record<string, string> = {
-  "<f4": "F32", "<f2": "F16", "<f8": "F64",
-  "<i8": "I64", "<i4": "I32", "<i2": "I16", "|i1": "I8", "|u1": "U8", "|b1": "BOOL",
-  "<u8": "U64", "<u4": "U32", "<u2": "U16",
+  "<f4": "F32",
+  "<f2": "F16",
+  "<f8": "F64",
+  "<i8": "I64",
+  "<i4": "I32",
+  "<i2": "I16",
+  "|i1": "I8",
+  "|u1": "U8",
+  "|b1": "BOOL",
+  "<u8": "U64",
+  "<u4": "U32",
+  "<u2": "U16",
 };
 const ELEMENT_BYTES: Record<string, number> = { F32: 4, F16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, U64: 8, U32: 4, U16: 2 };
 
@@ -43,7 +52,8 @@ export async function readNpyHeader(path: string): Promise<TensorInfo> {
     const dtype = DESCR_DTYPES[descr] ?? descr;
     const elementBytes = ELEMENT_BYTES[dtype];
     const byteLength = elementBytes === undefined ? size - dataStart : shape.reduce((a, b) => a * b, elementBytes);
-    if (dataStart + byteLength > size) throw fail(`truncated: ${dtype} [${shape}] needs ${byteLength} bytes after the header, the file has ${size - dataStart}`);
+    if (dataStart + byteLength > size)
+      throw fail(`truncated: ${dtype} [${shape}] needs ${byteLength} bytes after the header, the file has ${size - dataStart}`);
     return { name: basename(path, extname(path)), dtype, shape, file: path, position: dataStart, byteLength };
   } finally {
     await file.close();
@@ -60,7 +70,10 @@ function parseHeaderDict(text: string, fail: (reason: string) => Error): { descr
   if (descr === undefined) throw fail("header has no simple 'descr' (structured dtypes are not supported)");
   if (fortran === undefined) throw fail("header has no 'fortran_order'");
   if (shapeText === undefined) throw fail("header has no 'shape' tuple");
-  const parts = shapeText.split(",").map((s) => s.trim().replace(/L$/, "")).filter((s) => s !== "");
+  const parts = shapeText
+    .split(",")
+    .map((s) => s.trim().replace(/L$/, ""))
+    .filter((s) => s !== "");
   const shape = parts.map(Number);
   if (!parts.every((s) => /^\d+$/.test(s)) || !shape.every(Number.isSafeInteger)) throw fail(`header has a malformed shape (${shapeText})`);
   return { descr, fortranOrder: fortran === "True", shape };

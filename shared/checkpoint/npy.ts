@@ -3,8 +3,9 @@
  * optionally b as a second 1-D `.npy` named by the bias option (a path here,
  * where the other formats take a tensor name).
  */
-import type { HeadSource } from "./head-source.js";
+
 import { checkHead } from "./head-choice.js";
+import type { HeadSource } from "./head-source.js";
 import { readNpyHeader } from "./npy-header.js";
 import { TensorHead } from "./tensor-head.js";
 import { checkpointError, type TensorInfo } from "./tensor-info.js";

@@ -9,8 +9,8 @@ import { extname } from "node:path";
 import { openBuiltinHead } from "./builtin-head.js";
 import type { HeadSource } from "./head-source.js";
 import { openHfFolder } from "./hf-folder.js";
-import { NPY_MAGIC } from "./npy-header.js";
 import { openNpy } from "./npy.js";
+import { NPY_MAGIC } from "./npy-header.js";
 import { openSafetensors } from "./safetensors.js";
 import { checkpointError, ioReason } from "./tensor-info.js";
 
@@ -57,7 +57,10 @@ export async function detectFormat(spec: string): Promise<CheckpointFormat> {
   // odd file named .safetensors still goes to that reader, which says what is wrong.
   if (extname(spec).toLowerCase() === ".safetensors") return "safetensors";
   if (head.length === 9 && head.readBigUInt64LE(0) < 2n ** 32n && head[8] === 0x7b) return "safetensors";
-  throw checkpointError(spec, "unrecognised format; expected a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD");
+  throw checkpointError(
+    spec,
+    "unrecognised format; expected a .safetensors file, a Hugging Face checkpoint folder, a .npy file, or builtin:default / builtin:VxD",
+  );
 }
 
 async function firstBytes(path: string, count: number): Promise<Buffer> {

@@ -3,8 +3,9 @@
  * shape and byte span; the head is chosen by name and read row range by row
  * range (see tensor-head.ts).
  */
-import type { HeadSource } from "./head-source.js";
+
 import { openChosenHead, type TensorNames } from "./head-choice.js";
+import type { HeadSource } from "./head-source.js";
 import { readSafetensorsHeader } from "./safetensors-header.js";
 
 export interface SafetensorsOptions extends TensorNames {

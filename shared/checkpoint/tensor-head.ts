@@ -9,7 +9,7 @@
  * onnxruntime-node supports are).
  */
 import { createHash } from "node:crypto";
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import type { ClassRange } from "../ranges.js";
 import { SERVED_DTYPES } from "./dtypes.js";
 import type { HeadDescription, HeadSlice, HeadSource, LoadProgress, SliceTarget, StoredDtype } from "./head-source.js";

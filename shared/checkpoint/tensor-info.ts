@@ -4,7 +4,7 @@
  * shape, and the exact bytes that hold it. Plus the small file helpers the
  * readers share: one-line errors naming the file, exact positional reads.
  */
-import { open, stat, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { ShardmaxError } from "../errors.js";
 
 export interface TensorInfo {

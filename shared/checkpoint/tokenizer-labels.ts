@@ -14,8 +14,9 @@
  * uses for byte tokens, so distinct tokens keep distinct labels. Added tokens
  * (`<|endoftext|>`, `<s>`) are shown as written.
  */
-import { isPlainObject } from "./tensor-info.js";
+
 import { invalidField } from "../errors.js";
+import { isPlainObject } from "./tensor-info.js";
 
 type Transform = (token: string) => string;
 
@@ -34,7 +35,8 @@ export function tokenizerLabels(json: unknown, field: string): string[] {
     });
   } else if (isPlainObject(vocab)) {
     for (const [token, id] of Object.entries(vocab)) {
-      if (!Number.isSafeInteger(id) || (id as number) < 0) throw invalidField(field, `model.vocab maps ${JSON.stringify(token)} to ${JSON.stringify(id)}, not a token id`);
+      if (!Number.isSafeInteger(id) || (id as number) < 0)
+        throw invalidField(field, `model.vocab maps ${JSON.stringify(token)} to ${JSON.stringify(id)}, not a token id`);
       labels[id as number] = transform(token);
     }
   } else {
@@ -44,16 +46,19 @@ export function tokenizerLabels(json: unknown, field: string): string[] {
   if (!Array.isArray(added)) throw invalidField(field, `added_tokens is not a list`);
   added.forEach((entry, i) => {
     const { id, content } = isPlainObject(entry) ? entry : {};
-    if (!Number.isSafeInteger(id) || (id as number) < 0 || typeof content !== "string") throw invalidField(field, `added_tokens[${i}] has no integer id and string content`);
+    if (!Number.isSafeInteger(id) || (id as number) < 0 || typeof content !== "string")
+      throw invalidField(field, `added_tokens[${i}] has no integer id and string content`);
     labels[id as number] = content;
   });
-  const gap = labels.findIndex((label) => label === undefined);
+  const gap = labels.indexOf(undefined);
   if (gap >= 0) throw invalidField(field, `has no token for id ${gap} (tokens must cover every id from 0 to ${labels.length - 1})`);
   return labels as string[];
 }
 
 function tokenTransform(decoder: unknown, preTokenizer: unknown): Transform {
-  const steps = flatten(decoder).map(step).filter((t): t is Transform => t !== null);
+  const steps = flatten(decoder)
+    .map(step)
+    .filter((t): t is Transform => t !== null);
   // No decoder: a byte-level pre-tokenizer still means byte-level tokens.
   if (steps.length === 0 && flatten(preTokenizer).some((p) => p.type === "ByteLevel")) steps.push(byteLevel);
   return (token) => steps.reduce((text, t) => t(text), token);

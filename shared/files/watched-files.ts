@@ -7,7 +7,7 @@
  * half-written certificate or key keeps the last good one in service.
  */
 import { createHash } from "node:crypto";
-import { readFileSync, watch, type FSWatcher } from "node:fs";
+import { type FSWatcher, readFileSync, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ShardmaxError } from "../errors.js";

@@ -5,8 +5,8 @@
  * by the declarations. Count columns that are all zero travel empty.
  */
 import { invalidField, ShardmaxError } from "../errors.js";
-import { COLUMN_NAMES, PARTIAL_COLUMNS, partialFrom, unitOffsets, type BatchPartial, type ColumnName, type Dtype } from "../math/partial.js";
-import { OPTION_NAMES, ROW_OPTIONS, optionAt, type OptionName, type RowOptions } from "../math/row-options.js";
+import { type BatchPartial, COLUMN_NAMES, type ColumnName, type Dtype, PARTIAL_COLUMNS, partialFrom, unitOffsets } from "../math/partial.js";
+import { OPTION_NAMES, type OptionName, optionAt, ROW_OPTIONS, type RowOptions } from "../math/row-options.js";
 import { float32From, float64From, toBytes, uint32From } from "../tensor-bytes.js";
 
 type Bytes = Uint8Array;
@@ -39,7 +39,10 @@ export function encodePartialColumns(p: BatchPartial): { [N in ColumnName]: Buff
  * A PartialResponse's columns, checked against what was asked: `rows`, at most
  * `k` per row, the same targets, draws and points per row.
  */
-export function decodePartialColumns(message: PartialColumnFields, asked: { rows: number; k: number; targetCounts: Uint32Array; options: RowOptions }): BatchPartial {
+export function decodePartialColumns(
+  message: PartialColumnFields,
+  asked: { rows: number; k: number; targetCounts: Uint32Array; options: RowOptions },
+): BatchPartial {
   const { rows, k } = message;
   const columns: Record<string, unknown> = {};
   for (const name of COLUMN_NAMES) {

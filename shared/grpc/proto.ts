@@ -25,7 +25,10 @@ let loaded: ShardmaxPackage | undefined;
 
 /** The loaded .proto files (what reflection describes). */
 export function shardmaxDefinition(): protoLoader.PackageDefinition {
-  definition ??= protoLoader.loadSync(["shardmax/v1/shard.proto", "shardmax/v1/softmax.proto"], { ...LOADER_OPTIONS, includeDirs: [join(packageRoot(), "proto")] });
+  definition ??= protoLoader.loadSync(["shardmax/v1/shard.proto", "shardmax/v1/softmax.proto"], {
+    ...LOADER_OPTIONS,
+    includeDirs: [join(packageRoot(), "proto")],
+  });
   return definition;
 }
 

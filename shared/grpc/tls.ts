@@ -4,11 +4,12 @@
  * rotated certificate is used by new connections, and connections already
  * open finish their calls on the old one, so no call fails.
  */
+
+import { createSecureContext, rootCertificates, type SecureContextOptions } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { CaCertificateUpdateListener, CertificateProvider, IdentityCertificateUpdateListener } from "@grpc/grpc-js/build/src/certificate-provider.js";
-import { createSecureContext, rootCertificates, type SecureContextOptions } from "node:tls";
-import type { Logger } from "../log.js";
 import { WatchedFiles } from "../files/watched-files.js";
+import type { Logger } from "../log.js";
 
 /** A listener's certificate and key; with `clientCaFile`, clients must present a certificate signed by that CA (mTLS). */
 export interface ServingTls {

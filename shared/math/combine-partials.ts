@@ -15,9 +15,10 @@
  * Targets travel flat (per-row counts, ids row by row); `routeFlatTargets`
  * splits them by owning part and `owners` puts them back in order.
  */
-import { unitOffsets, type BatchPartial } from "./partial.js";
-import { GRID_POINTS, combineGrids } from "../sampling/sample-grid.js";
+
+import { combineGrids, GRID_POINTS } from "../sampling/sample-grid.js";
 import { mergeRecordChains } from "../sampling/sample-records.js";
+import { type BatchPartial, unitOffsets } from "./partial.js";
 import { mergeTopK, type SortedRun } from "./topk-merge.js";
 
 export interface FlatTargets {
@@ -91,7 +92,10 @@ function combineLogSumExpColumns(parts: readonly BatchPartial[], rows: number): 
 }
 
 function combineTop(parts: readonly BatchPartial[], rows: number, k: number): { topIds: Uint32Array; topLogits: Float32Array; k: number } {
-  const kOut = Math.min(k, parts.reduce((n, p) => n + p.k, 0));
+  const kOut = Math.min(
+    k,
+    parts.reduce((n, p) => n + p.k, 0),
+  );
   const topIds = new Uint32Array(rows * kOut);
   const topLogits = new Float32Array(rows * kOut);
   for (let row = 0; row < rows; row++) {
@@ -148,4 +152,3 @@ function combineMass(parts: readonly BatchPartial[]): Float64Array {
   }
   return out;
 }
-

@@ -9,11 +9,10 @@
  */
 import { ShardmaxError } from "../errors.js";
 import type { RangeMap } from "../ranges.js";
+import type { RowResult, ScoredClass } from "../results.js";
 import { combinePartials } from "./combine-partials.js";
 import { logProb } from "./logsumexp.js";
 import type { BatchPartial } from "./partial.js";
-import type { RowResult, ScoredClass } from "../results.js";
-
 
 /**
  * `partials[s]` answers `map.ranges[s]`, each with its top min(k, range size):

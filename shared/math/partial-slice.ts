@@ -8,7 +8,7 @@
  * sorted best first, so its first min(topK, k) entries are exactly that
  * row's smaller top-k: the cut is exact.
  */
-import { COLUMN_NAMES, PARTIAL_COLUMNS, newColumn, unitOffsets, type BatchPartial } from "./partial.js";
+import { type BatchPartial, COLUMN_NAMES, newColumn, PARTIAL_COLUMNS, unitOffsets } from "./partial.js";
 
 /** Rows [row, row + rows) of a batch, cut to topK per row. */
 export interface PartialSlot {
@@ -51,7 +51,10 @@ export function joinPartials(parts: readonly BatchPartial[]): BatchPartial {
   const out: Record<string, unknown> = { rows: parts.reduce((n, p) => n + p.rows, 0), k: parts[0]!.k };
   for (const name of COLUMN_NAMES) {
     const arrays = parts.map((p) => p[name]);
-    const joined = newColumn(PARTIAL_COLUMNS[name].dtype, arrays.reduce((n, a) => n + a.length, 0));
+    const joined = newColumn(
+      PARTIAL_COLUMNS[name].dtype,
+      arrays.reduce((n, a) => n + a.length, 0),
+    );
     let at = 0;
     for (const a of arrays) {
       joined.set(a as never, at);

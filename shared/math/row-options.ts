@@ -5,7 +5,7 @@
  * share one batch at the gateway and at the shard. A column sent empty means
  * every row takes the default, so a plain query carries none of them.
  */
-import { newColumn, type ArrayOf, type Dtype } from "./partial.js";
+import { type ArrayOf, type Dtype, newColumn } from "./partial.js";
 
 export const ROW_OPTIONS = {
   /** T > 0 per row. */
@@ -77,7 +77,10 @@ export function joinOptions(parts: readonly RowOptions[], rows: readonly number[
       continue;
     }
     const pieces = parts.map((p, i) => (unit === "row" ? filled(p, name, rows[i]!) : p[name]));
-    const joined = newColumn(dtype, pieces.reduce((n, a) => n + a.length, 0));
+    const joined = newColumn(
+      dtype,
+      pieces.reduce((n, a) => n + a.length, 0),
+    );
     let at = 0;
     for (const piece of pieces) {
       joined.set(piece as never, at);

@@ -64,10 +64,29 @@ export function gatewayMetrics(registry: Registry): GatewayMetrics {
     buckets: SECONDS_BUCKETS,
     registers,
   });
-  const retries = new Counter({ name: "shardmax_shard_retries_total", help: "Partial calls retried on another replica, by class range.", labelNames: ["range"], registers });
+  const retries = new Counter({
+    name: "shardmax_shard_retries_total",
+    help: "Partial calls retried on another replica, by class range.",
+    labelNames: ["range"],
+    registers,
+  });
   let read: () => TopologyGauges = () => ({ ranges: 0, healthyRanges: 0, model: null });
-  new Gauge({ name: "shardmax_ranges", help: "Class ranges of the served head.", registers, collect() { this.set(read().ranges); } });
-  new Gauge({ name: "shardmax_ranges_healthy", help: "Class ranges with at least one healthy replica.", registers, collect() { this.set(read().healthyRanges); } });
+  new Gauge({
+    name: "shardmax_ranges",
+    help: "Class ranges of the served head.",
+    registers,
+    collect() {
+      this.set(read().ranges);
+    },
+  });
+  new Gauge({
+    name: "shardmax_ranges_healthy",
+    help: "Class ranges with at least one healthy replica.",
+    registers,
+    collect() {
+      this.set(read().healthyRanges);
+    },
+  });
   new Gauge({
     name: "shardmax_model_info",
     help: "The served head (value 1): its fingerprint, vocabulary size and dimension.",

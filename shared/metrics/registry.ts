@@ -5,7 +5,7 @@
  * its own typed instruments (gateway-metrics.ts, shard-metrics.ts), so no
  * component can move another's counters.
  */
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { collectDefaultMetrics, Registry } from "prom-client";
 
 export type { Registry } from "prom-client";
 

@@ -30,8 +30,22 @@ export function shardMetrics(registry: Registry): ShardMetrics {
   const queueWait = new Histogram({ name: "shardmax_queue_wait_seconds", help: "Time a call waited for its first run.", buckets: SECONDS_BUCKETS, registers });
   const compute = new Histogram({ name: "shardmax_compute_seconds", help: "Time of one run of a batch.", buckets: SECONDS_BUCKETS, registers });
   let read: () => ShardGauges = () => ({ queueRows: 0, loadProgress: 0, model: null });
-  new Gauge({ name: "shardmax_queue_rows", help: "Rows waiting for a run.", registers, collect() { this.set(read().queueRows); } });
-  new Gauge({ name: "shardmax_load_progress_ratio", help: "How much of the slice is loaded, 0 to 1.", registers, collect() { this.set(read().loadProgress); } });
+  new Gauge({
+    name: "shardmax_queue_rows",
+    help: "Rows waiting for a run.",
+    registers,
+    collect() {
+      this.set(read().queueRows);
+    },
+  });
+  new Gauge({
+    name: "shardmax_load_progress_ratio",
+    help: "How much of the slice is loaded, 0 to 1.",
+    registers,
+    collect() {
+      this.set(read().loadProgress);
+    },
+  });
   new Gauge({
     name: "shardmax_model_info",
     help: "The served slice (value 1): the head's fingerprint and the class range [range_start, range_end).",

@@ -56,7 +56,7 @@ export interface DrawKey {
 }
 
 export function drawKey(seed: number, draw: number): DrawKey {
-  const lo = seed % 2 ** 32 >>> 0;
+  const lo = (seed % 2 ** 32) >>> 0;
   const hi = Math.floor(seed / 2 ** 32) >>> 0;
   const k0 = mix32((lo ^ mix32((draw ^ GOLDEN) >>> 0)) >>> 0);
   const k1 = mix32((hi ^ mix32((k0 ^ 0x632be5ab) >>> 0)) >>> 0);

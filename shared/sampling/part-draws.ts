@@ -13,9 +13,10 @@
  */
 import { comesBefore, type PartialColumns } from "../math/partial.js";
 import { optionAt, type RowOptions } from "../math/row-options.js";
+import { GRID_POINTS, partGrid, TOP_P_REACH } from "./sample-grid.js";
 import type { DrawRecord } from "./sample-records.js";
-import { GRID_POINTS, TOP_P_REACH, partGrid } from "./sample-grid.js";
-import { CHUNK, NO_LIMIT, groupsFromChunks, maximaOf, scanChain, type OrderLimit } from "./sample-scan.js";
+import { CHUNK, groupsFromChunks, maximaOf, NO_LIMIT, type OrderLimit, scanChain } from "./sample-scan.js";
+
 /** Slack below m + log minP, so float rounding of that sum never drops a class the gateway keeps. */
 const MIN_P_SLACK = 1e-3;
 
@@ -60,7 +61,13 @@ export function partSampling(part: PartLogits, options: RowOptions): SamplingCol
     drawCounts[row] = draws;
     if (draws > 0) {
       const { limit, chained } = reach(part, options, row);
-      const partRow = { logits, start: part.start, topIds: part.topIds.subarray(row * part.k), topLogits: part.topLogits.subarray(row * part.k), topCount: part.k };
+      const partRow = {
+        logits,
+        start: part.start,
+        topIds: part.topIds.subarray(row * part.k),
+        topLogits: part.topLogits.subarray(row * part.k),
+        topCount: part.k,
+      };
       const chunkCount = Math.floor((part.start + part.size - 1) / CHUNK) - Math.floor(part.start / CHUNK) + 1;
       const chunks = part.chunkMaxima ? part.chunkMaxima.subarray(row * chunkCount, (row + 1) * chunkCount) : maximaOf(partRow, CHUNK);
       const maxima = groupsFromChunks(chunks, part.start, part.size);
@@ -75,7 +82,8 @@ export function partSampling(part: PartLogits, options: RowOptions): SamplingCol
     }
     const points = optionAt(options, "pointCounts", row);
     pointCounts[row] = points;
-    for (let q = 0; q < points; q++, point++) mass.push(logMassBefore(logits, part.start, part.max[row]!, options.pointLogits[point]!, options.pointIds[point]!));
+    for (let q = 0; q < points; q++, point++)
+      mass.push(logMassBefore(logits, part.start, part.max[row]!, options.pointLogits[point]!, options.pointIds[point]!));
   }
   const drawRecords = Uint32Array.from(chains, (c) => c.length);
   const records = chains.flat();

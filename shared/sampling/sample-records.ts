@@ -16,8 +16,9 @@
  * An unrestricted draw needs only the last record (the part's argmax); a
  * shard then sends a chain of one.
  */
+
+import { type BatchPartial, comesBefore } from "../math/partial.js";
 import { beats } from "./gumbel.js";
-import { comesBefore, type BatchPartial } from "../math/partial.js";
 
 export interface DrawRecord {
   id: number;
@@ -37,7 +38,12 @@ export function chainOf(records: DrawRecord[]): DrawRecord[] {
 }
 
 /** Per (row, draw), the chain of the parts' chains; every part answers the same draws. */
-export function mergeRecordChains(parts: readonly BatchPartial[]): { drawRecords: Uint32Array; recordIds: Uint32Array; recordLogits: Float32Array; recordKeys: Float64Array } {
+export function mergeRecordChains(parts: readonly BatchPartial[]): {
+  drawRecords: Uint32Array;
+  recordIds: Uint32Array;
+  recordLogits: Float32Array;
+  recordKeys: Float64Array;
+} {
   const draws = parts[0]!.drawRecords.length;
   const drawRecords = new Uint32Array(draws);
   if (draws === 0) return { drawRecords, recordIds: new Uint32Array(0), recordLogits: new Float32Array(0), recordKeys: new Float64Array(0) };

@@ -19,7 +19,7 @@
  */
 import { ShardmaxError } from "../errors.js";
 import { comesBefore } from "../math/partial.js";
-import { GROUP_SIZE, beats, drawKey, exponential, groupHolder, groupMin, unit, word, type DrawKey } from "./gumbel.js";
+import { beats, type DrawKey, drawKey, exponential, GROUP_SIZE, groupHolder, groupMin, unit, word } from "./gumbel.js";
 import type { DrawRecord } from "./sample-records.js";
 
 /** Longest chain a part may return; a longer one (far beyond any practical odds) fails the call rather than be cut. */
@@ -183,7 +183,7 @@ function bestBelow(row: PartRow, maxima: Float32Array, noise: DrawNoise, bound: 
       const chunk = Math.floor(chunkFrom / CHUNK);
       const chunkTo = Math.min(to, (chunk + 1) * CHUNK);
       // A chunk whose best logit is below both the cut and the bound holds no candidate.
-      if (chunks[chunk - firstChunk]! < (zCut > bound.logit ? zCut : bound.logit)) {
+      if (chunks[chunk - firstChunk]! < Math.max(zCut, bound.logit)) {
         chunkFrom = chunkTo;
         continue;
       }

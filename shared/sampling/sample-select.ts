@@ -98,7 +98,11 @@ export class RowRestriction {
  * records whose mass-before must be asked first. `massOf` answers records
  * already asked (log Σ exp z over the classes before them).
  */
-export function pick(chain: readonly DrawRecord[], restriction: RowRestriction, massOf?: (r: DrawRecord) => number | undefined): DrawRecord | { pending: DrawRecord[] } | null {
+export function pick(
+  chain: readonly DrawRecord[],
+  restriction: RowRestriction,
+  massOf?: (r: DrawRecord) => number | undefined,
+): DrawRecord | { pending: DrawRecord[] } | null {
   const pending: DrawRecord[] = [];
   for (let i = chain.length - 1; i >= 0; i--) {
     const record = chain[i]!;
@@ -108,4 +112,3 @@ export function pick(chain: readonly DrawRecord[], restriction: RowRestriction, 
   }
   return pending.length > 0 ? { pending } : null;
 }
-

@@ -9,7 +9,7 @@
  * its span's context, a shard call carries it to the shard as a W3C
  * `traceparent` in gRPC metadata, and the shard's span is its child.
  */
-import { ROOT_CONTEXT, trace, type Context, type Tracer } from "@opentelemetry/api";
+import { type Context, ROOT_CONTEXT, type Tracer, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";

@@ -14,7 +14,7 @@ import { runGateway } from "../../services/gateway/main.js";
 import { createLogger } from "../../shared/log.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir } from "../helpers/heads.js";
-import { startInProcessShards, type InProcessShards } from "../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../helpers/in-process-shards.js";
 import { randomHead, randomHidden, referenceSoftmax, within } from "../helpers/reference-softmax.js";
 
 const V = 501;
@@ -51,7 +51,12 @@ function post(body: unknown, key?: string) {
 }
 
 it("refuses REST queries without a valid key in /v1's envelope with WWW-Authenticate, and keeps probes open", async () => {
-  for (const headers of [{} as Record<string, string>, { authorization: "Bearer nope" }, { authorization: `Basic ${KEY}` }, { authorization: `Bearer ${KEY}x` }]) {
+  for (const headers of [
+    {} as Record<string, string>,
+    { authorization: "Bearer nope" },
+    { authorization: `Basic ${KEY}` },
+    { authorization: `Bearer ${KEY}x` },
+  ]) {
     const res = await fetch(`${gateway.url}/v1/model`, { headers });
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardmaxClient, ShardmaxError } from "../../sdk/index.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
 import { randomHead, randomHidden } from "../helpers/reference-softmax.js";
 
 const V = 300;
@@ -21,7 +21,10 @@ let client: ShardmaxClient;
 beforeAll(async () => {
   const file = await writeHead(join(await tempDir(), "head.safetensors"), randomHead(5, V, D));
   shards = await Promise.all([0, 1].map((i) => startShard(["--weights", file, "--shard", `${i}/2`, "--listen", "127.0.0.1:0", "--threads", "1"])));
-  gateway = await startGateway(shards.map((s) => s.address), { bodyLimitBytes: 64 * 1024, limits: { maxRows: 16, maxTopK: 1000, maxTargetsPerRow: 100, maxResponseBytes: 16 << 20, maxDraws: 64 } });
+  gateway = await startGateway(
+    shards.map((s) => s.address),
+    { bodyLimitBytes: 64 * 1024, limits: { maxRows: 16, maxTopK: 1000, maxTargetsPerRow: 100, maxResponseBytes: 16 << 20, maxDraws: 64 } },
+  );
   client = new ShardmaxClient(gateway.grpcAddress);
 });
 
@@ -84,7 +87,7 @@ describe("REST", () => {
   });
 
   it("a wrong content type gets 415", async () => {
-    const res = await fetch(gateway.url + "/v1/softmax", { method: "POST", headers: { "content-type": "text/plain" }, body: "hi" });
+    const res = await fetch(`${gateway.url}/v1/softmax`, { method: "POST", headers: { "content-type": "text/plain" }, body: "hi" });
     expect(res.status).toBe(415);
     await expectServed();
   });
@@ -99,7 +102,10 @@ describe("REST", () => {
 
 describe("gRPC via the SDK", () => {
   const rejects = async (promise: Promise<unknown>, code: string, message: RegExp) => {
-    const err = await promise.then(() => null, (e: unknown) => e);
+    const err = await promise.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ShardmaxError);
     expect((err as ShardmaxError).code).toBe(code);
     expect((err as ShardmaxError).message).toMatch(message);

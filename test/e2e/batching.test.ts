@@ -10,14 +10,14 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ShardmaxError } from "../../shared/errors.js";
-import { ClassRange } from "../../shared/ranges.js";
 import { ShardClient } from "../../services/gateway/shard-client.js";
-import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
-import { randomHead } from "../helpers/reference-softmax.js";
-import { expectShardAnswer, randomCall, type CallSpec } from "../helpers/shard-calls.js";
+import { ShardmaxError } from "../../shared/errors.js";
 import { defaultOptions } from "../../shared/math/row-options.js";
+import { ClassRange } from "../../shared/ranges.js";
+import { tempDir, writeHead } from "../helpers/heads.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
+import { randomHead } from "../helpers/reference-softmax.js";
+import { type CallSpec, expectShardAnswer, randomCall } from "../helpers/shard-calls.js";
 
 const V = 3000;
 const D = 32;
@@ -65,7 +65,10 @@ function partial(client: ShardClient, fingerprint: string, spec: CallSpec, dim =
 /** Stops the shard with SIGTERM and reads the batch counters it logs on the way out. */
 async function batchCounters(shard: ShardProcess): Promise<{ runs: number; calls: number }> {
   await shard.kill("SIGTERM");
-  const line = shard.stderr().split("\n").find((l) => l.includes(" batches "));
+  const line = shard
+    .stderr()
+    .split("\n")
+    .find((l) => l.includes(" batches "));
   if (!line) throw new Error(`no batch counters in the shard's log:\n${shard.stderr()}`);
   return { runs: Number(/runs=(\d+)/.exec(line)![1]), calls: Number(/calls=(\d+)/.exec(line)![1]) };
 }

@@ -15,8 +15,8 @@ import { ShardmaxError } from "../../shared/errors.js";
 import { byteLevelToken, fromBf16, fromF16, toBf16, toF16, tokenizerJson, uint16Le, writeHfFolder, writeNpy } from "../helpers/checkpoint-writers.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir } from "../helpers/heads.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
-import { randomHead, randomHidden, referenceSoftmax, type Head } from "../helpers/reference-softmax.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
+import { type Head, randomHead, randomHidden, referenceSoftmax } from "../helpers/reference-softmax.js";
 import { float32Bytes } from "../helpers/safetensors-writer.js";
 
 const V = 503;
@@ -64,10 +64,16 @@ beforeAll(async () => {
     },
     { "lm_head.weight": { shape: [V, D], dtype: "BF16", bytes: uint16Le(bf16) } },
   ]);
-  await writeFile(join(folder, "tokenizer.json"), tokenizerJson(words.map(byteLevelToken), [{ id: V - 2, content: "<|endoftext|>" }, { id: V - 1, content: "<|pad|>" }]));
+  await writeFile(
+    join(folder, "tokenizer.json"),
+    tokenizerJson(words.map(byteLevelToken), [
+      { id: V - 2, content: "<|endoftext|>" },
+      { id: V - 1, content: "<|pad|>" },
+    ]),
+  );
   npy = await writeNpy(join(dir, "head.npy"), "<f2", [V, D], uint16Le(f16));
   bias = await writeNpy(join(dir, "bias.npy"), "<f4", [V], float32Bytes(Float32Array.from(base.bias)));
-  await writeFile(join(dir, "labels.txt"), textLabels.join("\n") + "\n");
+  await writeFile(join(dir, "labels.txt"), `${textLabels.join("\n")}\n`);
 });
 
 afterAll(async () => {
@@ -95,7 +101,10 @@ describe("a sharded BF16 Hugging Face folder, labels from its tokenizer.json", (
   beforeAll(async () => {
     // Two shards of several blocks each (--block-rows 60): blocks and shards both split the head.
     const started = await Promise.all([0, 1].map((i) => shard(["--weights", folder, "--shard", `${i}/2`, "--block-rows", "60"])));
-    g = await gateway(started.map((s) => s.address), folder);
+    g = await gateway(
+      started.map((s) => s.address),
+      folder,
+    );
   });
 
   it("REST answers match float64 of the stored BF16 weights, with token text as labels", async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { ShardmaxClient, ShardmaxError } from "../../sdk/index.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
 import { mulberry32, randInt, randomHead, randomHidden, referenceSoftmax, within } from "../helpers/reference-softmax.js";
 
 const V = 2003;
@@ -72,7 +72,9 @@ it("concurrent queries share Partials and each gets its own exact answer; a fail
     all.map((q, i) =>
       i % 2 === 0
         ? client.query({ hidden: q.hidden, topK: q.topK, targets: q.targets, temperature: q.temperature })
-        : gateway.post("/v1/softmax", q).then(({ status, body }) => (status === 200 ? body : Promise.reject(new ShardmaxError(body.error.code, body.error.message)))),
+        : gateway
+            .post("/v1/softmax", q)
+            .then(({ status, body }) => (status === 200 ? body : Promise.reject(new ShardmaxError(body.error.code, body.error.message)))),
     ),
   );
   const failure = settled[24]!;
@@ -86,7 +88,10 @@ it("concurrent queries share Partials and each gets its own exact answer; a fail
   // Every shard saw fewer calls than there were queries: the gateway coalesced them.
   for (const shard of shards) {
     await shard.kill("SIGTERM");
-    const line = shard.stderr().split("\n").find((l) => l.includes(" batches "));
+    const line = shard
+      .stderr()
+      .split("\n")
+      .find((l) => l.includes(" batches "));
     const calls = Number(/calls=(\d+)/.exec(line ?? "")?.[1]);
     expect(calls).toBeLessThan(all.length);
   }

@@ -11,7 +11,7 @@ import { ShardmaxClient, type ShardmaxError } from "../../sdk/index.js";
 import { MAX_HELD_PER_RANGE } from "../../services/gateway/range-stream.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
 import { randomHead, randomHidden, referenceSoftmax } from "../helpers/reference-softmax.js";
 
 const V = 40_000; // 20 000 classes per range: two chunks of Shard.Logits per row and range
@@ -24,7 +24,9 @@ let file: string;
 const started: ShardProcess[] = [];
 
 async function pair(): Promise<{ shards: ShardProcess[]; gateway: TestGateway }> {
-  const shards = await Promise.all(["0:20000", "20000:40000"].map((r) => startShard(["--weights", file, "--listen", "127.0.0.1:0", "--threads", "1", "--range", r])));
+  const shards = await Promise.all(
+    ["0:20000", "20000:40000"].map((r) => startShard(["--weights", file, "--listen", "127.0.0.1:0", "--threads", "1", "--range", r])),
+  );
   started.push(...shards);
   return { shards, gateway: await startGateway(shards.map((s) => s.address)) };
 }

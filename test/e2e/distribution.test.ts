@@ -7,11 +7,11 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ShardmaxClient, collectDistribution, type ShardmaxError } from "../../sdk/index.js";
+import { collectDistribution, ShardmaxClient, type ShardmaxError } from "../../sdk/index.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
-import { randomHead, randomHidden, referenceSoftmax, type ReferenceRow, gemmTolerance } from "../helpers/reference-softmax.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
+import { gemmTolerance, type ReferenceRow, randomHead, randomHidden, referenceSoftmax } from "../helpers/reference-softmax.js";
 
 const V = 1009; // prime: no shard count divides it
 const D = 32;
@@ -72,7 +72,11 @@ function expectDistribution(rows: ArrayLike<number | null>[], logZ: number[], te
 }
 
 async function octetStream(gateway: TestGateway, body: object): Promise<Response> {
-  return fetch(`${gateway.url}/v1/distribution`, { method: "POST", headers: { "content-type": "application/json", accept: "application/octet-stream" }, body: JSON.stringify(body) });
+  return fetch(`${gateway.url}/v1/distribution`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/octet-stream" },
+    body: JSON.stringify(body),
+  });
 }
 
 describe.each(Object.keys(layouts))("layout %s", (name) => {
@@ -81,7 +85,11 @@ describe.each(Object.keys(layouts))("layout %s", (name) => {
       const { status, body } = await gateways[name]!.post("/v1/distribution", { hidden, temperature });
       expect(status).toBe(200);
       expect(body.model).toMatchObject({ vocabSize: V, dim: D });
-      expectDistribution(body.results.map((r: any) => r.logprobs), body.results.map((r: any) => r.logZ), temperature);
+      expectDistribution(
+        body.results.map((r: any) => r.logprobs),
+        body.results.map((r: any) => r.logZ),
+        temperature,
+      );
     }
   });
 
@@ -97,7 +105,11 @@ describe.each(Object.keys(layouts))("layout %s", (name) => {
     const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
     const rows = hidden.map((_, r) => all.subarray(r * V, (r + 1) * V));
     // logZ is not in the octet stream: log-sum-exp of a row's log-probs is 0, so each row's logZ is the reference's own.
-    expectDistribution(rows, referenceSoftmax(head, hidden, 0, 2).map((ref) => ref.logZ), 2);
+    expectDistribution(
+      rows,
+      referenceSoftmax(head, hidden, 0, 2).map((ref) => ref.logZ),
+      2,
+    );
   });
 
   it("the SDK streams the same distribution over gRPC", async () => {
@@ -118,7 +130,8 @@ it("does not depend on the shard layout", async () => {
   const [first, ...rest] = answers.map((a) => a.body.results);
   for (const other of rest) {
     other.forEach((row: any, r: number) => {
-      for (let i = 0; i < V; i++) if (i !== 17) expect(Math.abs(row.logprobs[i] - first[r].logprobs[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(first[r].logprobs[i])));
+      for (let i = 0; i < V; i++)
+        if (i !== 17) expect(Math.abs(row.logprobs[i] - first[r].logprobs[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(first[r].logprobs[i])));
     });
   }
 });
@@ -128,21 +141,33 @@ it("the SDK's chunks come in row-major order and tile each row", async () => {
   try {
     const seen: [number, number, number][] = [];
     for await (const chunk of client.distribution({ hidden: hidden.slice(0, 2) })) seen.push([chunk.row, chunk.start, chunk.logprobs.length]);
-    expect(seen).toEqual([0, 1].flatMap((row) => [[row, 0, 100], [row, 100, 513], [row, 613, 396]]));
+    expect(seen).toEqual(
+      [0, 1].flatMap((row) => [
+        [row, 0, 100],
+        [row, 100, 513],
+        [row, 613, 396],
+      ]),
+    );
   } finally {
     client.close();
   }
 });
 
 it("gRPC chunks larger than the door's message limit (--max-response-bytes) go out in pieces that still tile each row", async () => {
-  const tight = await startGateway(shards.slice(1, 3).map((s) => s.address), { limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: 2048, maxDraws: 64 } });
+  const tight = await startGateway(
+    shards.slice(1, 3).map((s) => s.address),
+    { limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: 2048, maxDraws: 64 } },
+  );
   const client = new ShardmaxClient(tight.grpcAddress);
   try {
     const lengths: number[] = [];
     const chunks = client.distribution({ hidden: hidden.slice(0, 2) });
     const { rows } = await collectDistribution(
       (async function* () {
-        for await (const chunk of chunks) yield (lengths.push(chunk.logprobs.length), chunk);
+        for await (const chunk of chunks) {
+          lengths.push(chunk.logprobs.length);
+          yield chunk;
+        }
       })(),
     );
     expect(Math.max(...lengths)).toBeLessThanOrEqual((2048 - 64) / 4);
@@ -157,7 +182,10 @@ it("gRPC chunks larger than the door's message limit (--max-response-bytes) go o
 describe("refusals, before any shard is asked", () => {
   let small: TestGateway;
   beforeAll(async () => {
-    small = await startGateway(shards.slice(1, 3).map((s) => s.address), { maxDistributionValues: 2 * V, limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: 40_000, maxDraws: 64 } });
+    small = await startGateway(
+      shards.slice(1, 3).map((s) => s.address),
+      { maxDistributionValues: 2 * V, limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: 40_000, maxDraws: 64 } },
+    );
   });
   afterAll(() => small.stop());
 

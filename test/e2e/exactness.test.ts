@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardmaxClient } from "../../sdk/index.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
-import { randomHead, randomHidden, referenceSoftmax, type ReferenceRow, gemmTolerance } from "../helpers/reference-softmax.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
+import { gemmTolerance, type ReferenceRow, randomHead, randomHidden, referenceSoftmax } from "../helpers/reference-softmax.js";
 
 const V = 1009; // prime: no shard count divides it
 const D = 32;
@@ -114,7 +114,9 @@ it("top-k and log-probs do not depend on the shard layout", async () => {
   for (const other of rest) {
     other.forEach((row: any, r: number) => {
       expect(row.top.map((t: any) => t.id)).toEqual(first[r].top.map((t: any) => t.id));
-      row.top.forEach((t: any, j: number) => expect(Math.abs(t.logprob - first[r].top[j].logprob)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(first[r].logZ) / 100)));
+      row.top.forEach((t: any, j: number) =>
+        expect(Math.abs(t.logprob - first[r].top[j].logprob)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(first[r].logZ) / 100)),
+      );
     });
   }
 });
@@ -132,6 +134,11 @@ it("GET /v1/model reports the model and the shard map", async () => {
   expect(status).toBe(200);
   expect(body.ready).toBe(true);
   expect(body.model).toMatchObject({ vocabSize: V, dim: D });
-  expect(body.ranges.map((r: any) => [r.start, r.end])).toEqual([[0, 100], [100, 600], [600, 1000], [1000, 1009]]);
+  expect(body.ranges.map((r: any) => [r.start, r.end])).toEqual([
+    [0, 100],
+    [100, 600],
+    [600, 1000],
+    [1000, 1009],
+  ]);
   expect(body.ranges.every((r: any) => r.replicas.length === 1 && r.replicas[0].healthy)).toBe(true);
 });

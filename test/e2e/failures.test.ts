@@ -5,12 +5,12 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ShardmaxError } from "../../shared/errors.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, waitFor, type ShardProcess } from "../helpers/processes.js";
+import { type ShardProcess, startShard, waitFor } from "../helpers/processes.js";
 import { randomHead, randomHidden } from "../helpers/reference-softmax.js";
-import { defaultOptions } from "../../shared/math/row-options.js";
-import { ShardmaxError } from "../../shared/errors.js";
 
 const V = 500;
 const D = 8;
@@ -109,7 +109,16 @@ describe("one model", () => {
   it("a shard refuses a Partial for another head (fingerprint travels with every call)", async () => {
     const { ShardClient } = await import("../../services/gateway/shard-client.js");
     const a0 = await shard(["--weights", fileA, "--shard", "0/1", "--listen", "127.0.0.1:0"]);
-    const call = { rows: 1, dim: D, hidden: Float32Array.from(row), topK: 1, options: defaultOptions(), targetCounts: new Uint32Array(1), targetIds: new Uint32Array(0), fingerprint: "sha256:not-this-head" };
+    const call = {
+      rows: 1,
+      dim: D,
+      hidden: Float32Array.from(row),
+      topK: 1,
+      options: defaultOptions(),
+      targetCounts: new Uint32Array(1),
+      targetIds: new Uint32Array(0),
+      fingerprint: "sha256:not-this-head",
+    };
     for (const transport of ["stream", "unary"] as const) {
       const client = new ShardClient(a0.address, 1 << 20, undefined, transport);
       const err = await client.partial(call, new Date(Date.now() + 5000)).catch((e: unknown) => e);

@@ -17,8 +17,17 @@ import { shardmaxProto } from "../../shared/grpc/proto.js";
 import { silentLogger } from "../../shared/log.js";
 import { fuzzParameters, hostileValue } from "../helpers/fuzz.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../helpers/in-process-shards.js";
-import { gemmTolerance, logZTolerance, randomHead, randomHidden, referenceLogits, referenceLogSumExp, referenceSoftmax, within } from "../helpers/reference-softmax.js";
+import { type InProcessShards, startInProcessShards } from "../helpers/in-process-shards.js";
+import {
+  gemmTolerance,
+  logZTolerance,
+  randomHead,
+  randomHidden,
+  referenceLogits,
+  referenceLogSumExp,
+  referenceSoftmax,
+  within,
+} from "../helpers/reference-softmax.js";
 
 const V = 301;
 const D = 8;
@@ -27,7 +36,8 @@ const head = randomHead(16, V, D, 0.5, 1);
 let shards: InProcessShards;
 let gateway: TestGateway;
 let app: FastifyInstance;
-type Callable = grpc.Client & Record<string, (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: any) => void) => void>;
+type Callable = grpc.Client &
+  Record<string, (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: any) => void) => void>;
 let softmax: Callable;
 let shard: Callable;
 let raw: grpc.Client;
@@ -37,7 +47,10 @@ beforeAll(async () => {
     [0, SPLIT],
     [SPLIT, V],
   ]);
-  gateway = await startGateway(shards.addresses, { limits: { maxRows: 64, maxTopK: 1000, maxTargetsPerRow: 100, maxResponseBytes: 1 << 20, maxDraws: 8 }, lingerUs: 0 });
+  gateway = await startGateway(shards.addresses, {
+    limits: { maxRows: 64, maxTopK: 1000, maxTargetsPerRow: 100, maxResponseBytes: 1 << 20, maxDraws: 8 },
+    lingerUs: 0,
+  });
   app = buildApp({ core: gateway.core, bodyLimitBytes: 1 << 16, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, log: silentLogger });
   await app.ready();
   const proto = shardmaxProto();
@@ -56,7 +69,10 @@ afterAll(async () => {
 });
 
 const extreme = fc.constantFrom(0, -0, 1, -1, 1e4, -1e4, 3.4e38, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-45);
-const finite = fc.oneof({ weight: 20, arbitrary: fc.double({ min: -4, max: 4, noNaN: true }) }, { weight: 1, arbitrary: fc.constantFrom(0, -0, 1e4, -1e4, 1e-45) });
+const finite = fc.oneof(
+  { weight: 20, arbitrary: fc.double({ min: -4, max: 4, noNaN: true }) },
+  { weight: 1, arbitrary: fc.constantFrom(0, -0, 1e4, -1e4, 1e-45) },
+);
 const number = fc.oneof({ weight: 6, arbitrary: finite }, { weight: 1, arbitrary: extreme });
 const rows = fc.integer({ min: 1, max: 4 });
 const goodTemperature = fc.constantFrom(1, 0.5, 2, 0.01);
@@ -116,7 +132,7 @@ const answered = { rest: 0, query: 0, partial: 0 };
 it("answers REST /v1/softmax bodies exactly or refuses them in the documented envelope", async () => {
   await fc.assert(
     fc.asyncProperty(restBody, fc.boolean(), async (body, asText) => {
-      const payload = asText ? JSON.stringify(body)?.slice(0, -1) ?? "" : JSON.stringify(body) ?? "null";
+      const payload = asText ? (JSON.stringify(body)?.slice(0, -1) ?? "") : (JSON.stringify(body) ?? "null");
       const res = await app.inject({ method: "POST", url: "/v1/softmax", headers: { "content-type": "application/json" }, payload });
       const reply = res.json() as { results?: any[]; error?: { code: string; message: string } };
       if (res.statusCode === 200) {
@@ -167,7 +183,10 @@ const validQuery: fc.Arbitrary<QueryCase> = rows.chain((n) =>
     extraBytes: fc.constant(0),
     topK: fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined }),
     temperature: fc.option(goodTemperature, { nil: undefined }),
-    targets: fc.oneof(fc.constant([]), fc.array(fc.record({ ids: fc.array(fc.integer({ min: 0, max: V - 1 }), { maxLength: 3 }) }), { minLength: n, maxLength: n })),
+    targets: fc.oneof(
+      fc.constant([]),
+      fc.array(fc.record({ ids: fc.array(fc.integer({ min: 0, max: V - 1 }), { maxLength: 3 }) }), { minLength: n, maxLength: n }),
+    ),
   }),
 );
 const grpcQuery = fc.oneof(
@@ -183,7 +202,9 @@ const grpcQuery = fc.oneof(
         fc.constantFrom(1001, 2 ** 32 - 1).map((topK) => ({ ...q, topK })),
         extreme.map((temperature) => ({ ...q, temperature })),
         fc.array(fc.record({ ids: fc.array(fc.integer({ min: 0, max: V + 3 }), { maxLength: 3 }) }), { maxLength: 5 }).map((targets) => ({ ...q, targets })),
-        fc.record({ n: fc.integer({ min: 0, max: 10 }), seeds: fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 5 }) }).map((sample) => ({ ...q, sample })),
+        fc
+          .record({ n: fc.integer({ min: 0, max: 10 }), seeds: fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 5 }) })
+          .map((sample) => ({ ...q, sample })),
       ),
     ),
   },
@@ -244,7 +265,9 @@ const partial = fc.oneof(
         fc.constantFrom(2, 5).map((extraBytes) => ({ ...p, extraBytes })),
         fc.constantFrom(SPLIT + 1, 1001, 2 ** 32 - 1).map((topK) => ({ ...p, topK })),
         extreme.map((temperature) => ({ ...p, temperature })),
-        fc.tuple(fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 5 }), fc.array(fc.integer({ min: 0, max: V }), { maxLength: 6 })).map(([targetCounts, targetIds]) => ({ ...p, targetCounts, targetIds })),
+        fc
+          .tuple(fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 5 }), fc.array(fc.integer({ min: 0, max: V }), { maxLength: 6 }))
+          .map(([targetCounts, targetIds]) => ({ ...p, targetCounts, targetIds })),
         fc.constant({ ...p, fingerprint: "sha256:other-head" }),
         fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 5 }).map((drawCounts) => ({ ...p, drawCounts })),
       ),
@@ -297,10 +320,24 @@ it("refuses random bytes as a Query or a Partial, and keeps answering exactly", 
         const client = toShard ? shardRaw : raw;
         const path = toShard ? "/shardmax.v1.Shard/Partial" : "/shardmax.v1.Softmax/Query";
         const status = await new Promise<grpc.ServiceError | null>((resolve) =>
-          client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(bytes), { deadline: Date.now() + 10_000 }, (err) => resolve(err)),
+          client.makeUnaryRequest(
+            path,
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            Buffer.from(bytes),
+            { deadline: Date.now() + 10_000 },
+            (err) => resolve(err),
+          ),
         );
         // Bytes that happen to decode to a valid empty request may be answered; everything else is refused, never a crash or hang.
-        if (status) expect([grpc.status.INVALID_ARGUMENT, grpc.status.INTERNAL, grpc.status.RESOURCE_EXHAUSTED, grpc.status.FAILED_PRECONDITION, grpc.status.UNAVAILABLE]).toContain(status.code);
+        if (status)
+          expect([
+            grpc.status.INVALID_ARGUMENT,
+            grpc.status.INTERNAL,
+            grpc.status.RESOURCE_EXHAUSTED,
+            grpc.status.FAILED_PRECONDITION,
+            grpc.status.UNAVAILABLE,
+          ]).toContain(status.code);
       }),
       fuzzParameters(600),
     );

@@ -12,7 +12,7 @@ import { ShardmaxClient, ShardmaxError } from "../../sdk/index.js";
 import { shardmaxProto } from "../../shared/grpc/proto.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
 import { randomHead, randomHidden } from "../helpers/reference-softmax.js";
 
 const V = 300;
@@ -78,7 +78,10 @@ describe("the answer's cost is bounded before any work", () => {
 
   it("gRPC: targets over the answer limit are RESOURCE_EXHAUSTED with the code REQUEST_TOO_LARGE", async () => {
     const targets = Array.from({ length: 64 }, () => Array.from({ length: 1000 }, (_, i) => i % V));
-    const err = await client.query({ hidden: Array(64).fill(row), topK: 1, targets }).then(() => null, (e: unknown) => e);
+    const err = await client.query({ hidden: Array(64).fill(row), topK: 1, targets }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ShardmaxError);
     expect((err as ShardmaxError).code).toBe("REQUEST_TOO_LARGE");
     expect((err as ShardmaxError).message).toMatch(/64000 targets/);
@@ -106,7 +109,7 @@ describe("numbers and strings from outside", () => {
   });
 
   it("an unknown field name of 100 000 characters is quoted short, control characters escaped", async () => {
-    const key = "\u0007" + "k".repeat(100_000);
+    const key = `\u0007${"k".repeat(100_000)}`;
     const res = await gateway.post("/v1/softmax", `{"hidden": [${JSON.stringify(row)}], ${JSON.stringify(key)}: 1}`);
     expect(res.status).toBe(400);
     expect(res.body.error.message.length).toBeLessThan(300);
@@ -120,7 +123,16 @@ describe("numbers and strings from outside", () => {
     const partial = (fingerprint: string) =>
       new Promise<{ code: number; details: string } | null>((resolve) =>
         shard.partial(
-          { rows: 1, dim: D, hidden: Buffer.from(new Float32Array(row).buffer), topK: 1, temperature: 1, targetCounts: [0], targetIds: Buffer.alloc(0), fingerprint },
+          {
+            rows: 1,
+            dim: D,
+            hidden: Buffer.from(new Float32Array(row).buffer),
+            topK: 1,
+            temperature: 1,
+            targetCounts: [0],
+            targetIds: Buffer.alloc(0),
+            fingerprint,
+          },
           { deadline: new Date(Date.now() + 5000) },
           (err: grpc.ServiceError | null) => resolve(err && { code: err.code, details: err.details }),
         ),

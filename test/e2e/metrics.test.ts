@@ -13,8 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardmaxClient } from "../../sdk/index.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
-import { scrape, total, type Exposition } from "../helpers/prometheus-text.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
+import { type Exposition, scrape, total } from "../helpers/prometheus-text.js";
 import { randomHead, randomHidden } from "../helpers/reference-softmax.js";
 
 const V = 3001;
@@ -41,7 +41,8 @@ afterAll(async () => {
 
 const rowsOf = (n: number, seed: number) => randomHidden(seed, n, D).map((row) => Array.from(row));
 const shardScrape = (s: ShardProcess) => scrape(`http://127.0.0.1:${s.metricsPort}/metrics`);
-const delta = (after: Exposition, before: Exposition, name: string, where: Record<string, string> = {}) => total(after, name, where) - total(before, name, where);
+const delta = (after: Exposition, before: Exposition, name: string, where: Record<string, string> = {}) =>
+  total(after, name, where) - total(before, name, where);
 
 describe("metrics of a live cluster", () => {
   it("move by exactly what was sent, on the gateway and on every shard", async () => {
@@ -97,7 +98,11 @@ describe("metrics of a live cluster", () => {
       expect(total(s, "shardmax_queue_rows")).toBe(0);
       expect(total(s, "shardmax_load_progress_ratio")).toBe(1);
       expect(s.samples.filter((x) => x.name === "shardmax_model_info")).toEqual([
-        { name: "shardmax_model_info", labels: { fingerprint: model.fingerprint, range_start: String(shards[i]!.rangeStart), range_end: String(shards[i]!.rangeEnd) }, value: 1 },
+        {
+          name: "shardmax_model_info",
+          labels: { fingerprint: model.fingerprint, range_start: String(shards[i]!.rangeStart), range_end: String(shards[i]!.rangeEnd) },
+          value: 1,
+        },
       ]);
       expect(s.types.get("shardmax_process_cpu_seconds_total")).toBe("counter");
     });

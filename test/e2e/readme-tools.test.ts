@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { packageRoot } from "../../shared/package-root.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../helpers/in-process-shards.js";
 import { gemmTolerance, randomHead, referenceLogits, referenceRow } from "../helpers/reference-softmax.js";
 
 const V = 700;
@@ -23,7 +23,10 @@ let shards: InProcessShards;
 let gateway: TestGateway;
 
 beforeAll(async () => {
-  shards = await startInProcessShards(head, [[0, 250], [250, V]]);
+  shards = await startInProcessShards(head, [
+    [0, 250],
+    [250, V],
+  ]);
   gateway = await startGateway(shards.addresses);
 }, 60_000);
 

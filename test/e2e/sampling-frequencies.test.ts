@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../helpers/in-process-shards.js";
 import { allowedClasses, chiSquare, type Restrict } from "../helpers/reference-sampling.js";
 import { randomHead, randomHidden, referenceLogits, referenceRow } from "../helpers/reference-softmax.js";
 
@@ -25,8 +25,14 @@ let shards: InProcessShards;
 let gateway: TestGateway;
 
 beforeAll(async () => {
-  shards = await startInProcessShards(head, [[0, 37], [37, 90], [90, V]]);
-  gateway = await startGateway(shards.addresses, { limits: { maxRows: ROWS, maxTopK: 1000, maxTargetsPerRow: 10, maxResponseBytes: 64 << 20, maxDraws: DRAWS } });
+  shards = await startInProcessShards(head, [
+    [0, 37],
+    [37, 90],
+    [90, V],
+  ]);
+  gateway = await startGateway(shards.addresses, {
+    limits: { maxRows: ROWS, maxTopK: 1000, maxTargetsPerRow: 10, maxResponseBytes: 64 << 20, maxDraws: DRAWS },
+  });
   for (let i = 0; i < 200 && (await gateway.get("/readyz")).status !== 200; i++) await new Promise((r) => setTimeout(r, 25));
 }, 30_000);
 
@@ -45,28 +51,37 @@ const cases: { name: string; temperature: number; restrict: Restrict; seed: numb
 ];
 
 describe("sample frequencies match the renormalised restricted distribution", () => {
-  it.each(cases)("$name", async ({ temperature, restrict, seed }) => {
-    const ref = referenceRow(referenceLogits(head, row, temperature), 0);
-    const allowed = allowedClasses(ref, restrict);
-    const mass = allowed.reduce((s, i) => s + Math.exp(ref.logProbs[i]!), 0);
-    const p = new Map(allowed.map((i) => [i, Math.exp(ref.logProbs[i]!) / mass]));
-    const counts = new Map<number, number>();
-    let total = 0;
-    for (let q = 0; q < REQUESTS; q++) {
-      const res = await gateway.post("/v1/softmax", { hidden: Array(ROWS).fill(row), topK: 0, temperature, sample: { n: DRAWS, seed: seed + q * ROWS, ...restrict } });
-      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
-      for (const r of res.body.results) {
-        for (const s of r.samples) {
-          expect(p.has(s.id), `class ${s.id} is outside the allowed set`).toBe(true);
-          counts.set(s.id, (counts.get(s.id) ?? 0) + 1);
-          total++;
+  it.each(cases)(
+    "$name",
+    async ({ temperature, restrict, seed }) => {
+      const ref = referenceRow(referenceLogits(head, row, temperature), 0);
+      const allowed = allowedClasses(ref, restrict);
+      const mass = allowed.reduce((s, i) => s + Math.exp(ref.logProbs[i]!), 0);
+      const p = new Map(allowed.map((i) => [i, Math.exp(ref.logProbs[i]!) / mass]));
+      const counts = new Map<number, number>();
+      let total = 0;
+      for (let q = 0; q < REQUESTS; q++) {
+        const res = await gateway.post("/v1/softmax", {
+          hidden: Array(ROWS).fill(row),
+          topK: 0,
+          temperature,
+          sample: { n: DRAWS, seed: seed + q * ROWS, ...restrict },
+        });
+        expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+        for (const r of res.body.results) {
+          for (const s of r.samples) {
+            expect(p.has(s.id), `class ${s.id} is outside the allowed set`).toBe(true);
+            counts.set(s.id, (counts.get(s.id) ?? 0) + 1);
+            total++;
+          }
         }
       }
-    }
-    expect(total).toBeGreaterThanOrEqual(100_000);
-    const fit = chiSquare(counts, p, total);
-    expect(fit.pValue, `χ² = ${fit.statistic.toFixed(1)} on ${fit.dof} degrees of freedom`).toBeGreaterThanOrEqual(SIGNIFICANCE);
-  }, 120_000);
+      expect(total).toBeGreaterThanOrEqual(100_000);
+      const fit = chiSquare(counts, p, total);
+      expect(fit.pValue, `χ² = ${fit.statistic.toFixed(1)} on ${fit.dof} degrees of freedom`).toBeGreaterThanOrEqual(SIGNIFICANCE);
+    },
+    120_000,
+  );
 
   it("a sampler that is off by a little fails the same test (the test has power)", () => {
     // 100 000 draws from p with 10% of the mass of the top class moved to the next one.

@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardmaxClient } from "../../sdk/index.js";
 import { MAX_SEED } from "../../shared/sampling/gumbel.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../helpers/in-process-shards.js";
-import { allowedClasses, referenceDraw, type Restrict } from "../helpers/reference-sampling.js";
-import { randomHead, randomHidden, referenceLogits, referenceRow, type Head } from "../helpers/reference-softmax.js";
+import { type InProcessShards, startInProcessShards } from "../helpers/in-process-shards.js";
+import { allowedClasses, type Restrict, referenceDraw } from "../helpers/reference-sampling.js";
+import { type Head, randomHead, randomHidden, referenceLogits, referenceRow } from "../helpers/reference-softmax.js";
 
 const V = 1009;
 const D = 16;
@@ -31,9 +31,29 @@ const spread = randomHead(24, V, D, 0.25, 0.1);
 
 const layouts: Record<string, { ranges: [number, number][]; blockRows?: number }> = {
   one: { ranges: [[0, V]] },
-  two: { ranges: [[0, 400], [400, V]] },
-  threeBlocked: { ranges: [[0, 337], [337, 674], [674, V]], blockRows: 128 },
-  fiveUneven: { ranges: [[0, 100], [100, 356], [356, 600], [600, 1000], [1000, V]] },
+  two: {
+    ranges: [
+      [0, 400],
+      [400, V],
+    ],
+  },
+  threeBlocked: {
+    ranges: [
+      [0, 337],
+      [337, 674],
+      [674, V],
+    ],
+    blockRows: 128,
+  },
+  fiveUneven: {
+    ranges: [
+      [0, 100],
+      [100, 356],
+      [356, 600],
+      [600, 1000],
+      [1000, V],
+    ],
+  },
 };
 
 const running: InProcessShards[] = [];
@@ -59,8 +79,15 @@ async function waitReady(gateway: TestGateway): Promise<void> {
 
 beforeAll(async () => {
   for (const [name, layout] of Object.entries(layouts)) gateways[name] = await cluster(head, layout.ranges, layout.blockRows);
-  flatGateway = await cluster(flat, [[0, 300], [300, 700], [700, V]]);
-  spreadGateway = await cluster(spread, [[0, 500], [500, V]]);
+  flatGateway = await cluster(flat, [
+    [0, 300],
+    [300, 700],
+    [700, V],
+  ]);
+  spreadGateway = await cluster(spread, [
+    [0, 500],
+    [500, V],
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -90,7 +117,10 @@ function expected(h: Head, rows: number[][], temperature: number, restrict: Rest
 function expectDraws(results: any[], want: ReturnType<typeof expected>, seeds: number[]): void {
   results.forEach((row, r) => {
     expect(row.seed, `row ${r} seed`).toBe(seeds[r]);
-    expect(row.samples.map((s: any) => s.id), `row ${r}`).toEqual(want[r]!.ids);
+    expect(
+      row.samples.map((s: any) => s.id),
+      `row ${r}`,
+    ).toEqual(want[r]!.ids);
     const allowed = new Set(want[r]!.allowed);
     for (const s of row.samples) {
       expect(allowed.has(s.id)).toBe(true);
@@ -203,7 +233,7 @@ describe("bad sampling input is refused, naming the field", () => {
     ["a seed of 2^53", { n: 1, seed: 2 ** 53 }, "sample.seed"],
     ["a seed array of the wrong length", { n: 1, seed: [1, 2] }, "sample.seed"],
     ["a seed in the array out of range", { n: 1, seed: [1, 2, -3, 4] }, "sample.seed[2]"],
-    ["an unknown field", { n: 1, temperature: 2 }, "sample.\"temperature\""],
+    ["an unknown field", { n: 1, temperature: 2 }, 'sample."temperature"'],
   ];
   it.each(cases)("REST: %s", async (_, sample, field) => {
     const res = await gateways.two!.post("/v1/softmax", { hidden, sample });
@@ -212,12 +242,18 @@ describe("bad sampling input is refused, naming the field", () => {
     expect(res.body.error.message).toContain(field);
   });
 
-  it.each(cases.filter(([name]) => !["n not an integer", "n missing", "an unknown field", "a seed of 2^53"].includes(name)))("gRPC: %s", async (_, sample, field) => {
-    const client = new ShardmaxClient(gateways.two!.grpcAddress);
-    try {
-      await expect(client.query({ hidden, sample: sample as never })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining(field) });
-    } finally {
-      client.close();
-    }
-  });
+  it.each(cases.filter(([name]) => !["n not an integer", "n missing", "an unknown field", "a seed of 2^53"].includes(name)))(
+    "gRPC: %s",
+    async (_, sample, field) => {
+      const client = new ShardmaxClient(gateways.two!.grpcAddress);
+      try {
+        await expect(client.query({ hidden, sample: sample as never })).rejects.toMatchObject({
+          code: "INVALID_ARGUMENT",
+          message: expect.stringContaining(field),
+        });
+      } finally {
+        client.close();
+      }
+    },
+  );
 });

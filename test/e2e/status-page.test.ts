@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser } from "../helpers/browser.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
 import { randomHead, randomHidden } from "../helpers/reference-softmax.js";
 
 const V = 1000;
@@ -68,7 +68,11 @@ describe("the status page", () => {
   it("shows request rate and latency quantiles from the gateway's metrics", async () => {
     for (let i = 0; i < 20; i++) await gateway.post("/v1/softmax", { hidden: [Array.from(randomHidden(i, 1, D)[0]!)], topK: 5 });
     // A function, not a string: the page's Content-Security-Policy forbids eval, and a string predicate is eval'd.
-    const p99Shown = () => /ms$/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } } }).document.getElementById("p99").textContent ?? "");
+    const p99Shown = () =>
+      /ms$/.test(
+        (globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } } }).document.getElementById("p99").textContent ??
+          "",
+      );
     await page.waitForFunction(p99Shown, undefined, { timeout: 10_000 });
     const screenshot = process.env.SHARDMAX_STATUS_SCREENSHOT;
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });

@@ -13,7 +13,7 @@ import { connect } from "node:tls";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ShardmaxClient } from "../../sdk/index.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../helpers/in-process-shards.js";
 import { randomHead, randomHidden, referenceSoftmax, within } from "../helpers/reference-softmax.js";
 import { makeTestCerts, type TestCerts } from "../helpers/tls-certs.js";
 
@@ -118,7 +118,10 @@ it("refuses plaintext, certificate-less and foreign-CA clients on gRPC", async (
   const attempts = [
     new ShardmaxClient(gateway.grpcAddress, { defaultDeadlineMs: 3000 }),
     new ShardmaxClient(gateway.grpcAddress, { defaultDeadlineMs: 3000, tls: { ca: read(certs.caCert) } }),
-    new ShardmaxClient(gateway.grpcAddress, { defaultDeadlineMs: 3000, tls: { ca: read(certs.caCert), cert: read(certs.strangerCert), key: read(certs.strangerKey) } }),
+    new ShardmaxClient(gateway.grpcAddress, {
+      defaultDeadlineMs: 3000,
+      tls: { ca: read(certs.caCert), cert: read(certs.strangerCert), key: read(certs.strangerKey) },
+    }),
   ];
   for (const client of attempts) {
     await expect(client.query({ hidden, topK: 5 })).rejects.toMatchObject({ code: expect.stringMatching(/UNAVAILABLE|DEADLINE_EXCEEDED/) });
@@ -151,10 +154,13 @@ it("a gateway without a client certificate gets nothing from the shards; a serve
 
 function servedSerial(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, ca: read(certs.caCert), cert: read(certs.clientCert), key: read(certs.clientKey), servername: "localhost" }, () => {
-      resolve(socket.getPeerCertificate().serialNumber);
-      socket.end();
-    });
+    const socket = connect(
+      { host: "127.0.0.1", port, ca: read(certs.caCert), cert: read(certs.clientCert), key: read(certs.clientKey), servername: "localhost" },
+      () => {
+        resolve(socket.getPeerCertificate().serialNumber);
+        socket.end();
+      },
+    );
     socket.on("error", reject);
   });
 }

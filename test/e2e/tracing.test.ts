@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { startShard, waitFor, type ShardProcess } from "../helpers/processes.js";
+import { type ShardProcess, startShard, waitFor } from "../helpers/processes.js";
 import { randomHead } from "../helpers/reference-softmax.js";
 
 interface OtlpSpan {
@@ -34,10 +34,13 @@ function startReceiver(): Promise<Server> {
     let body = "";
     request.on("data", (chunk: Buffer) => (body += chunk.toString()));
     request.on("end", () => {
-      const payload = JSON.parse(body) as { resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[] };
+      const payload = JSON.parse(body) as {
+        resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[];
+      };
       for (const rs of payload.resourceSpans) {
         const service = rs.resource.attributes.find((a) => a.key === "service.name")?.value.stringValue ?? "";
-        for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId, name: s.name, service });
+        for (const ss of rs.scopeSpans)
+          for (const s of ss.spans) spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId, name: s.name, service });
       }
       response.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
@@ -49,8 +52,13 @@ beforeAll(async () => {
   receiver = await startReceiver();
   endpoint = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/v1/traces`;
   const file = await writeHead(join(await tempDir(), "head.safetensors"), randomHead(5, 101, 8));
-  shards = await Promise.all([0, 1].map((i) => startShard(["--weights", file, "--shard", `${i}/2`, "--listen", "127.0.0.1:0", "--threads", "1", "--otlp-endpoint", endpoint])));
-  gateway = await startGateway(shards.map((s) => s.address), { otlpEndpoint: endpoint });
+  shards = await Promise.all(
+    [0, 1].map((i) => startShard(["--weights", file, "--shard", `${i}/2`, "--listen", "127.0.0.1:0", "--threads", "1", "--otlp-endpoint", endpoint])),
+  );
+  gateway = await startGateway(
+    shards.map((s) => s.address),
+    { otlpEndpoint: endpoint },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -76,7 +84,10 @@ describe("tracing", () => {
       const partial = tree.filter((s) => s.name === "shardmax.shard.partial" && s.parentSpanId === call.spanId);
       expect(partial).toHaveLength(1);
       expect(partial[0]!.service).toBe("shardmax-shard");
-      const children = tree.filter((s) => s.parentSpanId === partial[0]!.spanId).map((s) => s.name).sort();
+      const children = tree
+        .filter((s) => s.parentSpanId === partial[0]!.spanId)
+        .map((s) => s.name)
+        .sort();
       expect(children).toEqual(["shardmax.shard.compute", "shardmax.shard.queue"]);
     }
     expect(tree).toHaveLength(9);

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { packageRoot } from "../../shared/package-root.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../helpers/in-process-shards.js";
 import { gemmTolerance, logProbTolerance, logZTolerance, randomHead, referenceLogits, referenceRow, within } from "../helpers/reference-softmax.js";
 import { specErrors } from "../helpers/v2-spec.js";
 
@@ -21,7 +21,10 @@ let shards: InProcessShards;
 let gateway: TestGateway;
 
 beforeAll(async () => {
-  shards = await startInProcessShards(head, [[0, 300], [300, V]]);
+  shards = await startInProcessShards(head, [
+    [0, 300],
+    [300, V],
+  ]);
   gateway = await startGateway(shards.addresses);
   for (let i = 0; i < 200 && !gateway.core.readiness().ready; i++) await new Promise((r) => setTimeout(r, 25));
 }, 60_000);
@@ -44,7 +47,13 @@ it("the README's V2 curl line answers exactly, in the specification's shape", as
   const { stdout } = await promisify(execFile)("sh", ["-c", command], { timeout: 30_000 });
   const response = JSON.parse(stdout);
   expect(specErrors("inference_response", response)).toEqual([]);
-  const ref = referenceRow(referenceLogits(head, Array.from({ length: D }, (_, i) => Math.fround(Math.sin(i)))), V);
+  const ref = referenceRow(
+    referenceLogits(
+      head,
+      Array.from({ length: D }, (_, i) => Math.fround(Math.sin(i))),
+    ),
+    V,
+  );
   const out = (name: string) => response.outputs.find((o: { name: string }) => o.name === name).data as number[];
   const tol = (id: number) => Math.max(logProbTolerance(ref, id), gemmTolerance(ref, D));
   expect(within(out("logsumexp")[0]!, ref.logZ, Math.max(logZTolerance(ref), gemmTolerance(ref, D)))).toBe(true);

@@ -5,16 +5,16 @@
  * from the specification's .proto both get exact answers, and the default
  * name is not served.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { CLI, startShard, type ShardProcess } from "../helpers/processes.js";
+import { CLI, type ShardProcess, startShard } from "../helpers/processes.js";
 import { gemmTolerance, logProbTolerance, randomHead, randomHidden, referenceLogits, referenceRow, within } from "../helpers/reference-softmax.js";
-import { SPEC_DIR, binaryBody, le, readBinaryResponse, binaryHeaderErrors } from "../helpers/v2-spec.js";
+import { binaryBody, binaryHeaderErrors, le, readBinaryResponse, SPEC_DIR } from "../helpers/v2-spec.js";
 
 const V = 777;
 const D = 24;
@@ -62,16 +62,25 @@ afterAll(async () => {
 const expectTop = (ids: number[], logprobs: number[], k: number) =>
   refs.forEach((ref, row) => {
     expect(ids.slice(row * k, (row + 1) * k)).toEqual(ref.topIds.slice(0, k));
-    ref.topIds.slice(0, k).forEach((id, j) => expect(within(logprobs[row * k + j]!, ref.logProbs[id]!, Math.max(logProbTolerance(ref, id), gemmTolerance(ref, D)))).toBe(true));
+    ref.topIds
+      .slice(0, k)
+      .forEach((id, j) => expect(within(logprobs[row * k + j]!, ref.logProbs[id]!, Math.max(logProbTolerance(ref, id), gemmTolerance(ref, D)))).toBe(true));
   });
 
 it("answers a binary REST request for the model named by SHARDMAX_MODEL_NAME exactly; the default name is 404", async () => {
   const { body, headerLength } = binaryBody(
-    { parameters: { top_k: 4, binary_data_output: true }, inputs: [{ name: "hidden", datatype: "FP32", shape: [2, D], parameters: { binary_data_size: 2 * D * 4 } }] },
+    {
+      parameters: { top_k: 4, binary_data_output: true },
+      inputs: [{ name: "hidden", datatype: "FP32", shape: [2, D], parameters: { binary_data_size: 2 * D * 4 } }],
+    },
     [le.f32(hidden.flat())],
   );
   const post = (model: string) =>
-    fetch(`${http}/v2/models/${model}/infer`, { method: "POST", headers: { "content-type": "application/octet-stream", "inference-header-content-length": String(headerLength) }, body });
+    fetch(`${http}/v2/models/${model}/infer`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", "inference-header-content-length": String(headerLength) },
+      body,
+    });
   const res = await post("lm");
   expect(res.status).toBe(200);
   const { header, bytes } = readBinaryResponse(Buffer.from(await res.arrayBuffer()), Number(res.headers.get("inference-header-content-length")));
@@ -90,7 +99,12 @@ it("answers ModelInfer from a client of the specification's .proto exactly", asy
   try {
     const response: any = await new Promise((resolve, reject) =>
       client.ModelInfer(
-        { model_name: "lm", parameters: { top_k: { int64_param: 3 } }, inputs: [{ name: "hidden", datatype: "FP32", shape: [2, D] }], raw_input_contents: [le.f32(hidden.flat())] },
+        {
+          model_name: "lm",
+          parameters: { top_k: { int64_param: 3 } },
+          inputs: [{ name: "hidden", datatype: "FP32", shape: [2, D] }],
+          raw_input_contents: [le.f32(hidden.flat())],
+        },
         (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r)),
       ),
     );

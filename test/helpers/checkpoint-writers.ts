@@ -8,7 +8,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeSafetensors, type TensorInput } from "./safetensors-writer.js";
+import { type TensorInput, writeSafetensors } from "./safetensors-writer.js";
 
 /** A .npy file (format 1.0) of C-order data under `descr` ('<f4', '<f2', or anything for error tests). */
 export function encodeNpy(descr: string, shape: readonly number[], data: Uint8Array, options: { fortran?: boolean; version?: 1 | 2 } = {}): Buffer {
@@ -17,7 +17,7 @@ export function encodeNpy(descr: string, shape: readonly number[], data: Uint8Ar
   let dict = `{'descr': '${descr}', 'fortran_order': ${options.fortran ? "True" : "False"}, 'shape': ${shapeText}, }`;
   const prefixBytes = version === 1 ? 10 : 12;
   // numpy pads with spaces and ends with "\n" so the data starts 64-byte aligned.
-  dict += " ".repeat((64 - ((prefixBytes + dict.length + 1) % 64)) % 64) + "\n";
+  dict += `${" ".repeat((64 - ((prefixBytes + dict.length + 1) % 64)) % 64)}\n`;
   const prefix = Buffer.alloc(prefixBytes);
   Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]).copy(prefix);
   if (version === 1) prefix.writeUInt16LE(dict.length, 8);
@@ -111,7 +111,11 @@ export function byteLevelToken(text: string | Uint8Array): string {
 }
 
 /** A minimal byte-level BPE tokenizer.json: `vocab[i]` is the token of id i; added tokens after. */
-export function tokenizerJson(vocab: readonly string[], added: { id: number; content: string }[] = [], decoder: unknown = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true }): string {
+export function tokenizerJson(
+  vocab: readonly string[],
+  added: { id: number; content: string }[] = [],
+  decoder: unknown = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+): string {
   return JSON.stringify({
     version: "1.0",
     added_tokens: added.map((a) => ({ ...a, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),

@@ -1,7 +1,7 @@
 /** A real gateway (REST + gRPC on port 0) in the test process, over real shard addresses. */
 import { COALESCER_DEFAULTS } from "../../services/gateway/coalescer.js";
-import { runGateway, type GatewayConfig, type RunningGateway } from "../../services/gateway/main.js";
-import { silentLogger, type Logger } from "../../shared/log.js";
+import { type GatewayConfig, type RunningGateway, runGateway } from "../../services/gateway/main.js";
+import { type Logger, silentLogger } from "../../shared/log.js";
 
 export interface TestGateway extends RunningGateway {
   url: string;
@@ -41,7 +41,13 @@ export async function startGateway(shards: string[], overrides: Partial<GatewayC
     url,
     grpcAddress: `127.0.0.1:${gateway.grpcPort}`,
     post: async (path, body) =>
-      parse(await fetch(url + path, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) })),
+      parse(
+        await fetch(url + path, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: typeof body === "string" ? body : JSON.stringify(body),
+        }),
+      ),
     get: async (path) => parse(await fetch(url + path)),
   };
 }

@@ -4,14 +4,15 @@
  * combine runs too), the real batcher and the real gRPC server on port 0.
  * Faster to start than processes, for tests that need many layouts.
  */
-import { Batcher } from "../../services/shard/batcher.js";
+
 import { partialBatches } from "../../services/shard/batch-partial.js";
+import { Batcher } from "../../services/shard/batcher.js";
 import { ShardServer } from "../../services/shard/server.js";
 import { ShardSession } from "../../services/shard/session.js";
 import type { ServingTls } from "../../shared/grpc/tls.js";
 import { silentLogger } from "../../shared/log.js";
-import { ClassRange } from "../../shared/ranges.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
+import { ClassRange } from "../../shared/ranges.js";
 import type { Head } from "./reference-softmax.js";
 
 export interface InProcessShards {
@@ -38,7 +39,10 @@ export async function startInProcessShards(
         bias: Float32Array.from(head.bias.subarray(start, end)),
       };
       const session = await ShardSession.create(range, weights, { threads: 1, ...(options.blockRows ? { blockRows: options.blockRows } : {}) });
-      const batcher = new Batcher(partialBatches((batch) => session.run(batch)), { dim: head.dim, maxBatchRows: maxRows, maxQueueDelayUs: 0, maxQueueRows: 1 << 16 });
+      const batcher = new Batcher(
+        partialBatches((batch) => session.run(batch)),
+        { dim: head.dim, maxBatchRows: maxRows, maxQueueDelayUs: 0, maxQueueRows: 1 << 16 },
+      );
       const server = new ShardServer({ maxRows, maxTopK: 1000, maxMessageBytes: 64 << 20, log: silentLogger, tls: options.tls });
       const port = await server.listen("127.0.0.1:0");
       server.setReady({

@@ -15,7 +15,10 @@ export const ROOT = join(import.meta.dirname, "..", "..");
 export const K8S = join(ROOT, "k8s");
 
 /** A rendered object; fields are read by path, so loosely typed on purpose. */
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } } & Record<string, any>;
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } } & Record<
+  string,
+  any
+>;
 
 export const hasKubectl = spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status === 0;
 export const NO_KUBECTL = "kubectl is not on PATH: the manifest checks are skipped (install kubectl to run them)";
@@ -49,7 +52,12 @@ export function imageEntrypoint(): { entrypoint: string[]; workdir: string } {
   const last = dockerfile.getFROMs().at(-1)!.getRange().start.line;
   const runtime = dockerfile.getInstructions().filter((i) => i.getRange().start.line >= last);
   const entry = runtime.find((i) => i.getKeyword() === "ENTRYPOINT") as JSONInstruction | undefined;
-  const workdir = runtime.filter((i) => i.getKeyword() === "WORKDIR").at(-1)?.getArguments()[0]?.getValue() ?? "/";
+  const workdir =
+    runtime
+      .filter((i) => i.getKeyword() === "WORKDIR")
+      .at(-1)
+      ?.getArguments()[0]
+      ?.getValue() ?? "/";
   if (!entry) throw new Error("the Dockerfile's last stage has no ENTRYPOINT");
   return { entrypoint: entry.getJSONStrings().map((s) => s.getJSONValue()), workdir };
 }
@@ -84,7 +92,8 @@ export function containerProcess(objects: readonly K8sObject[], workload: K8sObj
   }
   for (const item of (c.env ?? []) as Record<string, any>[]) {
     if (item.value !== undefined) env[item.name] = expand(String(item.value), env);
-    else if (item.valueFrom?.configMapKeyRef) env[item.name] = find(objects, "ConfigMap", item.valueFrom.configMapKeyRef.name).data[item.valueFrom.configMapKeyRef.key];
+    else if (item.valueFrom?.configMapKeyRef)
+      env[item.name] = find(objects, "ConfigMap", item.valueFrom.configMapKeyRef.name).data[item.valueFrom.configMapKeyRef.key];
     else if (item.valueFrom?.fieldRef) env[item.name] = downwardField(item.valueFrom.fieldRef.fieldPath, workload, pod);
     else throw new Error(`env ${item.name}: unsupported source ${JSON.stringify(item.valueFrom)}`);
   }
@@ -96,7 +105,11 @@ export function containerProcess(objects: readonly K8sObject[], workload: K8sObj
 
 /** The downward-API fields the manifests use; pod-index is the label the StatefulSet controller sets. */
 function downwardField(path: string, workload: K8sObject, pod: PodValues): string {
-  const labels: Record<string, string> = { ...workload.spec.template.metadata?.labels, "apps.kubernetes.io/pod-index": String(pod.index), "statefulset.kubernetes.io/pod-name": pod.name };
+  const labels: Record<string, string> = {
+    ...workload.spec.template.metadata?.labels,
+    "apps.kubernetes.io/pod-index": String(pod.index),
+    "statefulset.kubernetes.io/pod-name": pod.name,
+  };
   const label = /^metadata\.labels\['([^']+)'\]$/.exec(path);
   if (label) {
     const value = labels[label[1]!];

@@ -8,12 +8,12 @@
  * headless Service's DNS name is a hosts-format file that lists the ready
  * pods, which the gateway reads through its test-only SHARDMAX_HOSTS_FILE.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { rename, writeFile } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
-import { ROOT, container, containerProcess, imageEntrypoint, portOf, type K8sObject } from "./k8s-manifests.js";
+import { container, containerProcess, imageEntrypoint, type K8sObject, portOf, ROOT } from "./k8s-manifests.js";
 
 export interface Substitutions {
   /** The volume mount path of the checkpoint → a local folder holding the test's head. */
@@ -53,7 +53,9 @@ export class LocalPod {
       return out;
     };
     // The image runs `node /app/…`; here node is this node and /app this checkout (whose dist/ npm test has built).
-    this.argv = resolved.argv.map((a, i) => (i === 0 && a === "node" ? process.execPath : a.startsWith(`${workdir}/`) ? `${ROOT}/${a.slice(workdir.length + 1)}` : local(a)));
+    this.argv = resolved.argv.map((a, i) =>
+      i === 0 && a === "node" ? process.execPath : a.startsWith(`${workdir}/`) ? `${ROOT}/${a.slice(workdir.length + 1)}` : local(a),
+    );
     this.env = { ...Object.fromEntries(Object.entries(resolved.env).map(([k, v]) => [k, local(v)])), ...subs.env };
   }
 
@@ -116,7 +118,7 @@ export class LocalPod {
 }
 
 const HealthClient = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, "Health");
-type Health = grpc.Client & Record<string, Function>;
+type Health = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 const healthClients = new Map<string, Health>();
 
 /**
@@ -127,7 +129,10 @@ const healthClients = new Map<string, Health>();
 export function grpcHealth(address: string, serviceName: string): Promise<string> {
   let client = healthClients.get(address);
   if (!client) {
-    client = new HealthClient(address, grpc.credentials.createInsecure(), { "grpc.initial_reconnect_backoff_ms": 50, "grpc.max_reconnect_backoff_ms": 200 }) as Health;
+    client = new HealthClient(address, grpc.credentials.createInsecure(), {
+      "grpc.initial_reconnect_backoff_ms": 50,
+      "grpc.max_reconnect_backoff_ms": 200,
+    }) as Health;
     healthClients.set(address, client);
   }
   return new Promise<string>((resolve) => {

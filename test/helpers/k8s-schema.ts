@@ -54,6 +54,10 @@ export function schemaProblems(object: K8sObject): string[] {
   } catch (err) {
     return [`${where}: ${err instanceof Error ? err.message : String(err)}`];
   }
-  const unknown = visited.flatMap((v) => Object.keys(v.value).filter((k) => !v.read.has(k)).map((k) => (v.path ? `${v.path}.${k}` : k)));
+  const unknown = visited.flatMap((v) =>
+    Object.keys(v.value)
+      .filter((k) => !v.read.has(k))
+      .map((k) => (v.path ? `${v.path}.${k}` : k)),
+  );
   return unknown.map((field) => `${where}: unknown field ${field}`);
 }

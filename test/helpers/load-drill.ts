@@ -5,7 +5,7 @@
  * failover note needs: sent, failed, wrong, and latency percentiles before
  * and after the action.
  */
-import { logZTolerance, referenceSoftmax, type Head, type ReferenceRow } from "./reference-softmax.js";
+import { type Head, logZTolerance, type ReferenceRow, referenceSoftmax } from "./reference-softmax.js";
 
 export interface DrillOptions {
   queries: number;
@@ -60,7 +60,11 @@ export async function drill(url: string, reference: ReferenceRows, options: Dril
       (performance.now() < actedAt ? result.before : result.after).push(ms);
     };
     try {
-      const res = await fetch(`${url}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hidden: [reference.rows[r]], topK: reference.topK }) });
+      const res = await fetch(`${url}/v1/softmax`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ hidden: [reference.rows[r]], topK: reference.topK }),
+      });
       const body = (await res.json()) as { results?: { logZ: number; top: { id: number }[] }[]; error?: { code: string; message: string } };
       done();
       if (res.status !== 200) {

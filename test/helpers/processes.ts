@@ -4,7 +4,7 @@
  * shard print JSON lines ({"event":"listening","port":N}, {"event":"ready"})
  * on stdout so a test knows its port (it listens on port 0) and when it serves.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { createInterface } from "node:readline";

@@ -96,9 +96,7 @@ export function parsePrometheusText(text: string): Exposition {
 
 /** The sum of the samples named `name` whose labels include `where` (0 if none). */
 export function total(exposition: Exposition, name: string, where: Record<string, string> = {}): number {
-  return exposition.samples
-    .filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v))
-    .reduce((sum, s) => sum + s.value, 0);
+  return exposition.samples.filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
 }
 
 /** Metric family names declared in an exposition. */

@@ -10,10 +10,11 @@
  * partial (max, Σexp, top-k, owned target logits) from float32-rounded logits
  * with its own code here, and the gateway's `mergePartials` combines them.
  */
-import { RangeMap, splitAll } from "../../shared/ranges.js";
+
 import { mergePartials } from "../../shared/math/merge.js";
+import { type BatchPartial, partialFrom, partialOfLogits, scaleLogit } from "../../shared/math/partial.js";
+import { RangeMap, splitAll } from "../../shared/ranges.js";
 import type { RowResult } from "../../shared/results.js";
-import { partialFrom, partialOfLogits, scaleLogit, type BatchPartial } from "../../shared/math/partial.js";
 
 /** A softmax head: W is V×d row-major (one row per class), bias has V entries. */
 export interface Head {

@@ -7,11 +7,11 @@
  * computed here in float64 over the whole head (referenceLogits), then cut to the range.
  */
 import { expect } from "vitest";
-import type { BatchPartial } from "../../shared/math/partial.js";
-import type { ClassRange } from "../../shared/ranges.js";
 import type { ShardCall } from "../../services/shard/batcher.js";
-import { mulberry32, randInt, referenceLogits, referenceTopK, type Head } from "./reference-softmax.js";
+import type { BatchPartial } from "../../shared/math/partial.js";
 import { defaultOptions } from "../../shared/math/row-options.js";
+import type { ClassRange } from "../../shared/ranges.js";
+import { type Head, mulberry32, randInt, referenceLogits, referenceTopK } from "./reference-softmax.js";
 
 export interface CallSpec {
   hidden: Float32Array[];

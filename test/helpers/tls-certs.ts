@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { issue, makeCa, makeThrowawayCerts, type CertFiles } from "../../services/cli/throwaway-certs.js";
+import { type CertFiles, issue, makeCa, makeThrowawayCerts } from "../../services/cli/throwaway-certs.js";
 
 export interface TestCerts extends CertFiles {
   dir: string;

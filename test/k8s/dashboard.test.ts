@@ -9,14 +9,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseFlags } from "../../services/cli/flags.js";
 import { GATEWAY_FLAGS } from "../../services/cli/gateway-command.js";
 import { SHARD_FLAGS, shardConfig } from "../../services/cli/shard-command.js";
-import { parseFlags } from "../../services/cli/flags.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { K8S, container, containerProcess, hasKubectl, onlyOf, portOf, render } from "../helpers/k8s-manifests.js";
-import { startShard, type ShardProcess } from "../helpers/processes.js";
-import { scrape, type Exposition } from "../helpers/prometheus-text.js";
+import { container, containerProcess, hasKubectl, K8S, onlyOf, portOf, render } from "../helpers/k8s-manifests.js";
+import { type ShardProcess, startShard } from "../helpers/processes.js";
+import { type Exposition, scrape } from "../helpers/prometheus-text.js";
 import { randomHead } from "../helpers/reference-softmax.js";
 
 interface Panel {
@@ -50,7 +50,13 @@ afterAll(async () => {
 describe("the Grafana dashboard", () => {
   it("has panels for rates, latency quantiles, batch sizes, queues and healthy ranges", () => {
     const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join("\n");
-    for (const name of ["shardmax_requests_total", "shardmax_request_duration_seconds_bucket", "shardmax_batch_rows", "shardmax_queue_rows", "shardmax_ranges_healthy"]) {
+    for (const name of [
+      "shardmax_requests_total",
+      "shardmax_request_duration_seconds_bucket",
+      "shardmax_batch_rows",
+      "shardmax_queue_rows",
+      "shardmax_ranges_healthy",
+    ]) {
       expect(exprs).toContain(name);
     }
   });

@@ -11,13 +11,17 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DockerfileParser, type Instruction } from "dockerfile-ast";
 import { describe, expect, it } from "vitest";
-import { ROOT, imageEntrypoint } from "../helpers/k8s-manifests.js";
+import { imageEntrypoint, ROOT } from "../helpers/k8s-manifests.js";
 
 const dockerfile = DockerfileParser.parse(readFileSync(join(ROOT, "Dockerfile"), "utf8"));
 const froms = dockerfile.getFROMs();
 const instructions = dockerfile.getInstructions();
 const args = (i: Instruction) => i.getArguments().map((a) => a.getValue());
-const flag = (i: Instruction, name: string) => (i as unknown as { getFlags(): { getName(): string; getValue(): string | null }[] }).getFlags().find((f) => f.getName() === name)?.getValue() ?? null;
+const flag = (i: Instruction, name: string) =>
+  (i as unknown as { getFlags(): { getName(): string; getValue(): string | null }[] })
+    .getFlags()
+    .find((f) => f.getName() === name)
+    ?.getValue() ?? null;
 
 /** The instructions of each stage, by stage name. */
 const stages = new Map(
@@ -29,14 +33,24 @@ const stages = new Map(
 );
 const runtimeName = froms.at(-1)!.getBuildStage()!;
 const runtime = stages.get(runtimeName)!;
-const runsIn = (stage: string) => stages.get(stage)!.filter((i) => i.getKeyword() === "RUN").map((i) => args(i).join(" "));
+const runsIn = (stage: string) =>
+  stages
+    .get(stage)!
+    .filter((i) => i.getKeyword() === "RUN")
+    .map((i) => args(i).join(" "));
 const copiesFrom = (source: string) => runtime.find((i) => i.getKeyword() === "COPY" && args(i)[0] === source);
 
 describe("Dockerfile", () => {
   it("is multi-stage on Node 20 slim", () => {
     expect(froms.length).toBeGreaterThanOrEqual(2);
     const defaults = Object.fromEntries(
-      instructions.filter((i) => i.getKeyword() === "ARG").flatMap((i) => args(i).filter((a) => a.includes("=")).map((a) => a.split("=") as [string, string])),
+      instructions
+        .filter((i) => i.getKeyword() === "ARG")
+        .flatMap((i) =>
+          args(i)
+            .filter((a) => a.includes("="))
+            .map((a) => a.split("=") as [string, string]),
+        ),
     );
     for (const from of froms) {
       const image = from.getImageName()!.replace(/^\$\{(\w+)\}$/, (_, name: string) => defaults[name] ?? "");
@@ -77,7 +91,11 @@ describe("Dockerfile", () => {
       .filter((file) => file && !file.startsWith("bench/") && !file.startsWith("test/"));
     expect(tracked.length).toBeGreaterThan(0);
     const sources = runtime.filter((i) => i.getKeyword() === "COPY" && flag(i, "from") === null).flatMap((i) => args(i).slice(0, -1));
-    for (const file of tracked) expect(sources.some((s) => file === s || file.startsWith(`${s}/`)), `${file} is copied into the image`).toBe(true);
+    for (const file of tracked)
+      expect(
+        sources.some((s) => file === s || file.startsWith(`${s}/`)),
+        `${file} is copied into the image`,
+      ).toBe(true);
   });
 
   it("bakes in no configuration: no SHARDMAX_* in the image", () => {
@@ -100,7 +118,10 @@ describe(".dockerignore", () => {
     const sources = instructions.filter((i) => i.getKeyword() === "COPY" && flag(i, "from") === null).flatMap((i) => args(i).slice(0, -1));
     for (const source of sources) {
       const top = source.split("/")[0]!;
-      expect(ignored.filter((pattern) => pattern === top || pattern === source), `${source} is not ignored`).toEqual([]);
+      expect(
+        ignored.filter((pattern) => pattern === top || pattern === source),
+        `${source} is not ignored`,
+      ).toEqual([]);
     }
   });
 });

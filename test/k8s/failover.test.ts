@@ -13,14 +13,14 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { splitRange } from "../../shared/ranges.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { splitRange } from "../../shared/ranges.js";
-import { NO_KUBECTL, container, find, hasKubectl, onlyOf, portOf, render } from "../helpers/k8s-manifests.js";
-import { Endpoints, LocalPod, closeHealthClients, checkpointPath, loopbackBlock } from "../helpers/k8s-pods.js";
-import { ReferenceRows, drill, summary, type DrillResult } from "../helpers/load-drill.js";
-import { randomHead, randomHidden, type Head } from "../helpers/reference-softmax.js";
+import { container, find, hasKubectl, NO_KUBECTL, onlyOf, portOf, render } from "../helpers/k8s-manifests.js";
+import { checkpointPath, closeHealthClients, Endpoints, LocalPod, loopbackBlock } from "../helpers/k8s-pods.js";
+import { type DrillResult, drill, ReferenceRows, summary } from "../helpers/load-drill.js";
 import { waitFor } from "../helpers/processes.js";
+import { type Head, randomHead, randomHidden } from "../helpers/reference-softmax.js";
 
 if (!hasKubectl) console.warn(NO_KUBECTL);
 
@@ -67,18 +67,27 @@ describe.skipIf(!hasKubectl)("two replicas per range, discovered through the hea
     const { weights, mount } = checkpointPath(objects, statefulSet);
     await writeHead(join(dir, weights.slice(mount.length)), head);
     const net = loopbackBlock(6);
-    pods = Array.from({ length: 2 * ranges }, (_, i) => new LocalPod(`${statefulSet.metadata.name}-${i}`, `${net}.${10 + i}`, objects, scaled, i, { mounts: { [mount]: dir } }));
+    pods = Array.from(
+      { length: 2 * ranges },
+      (_, i) => new LocalPod(`${statefulSet.metadata.name}-${i}`, `${net}.${10 + i}`, objects, scaled, i, { mounts: { [mount]: dir } }),
+    );
     pods.forEach((p) => p.start());
     const hosts = join(dir, "hosts");
     endpoints = new Endpoints(hosts, headless, pods);
     await Promise.all(pods.map((p) => p.waitUntil("readinessProbe")));
     const port = portOf(container(statefulSet), "grpc");
-    gateway = await startGateway([`dns:${headless.metadata.name}:${port}`], { hostsFile: hosts, resolveIntervalMs: 200, refreshMs: 200, deadlineMs: DEADLINE_MS });
+    gateway = await startGateway([`dns:${headless.metadata.name}:${port}`], {
+      hostsFile: hosts,
+      resolveIntervalMs: 200,
+      refreshMs: 200,
+      deadlineMs: DEADLINE_MS,
+    });
     await waitFor(allHealthy, 20_000, "every replica healthy");
   });
 
   afterAll(async () => {
-    if (figures.length) console.log(`failover drill: ${QUERIES} queries per scenario, ${CONCURRENCY} in flight, deadline ${DEADLINE_MS} ms\n${figures.join("\n")}`);
+    if (figures.length)
+      console.log(`failover drill: ${QUERIES} queries per scenario, ${CONCURRENCY} in flight, deadline ${DEADLINE_MS} ms\n${figures.join("\n")}`);
     await gateway?.stop();
     await endpoints?.stop();
     await Promise.all((pods ?? []).map((p) => p.stop("SIGKILL")));
@@ -88,7 +97,12 @@ describe.skipIf(!hasKubectl)("two replicas per range, discovered through the hea
   it("groups the four pods into two ranges of two replicas", async () => {
     const model = (await gateway.get("/v1/model")).body;
     expect(model.ranges).toHaveLength(ranges);
-    for (const [r, range] of model.ranges.entries()) expect(range.replicas.map((x: any) => x.address.split(":")[0]).sort()).toEqual(replicasOf(r).map((p) => p.ip).sort());
+    for (const [r, range] of model.ranges.entries())
+      expect(range.replicas.map((x: any) => x.address.split(":")[0]).sort()).toEqual(
+        replicasOf(r)
+          .map((p) => p.ip)
+          .sort(),
+      );
   });
 
   it("steady state: every answer exact", async () => {

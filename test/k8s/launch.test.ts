@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardmaxClient } from "../../sdk/index.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { NO_KUBECTL, container, find, hasKubectl, onlyOf, portOf, render, type K8sObject } from "../helpers/k8s-manifests.js";
-import { Endpoints, LocalPod, closeHealthClients, checkpointPath, grpcHealth, loopbackBlock, writeHostsFile } from "../helpers/k8s-pods.js";
+import { container, find, hasKubectl, type K8sObject, NO_KUBECTL, onlyOf, portOf, render } from "../helpers/k8s-manifests.js";
+import { checkpointPath, closeHealthClients, Endpoints, grpcHealth, LocalPod, loopbackBlock, writeHostsFile } from "../helpers/k8s-pods.js";
 import { logProbTolerance, logZTolerance, randomHead, randomHidden, referenceSoftmax } from "../helpers/reference-softmax.js";
 
 if (!hasKubectl) console.warn(NO_KUBECTL);
@@ -45,7 +45,10 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
 
     const net = loopbackBlock(5);
     const pods = statefulSet.spec.replicas as number;
-    shards = Array.from({ length: pods }, (_, i) => new LocalPod(`${statefulSet.metadata.name}-${i}`, `${net}.${10 + i}`, objects, statefulSet, i, { mounts: { [mount]: dir } }));
+    shards = Array.from(
+      { length: pods },
+      (_, i) => new LocalPod(`${statefulSet.metadata.name}-${i}`, `${net}.${10 + i}`, objects, statefulSet, i, { mounts: { [mount]: dir } }),
+    );
     shards.forEach((p) => p.start());
     const hosts = join(dir, "hosts");
     await writeHostsFile(hosts, headless, []);
@@ -56,11 +59,18 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
       const secret = (deployment.spec.template.spec.volumes as { name: string; secret?: { secretName: string } }[]).find((v) => v.name === mount.name)?.secret;
       if (!secret) continue;
       const folder = await tempDir("shardmax-secret-");
-      for (const [key, value] of Object.entries(find(objects, "Secret", secret.secretName).data as Record<string, string>)) writeFileSync(join(folder, key), Buffer.from(value, "base64"));
+      for (const [key, value] of Object.entries(find(objects, "Secret", secret.secretName).data as Record<string, string>))
+        writeFileSync(join(folder, key), Buffer.from(value, "base64"));
       secretMounts[mount.mountPath] = folder;
     }
-    apiKey = Buffer.from(find(objects, "Secret", "shardmax-api-keys").data.keys, "base64").toString().trim().split("\n")[0]!;
-    gateway = new LocalPod(`${deployment.metadata.name}-0`, `${net}.100`, objects, deployment, 0, { mounts: secretMounts, env: { SHARDMAX_HOSTS_FILE: hosts } });
+    apiKey = Buffer.from(find(objects, "Secret", "shardmax-api-keys").data.keys, "base64")
+      .toString()
+      .trim()
+      .split("\n")[0]!;
+    gateway = new LocalPod(`${deployment.metadata.name}-0`, `${net}.100`, objects, deployment, 0, {
+      mounts: secretMounts,
+      env: { SHARDMAX_HOSTS_FILE: hosts },
+    });
     gateway.start();
     await Promise.all(shards.map((p) => p.waitUntil("readinessProbe")));
     await gateway.waitUntil("readinessProbe");
@@ -92,7 +102,11 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
   });
 
   it("answers exactly (float64 reference) over REST and over gRPC", async () => {
-    const res = await fetch(`${url}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json", ...auth() }, body: JSON.stringify({ hidden, topK: K, targets }) });
+    const res = await fetch(`${url}/v1/softmax`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...auth() },
+      body: JSON.stringify({ hidden, topK: K, targets }),
+    });
     expect(res.status).toBe(200);
     const body: any = await res.json();
     const refs = referenceSoftmax(head, hidden, K);
@@ -118,13 +132,17 @@ describe.skipIf(!hasKubectl)("the dev overlay, launched from its rendered manife
 
   it("on SIGTERM the gateway stops accepting, finishes the queries in flight, exits 0; so do the shards", async () => {
     // A stopped shard holds the queries inside the gateway: they are in flight for certain when SIGTERM arrives.
-    const post = () => fetch(`${url}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json", ...auth() }, body: JSON.stringify({ hidden, topK: K }) });
+    const post = () =>
+      fetch(`${url}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json", ...auth() }, body: JSON.stringify({ hidden, topK: K }) });
     shards[1]!.signal("SIGSTOP");
     const inFlight = Array.from({ length: 8 }, () => post().then((r) => r.status));
     await new Promise((r) => setTimeout(r, 500));
     const gatewayExit = gateway.stop("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));
-    const late = await post().then((r) => r.status, () => "refused");
+    const late = await post().then(
+      (r) => r.status,
+      () => "refused",
+    );
     expect([503, "refused"]).toContain(late);
     shards[1]!.signal("SIGCONT");
     expect(await Promise.all(inFlight)).toEqual(Array(8).fill(200));

@@ -15,7 +15,7 @@ import { envName, parseFlags } from "../../services/cli/flags.js";
 import { GATEWAY_FLAGS } from "../../services/cli/gateway-command.js";
 import { SHARD_FLAGS, shardConfig } from "../../services/cli/shard-command.js";
 import { LIVENESS_SERVICE } from "../../services/shard/server.js";
-import { K8S, NO_KUBECTL, container, containerProcess, find, hasKubectl, onlyOf, parseYaml, portOf, render, type K8sObject } from "../helpers/k8s-manifests.js";
+import { container, containerProcess, find, hasKubectl, K8S, type K8sObject, NO_KUBECTL, onlyOf, parseYaml, portOf, render } from "../helpers/k8s-manifests.js";
 import { schemaProblems } from "../helpers/k8s-schema.js";
 
 if (!hasKubectl) console.warn(NO_KUBECTL);
@@ -36,7 +36,10 @@ function cliArgs(argv: string[]): { command: string; flags: string[] } {
  */
 const standIn = join(mkdtempSync(join(tmpdir(), "shardmax-k8s-")), "file");
 writeFileSync(standIn, "stand-in");
-function secretFiles(workload: K8sObject, env: Record<string, string>): { env: Record<string, string>; files: Record<string, { secret: string; key: string }> } {
+function secretFiles(
+  workload: K8sObject,
+  env: Record<string, string>,
+): { env: Record<string, string>; files: Record<string, { secret: string; key: string }> } {
   const c = container(workload);
   const volumes = workload.spec.template.spec.volumes as { name: string; secret?: { secretName: string } }[];
   const files: Record<string, { secret: string; key: string }> = {};
@@ -159,7 +162,10 @@ describe.skipIf(!hasKubectl).each(Object.entries(LAYOUTS))("k8s/%s", (dir, layou
     const { command, flags } = cliArgs(argv);
     expect(command).toBe("gateway");
     for (const name of Object.keys(env).filter((n) => n.startsWith("SHARDMAX_"))) {
-      expect(Object.entries(GATEWAY_FLAGS).map(([flag, spec]) => spec.env ?? envName(flag)), `${name} is a gateway flag`).toContain(name);
+      expect(
+        Object.entries(GATEWAY_FLAGS).map(([flag, spec]) => spec.env ?? envName(flag)),
+        `${name} is a gateway flag`,
+      ).toContain(name);
     }
     expect(parseFlags(GATEWAY_FLAGS, flags, secretFiles(gateway, env).env).values.shards).toEqual([gatewayEnv.SHARDMAX_SHARDS]);
   });
@@ -212,7 +218,9 @@ describe.skipIf(!hasKubectl).each(Object.entries(LAYOUTS))("k8s/%s", (dir, layou
     expect(grpcRule.from).toEqual([{ podSelector: { matchLabels: gateway.spec.selector.matchLabels } }]);
     expect(portOf(shardContainer, grpcRule.ports[0].port)).toBe(portOf(shardContainer, "grpc"));
     const monitoring = forShards.spec.ingress.filter((r: any) => r !== grpcRule);
-    expect(monitoring).toEqual([{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ port: "metrics", protocol: "TCP" }] }]);
+    expect(monitoring).toEqual([
+      { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ port: "metrics", protocol: "TCP" }] },
+    ]);
     const forGateway = policies.find((p) => JSON.stringify(p.spec.podSelector.matchLabels) === JSON.stringify(gateway.spec.selector.matchLabels))!;
     const open = forGateway.spec.ingress.find((r: any) => r.from === undefined);
     expect(open.ports.map((p: any) => p.port).sort()).toEqual(["grpc", "http"]);

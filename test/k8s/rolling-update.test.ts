@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir, writeHead } from "../helpers/heads.js";
-import { NO_KUBECTL, container, find, hasKubectl, onlyOf, portOf, render, type K8sObject } from "../helpers/k8s-manifests.js";
-import { Endpoints, LocalPod, checkpointPath, closeHealthClients, loopbackBlock } from "../helpers/k8s-pods.js";
+import { container, find, hasKubectl, type K8sObject, NO_KUBECTL, onlyOf, portOf, render } from "../helpers/k8s-manifests.js";
+import { checkpointPath, closeHealthClients, Endpoints, LocalPod, loopbackBlock } from "../helpers/k8s-pods.js";
 import { ReferenceRows } from "../helpers/load-drill.js";
 import { waitFor } from "../helpers/processes.js";
 import { randomHead, randomHidden } from "../helpers/reference-softmax.js";
@@ -55,13 +55,20 @@ describe.skipIf(!hasKubectl)("a rolling update of the head, two replicas per ran
     await writeHead(join(dirs.old, checkpoint.weights.slice(mount.length)), oldHead.head);
     await writeHead(join(dirs.new, checkpoint.weights.slice(mount.length)), newHead.head);
     const net = loopbackBlock(7);
-    pods = Array.from({ length: scaled.spec.replicas }, (_, i) => new LocalPod(`${scaled.metadata.name}-${i}`, `${net}.${10 + i}`, objects, scaled, i, { mounts: { [mount]: dirs.old } }));
+    pods = Array.from(
+      { length: scaled.spec.replicas },
+      (_, i) => new LocalPod(`${scaled.metadata.name}-${i}`, `${net}.${10 + i}`, objects, scaled, i, { mounts: { [mount]: dirs.old } }),
+    );
     pods.forEach((p) => p.start());
     const headless = find(objects, "Service", statefulSet.spec.serviceName);
     const hosts = join(dirs.old, "hosts");
     endpoints = new Endpoints(hosts, headless, pods);
     await Promise.all(pods.map((p) => p.waitUntil("readinessProbe")));
-    gateway = await startGateway([`dns:${headless.metadata.name}:${portOf(container(statefulSet), "grpc")}`], { hostsFile: hosts, resolveIntervalMs: 200, refreshMs: 200 });
+    gateway = await startGateway([`dns:${headless.metadata.name}:${portOf(container(statefulSet), "grpc")}`], {
+      hostsFile: hosts,
+      resolveIntervalMs: 200,
+      refreshMs: 200,
+    });
     await waitFor(async () => (await gateway.get("/readyz")).status === 200, 20_000, "gateway ready");
   });
 
@@ -85,7 +92,13 @@ describe.skipIf(!hasKubectl)("a rolling update of the head, two replicas per ran
         const fingerprint = res.body.model?.fingerprint ?? null;
         const reference = fingerprint === oldFingerprint ? oldHead : newHead;
         const ok = res.status === 200 && reference.check(r, res.body.results[0]);
-        answers.push({ sentAt, doneAt: performance.now(), fingerprint, ok, ...(res.status === 200 ? {} : { error: `${res.status} ${res.body.error?.message}` }) });
+        answers.push({
+          sentAt,
+          doneAt: performance.now(),
+          fingerprint,
+          ok,
+          ...(res.status === 200 ? {} : { error: `${res.status} ${res.body.error?.message}` }),
+        });
       }
     };
     const load = Promise.all([0, 1, 2, 3].map(client));
@@ -112,7 +125,12 @@ describe.skipIf(!hasKubectl)("a rolling update of the head, two replicas per ran
     // Once an answer came from the new head, every query sent after it is answered by the new head: one switch, no flapping.
     const firstNew = Math.min(...answers.filter((a) => a.fingerprint === newFingerprint).map((a) => a.doneAt));
     const flapped = answers.filter((a) => a.sentAt > firstNew && a.fingerprint === oldFingerprint);
-    expect(flapped.length, `old-head answers to queries sent after the first new-head answer (at ${firstNew.toFixed(0)} ms): ${flapped.map((a) => a.sentAt.toFixed(0)).join(", ")}`).toBe(0);
-    console.log(`rolling update: ${answers.length} queries, ${answers.filter((a) => a.fingerprint === oldFingerprint).length} on the old head, then ${answers.filter((a) => a.fingerprint === newFingerprint).length} on the new; retried ${gateway.stats.retries}, run again on the new head ${gateway.stats.reruns}`);
+    expect(
+      flapped.length,
+      `old-head answers to queries sent after the first new-head answer (at ${firstNew.toFixed(0)} ms): ${flapped.map((a) => a.sentAt.toFixed(0)).join(", ")}`,
+    ).toBe(0);
+    console.log(
+      `rolling update: ${answers.length} queries, ${answers.filter((a) => a.fingerprint === oldFingerprint).length} on the old head, then ${answers.filter((a) => a.fingerprint === newFingerprint).length} on the new; retried ${gateway.stats.retries}, run again on the new head ${gateway.stats.reruns}`,
+    );
   });
 });

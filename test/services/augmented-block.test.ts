@@ -5,7 +5,7 @@
  * entry, and by the product itself in float64.
  */
 import { describe, expect, it } from "vitest";
-import { SUM_GROUP, augmentHidden, augmentInPlace, augmentedLength, paddedRows } from "../../services/shard/augmented-block.js";
+import { augmentedLength, augmentHidden, augmentInPlace, paddedRows, SUM_GROUP } from "../../services/shard/augmented-block.js";
 import { invalidArgument } from "../helpers/expect-errors.js";
 
 describe("augmentInPlace", () => {

@@ -8,15 +8,15 @@
  * session's runs take real time, the batcher's waits are the test's to move).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { partialBatches } from "../../services/shard/batch-partial.js";
+import { autoMaxBatchRows, Batcher, type BatcherOptions } from "../../services/shard/batcher.js";
+import { ShardSession } from "../../services/shard/session.js";
 import { ShardmaxError } from "../../shared/errors.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
 import { ClassRange } from "../../shared/ranges.js";
-import { partialBatches } from "../../services/shard/batch-partial.js";
-import { Batcher, autoMaxBatchRows, type BatcherOptions } from "../../services/shard/batcher.js";
-import { ShardSession } from "../../services/shard/session.js";
 import { ManualClock } from "../helpers/manual-clock.js";
 import { randomHead } from "../helpers/reference-softmax.js";
-import { expectShardAnswer, randomCall, toCall, type CallSpec } from "../helpers/shard-calls.js";
+import { type CallSpec, expectShardAnswer, randomCall, toCall } from "../helpers/shard-calls.js";
 
 const V = 700;
 const D = 24;
@@ -26,7 +26,12 @@ let session: ShardSession;
 let sessionRuns = 0;
 
 beforeAll(async () => {
-  const slice = { rows: range.size, dim: D, weight: head.weight.slice(range.start * D, range.end * D) as Float32Array, bias: head.bias.slice(range.start, range.end) as Float32Array };
+  const slice = {
+    rows: range.size,
+    dim: D,
+    weight: head.weight.slice(range.start * D, range.end * D) as Float32Array,
+    bias: head.bias.slice(range.start, range.end) as Float32Array,
+  };
   session = await ShardSession.create(range, slice, { threads: 1 });
 });
 
@@ -96,7 +101,10 @@ describe("coalescing", () => {
     const answered = b.run(toCall(first!));
     await new Promise((resolve) => setImmediate(resolve)); // the first run has started
     let waitingDone = false;
-    const queued = b.run(toCall(waiting!)).then((r) => ((waitingDone = true), r));
+    const queued = b.run(toCall(waiting!)).then((r) => {
+      waitingDone = true;
+      return r;
+    });
     expectShardAnswer(await answered, head, range, first!);
     await clock.advance(9_999);
     expect(waitingDone).toBe(false); // held for the caller just answered…

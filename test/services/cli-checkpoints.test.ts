@@ -10,10 +10,10 @@ import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { INSPECT_FLAGS } from "../../services/cli/inspect-command.js";
 import { envName } from "../../services/cli/flags.js";
+import { INSPECT_FLAGS } from "../../services/cli/inspect-command.js";
 import { uint16Le, writeHfFolder, writeNpy } from "../helpers/checkpoint-writers.js";
-import { CLI, startShard, type ShardProcess } from "../helpers/processes.js";
+import { CLI, type ShardProcess, startShard } from "../helpers/processes.js";
 import { frame, writeSafetensors } from "../helpers/safetensors-writer.js";
 
 const V = 40;
@@ -74,11 +74,17 @@ describe("bad checkpoints: one line, exit 1", () => {
   });
 
   it("tied embeddings: names the tensor and the flag", async () => {
-    expectOneLine(await shardOn(folder), /ties its output head to the input embeddings "model\.embed_tokens\.weight"; serve them with --tensor model\.embed_tokens\.weight$/);
+    expectOneLine(
+      await shardOn(folder),
+      /ties its output head to the input embeddings "model\.embed_tokens\.weight"; serve them with --tensor model\.embed_tokens\.weight$/,
+    );
   });
 
   it("unknown tensor, with near names", async () => {
-    expectOneLine(await shardOn(folder, "--tensor", "model.embed_token.weight"), /no tensor "model\.embed_token\.weight"; available: model\.embed_tokens\.weight, /);
+    expectOneLine(
+      await shardOn(folder, "--tensor", "model.embed_token.weight"),
+      /no tensor "model\.embed_token\.weight"; available: model\.embed_tokens\.weight, /,
+    );
   });
 
   it("truncated file", async () => {
@@ -128,11 +134,17 @@ describe("bad checkpoints: one line, exit 1", () => {
     bias[5] = -Infinity;
     const inf = join(dir, "inf-bias.safetensors");
     await writeSafetensors(inf, { "lm_head.weight": { shape: [V, D], data: new Float32Array(V * D) }, "lm_head.bias": { shape: [V], data: bias } });
-    expectLastLine(await run(["shard", "--weights", inf, "--range", "0:20", "--listen", "127.0.0.1:0"]), /^shardmax: .*lm_head\.bias\[5\] is -Infinity; every bias must be finite$/);
+    expectLastLine(
+      await run(["shard", "--weights", inf, "--range", "0:20", "--listen", "127.0.0.1:0"]),
+      /^shardmax: .*lm_head\.bias\[5\] is -Infinity; every bias must be finite$/,
+    );
   });
 
   it("index naming a missing shard file", async () => {
-    const broken = await writeHfFolder(join(dir, "missing-shard"), [{ "lm_head.weight": { shape: [V, D], data: new Float32Array(V * D) } }, { x: { shape: [1], data: new Float32Array(1) } }]);
+    const broken = await writeHfFolder(join(dir, "missing-shard"), [
+      { "lm_head.weight": { shape: [V, D], data: new Float32Array(V * D) } },
+      { x: { shape: [1], data: new Float32Array(1) } },
+    ]);
     await rm(join(broken, "model-00002-of-00002.safetensors"));
     expectOneLine(await shardOn(broken), /names model-00002-of-00002\.safetensors, which is missing$/);
   });

@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { envName, parseFlags } from "../../services/cli/flags.js";
-import { SHARD_BATCH_DEFAULTS, SHARD_FLAGS, shardConfig } from "../../services/cli/shard-command.js";
 import { GATEWAY_FLAGS } from "../../services/cli/gateway-command.js";
 import { LOCAL_FLAGS } from "../../services/cli/local-command.js";
+import { SHARD_BATCH_DEFAULTS, SHARD_FLAGS, shardConfig } from "../../services/cli/shard-command.js";
 import { classRange, hostPort, hostPortList, integer, modelName, shardSplit } from "../../services/cli/values.js";
 import { usageMessage } from "../helpers/expect-errors.js";
 
@@ -48,7 +48,9 @@ describe("parseFlags", () => {
   });
 
   it("takes the batching flags, from flags or env, and refuses a queue smaller than one request", () => {
-    const config = shardConfig(parseFlags(SHARD_FLAGS, ["--weights", "w", "--shard", "0/1", "--max-batch-rows", "32"], { SHARDMAX_MAX_QUEUE_DELAY_US: "1500" }));
+    const config = shardConfig(
+      parseFlags(SHARD_FLAGS, ["--weights", "w", "--shard", "0/1", "--max-batch-rows", "32"], { SHARDMAX_MAX_QUEUE_DELAY_US: "1500" }),
+    );
     expect(config).toMatchObject({ maxBatchRows: 32, maxQueueDelayUs: 1500, maxQueueRows: SHARD_BATCH_DEFAULTS.maxQueueRows });
     const message = usageMessage(() => shardConfig(parseFlags(SHARD_FLAGS, ["--weights", "w", "--shard", "0/1", "--max-queue-rows", "100"], {})));
     expect(message).toContain("--max-queue-rows 100");

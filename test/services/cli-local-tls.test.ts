@@ -15,11 +15,17 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(ROOT, "dist/services/cli/main.js");
 
 const sh = (command: string) =>
-  new Promise<{ ok: boolean; stdout: string }>((resolve) => execFile("/bin/sh", ["-c", command], { timeout: 10_000 }, (err, stdout) => resolve({ ok: !err, stdout })));
+  new Promise<{ ok: boolean; stdout: string }>((resolve) =>
+    execFile("/bin/sh", ["-c", command], { timeout: 10_000 }, (err, stdout) => resolve({ ok: !err, stdout })),
+  );
 
 it("local --tls serves over mutual TLS, prints a working curl line, and removes its certificates on exit", async () => {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("SHARDMAX_")));
-  const child = spawn(process.execPath, [CLI, "local", "--tls", "--weights", "builtin:512x16", "--shards", "2", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"], { env });
+  const child = spawn(
+    process.execPath,
+    [CLI, "local", "--tls", "--weights", "builtin:512x16", "--shards", "2", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"],
+    { env },
+  );
   const seen: string[] = [];
   let stderr = "";
   child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));

@@ -4,7 +4,7 @@
  * naming the flag; runtime failures exit 1 with one line; `local` starts a
  * cluster that answers and leaves no child behind.
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -229,7 +229,11 @@ describe("real runs", () => {
       expect(pids.every(alive)).toBe(true);
 
       const hidden = [Array.from({ length: 32 }, (_, i) => Math.cos(i))];
-      const response = await fetch(`http://${rest}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hidden, topK: 3 }) });
+      const response = await fetch(`http://${rest}/v1/softmax`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ hidden, topK: 3 }),
+      });
       expect(response.status).toBe(200);
       const answer = (await response.json()) as { model: { vocabSize: number }; results: { logZ: number; top: unknown[] }[] };
       expect(answer.model.vocabSize).toBe(2048);
@@ -263,7 +267,11 @@ describe("real runs", () => {
       const [, , , rest] = await out.next(/^ready in .* V=(\d+) d=(\d+) .*REST http:\/\/(127\.0\.0\.1:\d+)/);
       const ask = async () => {
         const hidden = [Array.from({ length: 32 }, (_, i) => Math.sin(i))];
-        const response = await fetch(`http://${rest}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hidden, topK: 4 }) });
+        const response = await fetch(`http://${rest}/v1/softmax`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ hidden, topK: 4 }),
+        });
         return { status: response.status, body: (await response.json()) as { results?: unknown; error?: { code: string; message: string } } };
       };
       const before = await ask();

@@ -9,7 +9,12 @@ const shardArgs = ["--weights", "w", "--shard", "0/1"];
 
 describe("observability flags", () => {
   it("take their env twins", () => {
-    const env = { SHARDMAX_METRICS_LISTEN: "0.0.0.0:9100", SHARDMAX_OTLP_ENDPOINT: "http://collector:4318/v1/traces", SHARDMAX_LOG_FORMAT: "json", SHARDMAX_LOG_LEVEL: "warn" };
+    const env = {
+      SHARDMAX_METRICS_LISTEN: "0.0.0.0:9100",
+      SHARDMAX_OTLP_ENDPOINT: "http://collector:4318/v1/traces",
+      SHARDMAX_LOG_FORMAT: "json",
+      SHARDMAX_LOG_LEVEL: "warn",
+    };
     const parsed = parseFlags(SHARD_FLAGS, shardArgs, env);
     expect(shardConfig(parsed)).toMatchObject({ metricsListen: "0.0.0.0:9100", otlpEndpoint: "http://collector:4318/v1/traces" });
     expect(parsed.values).toMatchObject({ "log-format": "json", "log-level": "warn" });

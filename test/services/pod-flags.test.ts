@@ -27,7 +27,9 @@ describe("--ranges N --pod-index I", () => {
 
   it("is one of the three ways to choose the range; a flag beats the others' environment", () => {
     expect(usageMessage(() => shard(["--ranges", "2", "--shard", "0/2", "--pod-index", "0"]))).toMatch(/--shard and --ranges both choose/);
-    expect(usageMessage(() => shard([], { SHARDMAX_RANGES: "2", SHARDMAX_RANGE: "0:5", SHARDMAX_POD_INDEX: "0" }))).toMatch(/SHARDMAX_RANGE and SHARDMAX_RANGES both/);
+    expect(usageMessage(() => shard([], { SHARDMAX_RANGES: "2", SHARDMAX_RANGE: "0:5", SHARDMAX_POD_INDEX: "0" }))).toMatch(
+      /SHARDMAX_RANGE and SHARDMAX_RANGES both/,
+    );
     expect(shard(["--shard", "1/4"], { SHARDMAX_RANGES: "2", SHARDMAX_POD_INDEX: "0" }).range).toEqual({ kind: "split", index: 1, count: 4 });
     // The pod index is in every pod's environment; it is simply unused by --shard or --range …
     expect(shard(["--range", "0:5"], { SHARDMAX_POD_INDEX: "3" }).range).toEqual({ kind: "range", start: 0, end: 5 });
@@ -40,7 +42,10 @@ describe("--ranges N --pod-index I", () => {
 describe("gateway --shards", () => {
   it("takes HOST:PORT entries and dns:NAME:PORT entries", () => {
     expect(shardAddressList("dns:shardmax-shard:50051")).toEqual(["dns:shardmax-shard:50051"]);
-    expect(shardAddressList("dns:shardmax-shard.prod.svc.cluster.local.:50051, 10.0.0.7:50051")).toEqual(["dns:shardmax-shard.prod.svc.cluster.local.:50051", "10.0.0.7:50051"]);
+    expect(shardAddressList("dns:shardmax-shard.prod.svc.cluster.local.:50051, 10.0.0.7:50051")).toEqual([
+      "dns:shardmax-shard.prod.svc.cluster.local.:50051",
+      "10.0.0.7:50051",
+    ]);
     const parsed = parseFlags(GATEWAY_FLAGS, [], { SHARDMAX_SHARDS: "dns:s:1", SHARDMAX_RESOLVE_INTERVAL_MS: "250" });
     expect(parsed.values.shards).toEqual(["dns:s:1"]);
     expect(parsed.values["resolve-interval-ms"]).toBe(250);

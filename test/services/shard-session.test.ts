@@ -6,12 +6,12 @@
  * same, which also proves onnxruntime keeps its own copy of each block.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ShardSession, type PartialBatch, type SliceSource } from "../../services/shard/session.js";
 import { rowsPerBlock } from "../../services/shard/block-plan.js";
+import { type PartialBatch, ShardSession, type SliceSource } from "../../services/shard/session.js";
 import type { BatchPartial } from "../../shared/math/partial.js";
+import { defaultOptions } from "../../shared/math/row-options.js";
 import { ClassRange } from "../../shared/ranges.js";
 import { randomHead, randomHidden, referenceLogits, referenceLogSumExp, referenceTopK } from "../helpers/reference-softmax.js";
-import { defaultOptions } from "../../shared/math/row-options.js";
 
 const V = 1009;
 const D = 24;
@@ -147,7 +147,11 @@ it("the exp-sum keeps float64-level precision over a block of 200 003 classes (f
     weight[i * dim + 2] = i === 77 ? 0.125 : 0;
     bias[i] = 0.25;
   }
-  const hiddenRows = [[0, 0, 1], [1, 0, 0], [0, 1, 0]];
+  const hiddenRows = [
+    [0, 0, 1],
+    [1, 0, 0],
+    [0, 1, 0],
+  ];
   const temperatures = [1, 1, 0.5];
   const session = await ShardSession.create(ClassRange.of(0, rows), { rows, dim, weight, bias }, { threads: 1 });
   sessions.push(session);
@@ -161,7 +165,8 @@ it("the exp-sum keeps float64-level precision over a block of 200 003 classes (f
   });
   hiddenRows.forEach((h, r) => {
     const z = new Float64Array(rows);
-    for (let i = 0; i < rows; i++) z[i] = Math.fround((h[0]! * weight[i * dim]! + h[1]! * weight[i * dim + 1]! + h[2]! * weight[i * dim + 2]! + bias[i]!) / temperatures[r]!);
+    for (let i = 0; i < rows; i++)
+      z[i] = Math.fround((h[0]! * weight[i * dim]! + h[1]! * weight[i * dim + 1]! + h[2]! * weight[i * dim + 2]! + bias[i]!) / temperatures[r]!);
     const logSum = got.max[r]! + Math.log(got.sumExp[r]!);
     expect(Math.abs(logSum - referenceLogSumExp(z))).toBeLessThan(2e-6);
     expect(Array.from(got.topIds.subarray(r * 3, r * 3 + 3))).toEqual(referenceTopK(z, 3));

@@ -5,18 +5,23 @@
  * error of ours with its code, and a closed session refuses further runs.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ShardmaxError } from "../../shared/errors.js";
-import { ClassRange } from "../../shared/ranges.js";
-import { ShardSession, type PartialBatch } from "../../services/shard/session.js";
+import { type PartialBatch, ShardSession } from "../../services/shard/session.js";
 import { WorkerSession } from "../../services/shard/worker-session.js";
-import { randomHead } from "../helpers/reference-softmax.js";
+import { ShardmaxError } from "../../shared/errors.js";
 import { defaultOptions } from "../../shared/math/row-options.js";
+import { ClassRange } from "../../shared/ranges.js";
+import { randomHead } from "../helpers/reference-softmax.js";
 
 const V = 400;
 const D = 16;
 const head = randomHead(5, V, D, 0.5, 1);
 const range = ClassRange.of(50, 350);
-const sliceOf = () => ({ rows: range.size, dim: D, weight: head.weight.slice(range.start * D, range.end * D) as Float32Array, bias: head.bias.slice(range.start, range.end) as Float32Array });
+const sliceOf = () => ({
+  rows: range.size,
+  dim: D,
+  weight: head.weight.slice(range.start * D, range.end * D) as Float32Array,
+  bias: head.bias.slice(range.start, range.end) as Float32Array,
+});
 let inThread: ShardSession;
 let inWorker: WorkerSession;
 let moved: ReturnType<typeof sliceOf>;

@@ -2,12 +2,12 @@ import { open as fsOpen, mkdir, mkdtemp, readFile, rm, truncate, writeFile } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { ClassRange, splitAll } from "../../shared/ranges.js";
 import type { HeadSource } from "../../shared/checkpoint/head-source.js";
 import { openHead } from "../../shared/checkpoint/open-head.js";
 import { openSafetensors, type SafetensorsOptions } from "../../shared/checkpoint/safetensors.js";
-import { encodeSafetensors, frame, uint16Bytes, writeSafetensors, type TensorInput } from "../helpers/safetensors-writer.js";
+import { ClassRange, splitAll } from "../../shared/ranges.js";
 import { invalidArgument as rejection } from "../helpers/expect-errors.js";
+import { encodeSafetensors, frame, type TensorInput, uint16Bytes, writeSafetensors } from "../helpers/safetensors-writer.js";
 
 const V = 37;
 const D = 5;
@@ -65,7 +65,11 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 
 function concat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
@@ -154,7 +158,7 @@ describe("F16 and BF16", () => {
     const head = await openFile(await write({ "lm_head.weight": { shape: [4, 2], dtype: "BF16", bytes: uint16Bytes(patterns) } }), { chunkBytes: 4 });
     const expected = patterns.map((p) => {
       const word = Buffer.alloc(4);
-      word.writeUInt32LE(p << 16 >>> 0);
+      word.writeUInt32LE((p << 16) >>> 0);
       return word.readFloatLE(0);
     });
     expect(head.description.dtype).toBe("BF16");
@@ -163,8 +167,16 @@ describe("F16 and BF16", () => {
 
   it("widens F16 exactly, including subnormals, infinities and NaN", async () => {
     const cases: Array<[number, number]> = [
-      [0x3c00, 1], [0xc000, -2], [0x0001, 2 ** -24], [0x03ff, 1023 * 2 ** -24], [0x0400, 2 ** -14],
-      [0x7bff, 65504], [0x7c00, Infinity], [0xfc00, -Infinity], [0x8000, -0], [0x3555, Math.fround(0.333251953125)],
+      [0x3c00, 1],
+      [0xc000, -2],
+      [0x0001, 2 ** -24],
+      [0x03ff, 1023 * 2 ** -24],
+      [0x0400, 2 ** -14],
+      [0x7bff, 65504],
+      [0x7c00, Infinity],
+      [0xfc00, -Infinity],
+      [0x8000, -0],
+      [0x3555, Math.fround(0.333251953125)],
     ];
     const path = await write({
       "lm_head.weight": { shape: [5, 2], dtype: "F16", bytes: uint16Bytes(cases.map(([p]) => p)) },
@@ -240,7 +252,9 @@ describe("builtin head", () => {
     await head.readRows(ClassRange.of(0, 10000), (done, total) => progress.push(done / total));
     expect(progress.length).toBeGreaterThan(1);
     expect(progress.at(-1)).toBe(1);
-    const prints = await Promise.all(["builtin:10000x8", "builtin:10000x16", "builtin:9999x8", "builtin:default"].map(async (s) => (await open(s)).fingerprint()));
+    const prints = await Promise.all(
+      ["builtin:10000x8", "builtin:10000x16", "builtin:9999x8", "builtin:default"].map(async (s) => (await open(s)).fingerprint()),
+    );
     expect(new Set(prints).size).toBe(4);
     const row = async (spec: string) => (await (await open(spec)).readRows(ClassRange.of(3, 4))).weight;
     expect(await row("builtin:10000x8")).not.toEqual((await row("builtin:10000x16")).subarray(0, 8));

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { combinePartials, routeFlatTargets } from "../../shared/math/combine-partials.js";
-import { partialFrom, partialOfLogits, type BatchPartial } from "../../shared/math/partial.js";
+import { type BatchPartial, partialFrom, partialOfLogits } from "../../shared/math/partial.js";
 import { mulberry32, normal } from "../helpers/reference-softmax.js";
 
 const START = 1000;
@@ -16,7 +16,14 @@ const START = 1000;
 function partialOf(logits: Float32Array[], from: number, to: number, k: number, targets: { counts: Uint32Array; ids: Uint32Array }): BatchPartial {
   const rows = logits.length;
   const kBlock = Math.min(k, to - from);
-  const out = { rows, k: kBlock, max: new Float64Array(rows), sumExp: new Float64Array(rows), topIds: new Uint32Array(rows * kBlock), topLogits: new Float32Array(rows * kBlock) };
+  const out = {
+    rows,
+    k: kBlock,
+    max: new Float64Array(rows),
+    sumExp: new Float64Array(rows),
+    topIds: new Uint32Array(rows * kBlock),
+    topLogits: new Float32Array(rows * kBlock),
+  };
   const targetLogits: number[] = [];
   let next = 0;
   logits.forEach((row, r) => {

@@ -4,7 +4,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ERROR_CODES, ShardmaxError, codeFromGrpc, invalidField, type ErrorCode } from "../../shared/errors.js";
+import { codeFromGrpc, ERROR_CODES, type ErrorCode, invalidField, ShardmaxError } from "../../shared/errors.js";
 
 const { status } = grpc;
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[];

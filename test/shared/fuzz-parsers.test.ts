@@ -5,13 +5,14 @@
  * or refused with an INVALID_ARGUMENT naming the file — never a TypeError, a
  * hang or an out-of-memory.
  */
-import fc from "fast-check";
+
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadLabels } from "../../shared/checkpoint/labels.js";
-import { readNpyHeader, NPY_MAGIC } from "../../shared/checkpoint/npy-header.js";
+import { NPY_MAGIC, readNpyHeader } from "../../shared/checkpoint/npy-header.js";
 import { readSafetensorsHeader } from "../../shared/checkpoint/safetensors-header.js";
 import type { TensorInfo } from "../../shared/checkpoint/tensor-info.js";
 import { ShardmaxError } from "../../shared/errors.js";
@@ -88,14 +89,18 @@ describe("safetensors header", () => {
 describe(".npy header", () => {
   const dict = fc.oneof(
     fc
-      .record({ descr: fc.constantFrom("'<f4'", "'<f2'", "'>f4'", "'<f8'", "'|u1'", "'<f4", "1"), fortran: fc.constantFrom("False", "True", "0"), shape: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }) })
+      .record({
+        descr: fc.constantFrom("'<f4'", "'<f2'", "'>f4'", "'<f8'", "'|u1'", "'<f4", "1"),
+        fortran: fc.constantFrom("False", "True", "0"),
+        shape: fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 3 }),
+      })
       .map(({ descr, fortran, shape }) => `{'descr': ${descr}, 'fortran_order': ${fortran}, 'shape': (${shape.join(", ")}${shape.length === 1 ? "," : ""}), }`),
     fc.string({ maxLength: 60 }),
   );
   it("reads a header consistent with the file or refuses it", async () => {
     await fc.assert(
       fc.asyncProperty(dict, fc.constantFrom(1, 2, 3, 9), fc.integer({ min: 0, max: 400 }), fc.boolean(), async (text, major, dataBytes, padded) => {
-        const header = Buffer.from(padded ? text.padEnd(Math.ceil((text.length + 11) / 64) * 64 - 11, " ") + "\n" : text);
+        const header = Buffer.from(padded ? `${text.padEnd(Math.ceil((text.length + 11) / 64) * 64 - 11, " ")}\n` : text);
         const version = Buffer.from([major, 0]);
         const length = Buffer.alloc(major === 1 ? 2 : 4);
         if (major === 1) length.writeUInt16LE(Math.min(header.length, 0xffff));
@@ -128,11 +133,18 @@ describe("labels", () => {
   const decoder = fc.oneof(
     fc.constant(null),
     fc.record({ type: fc.constantFrom("ByteLevel", "Metaspace", "Sequence", "WordPiece", "BPEDecoder", "Replace", "Strip", "nope") }),
-    fc.record({ type: fc.constant("Sequence"), decoders: fc.array(fc.record({ type: fc.constantFrom("ByteFallback", "Fuse", "Replace", "Strip") }), { maxLength: 3 }) }),
+    fc.record({
+      type: fc.constant("Sequence"),
+      decoders: fc.array(fc.record({ type: fc.constantFrom("ByteFallback", "Fuse", "Replace", "Strip") }), { maxLength: 3 }),
+    }),
     hostileValue,
   );
   const tokenizer = fc.oneof(
-    fc.record({ model: fc.record({ type: fc.constantFrom("BPE", "WordPiece", "Unigram", "WordLevel"), vocab }), decoder, added_tokens: fc.array(fc.record({ id: hostileValue, content: token }), { maxLength: 2 }) }),
+    fc.record({
+      model: fc.record({ type: fc.constantFrom("BPE", "WordPiece", "Unigram", "WordLevel"), vocab }),
+      decoder,
+      added_tokens: fc.array(fc.record({ id: hostileValue, content: token }), { maxLength: 2 }),
+    }),
     fc.record({ model: fc.record({ type: fc.constant("Unigram"), vocab: fc.array(fc.tuple(token, fc.double()), { maxLength: 5 }) }), decoder }),
     hostileValue,
   );
@@ -153,15 +165,21 @@ describe("labels", () => {
 
   it("reads a text label file line by line, or refuses it (not UTF-8, empty)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)), fc.array(fc.string({ maxLength: 5 }), { maxLength: 6 }).map((l) => Buffer.from(l.join("\n")))), async (bytes) => {
-        const path = write("labels.txt", bytes);
-        const result = await outcome(loadLabels(path), path);
-        if (!(result instanceof ShardmaxError)) {
-          const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes).replace(/^\uFEFF/, "");
-          expect(result.count).toBe(text.split("\n").length - (text.endsWith("\n") ? 1 : 0));
-          expect(result.label(0)).toBe(text.split("\n")[0]!.replace(/\r$/, ""));
-        }
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+          fc.array(fc.string({ maxLength: 5 }), { maxLength: 6 }).map((l) => Buffer.from(l.join("\n"))),
+        ),
+        async (bytes) => {
+          const path = write("labels.txt", bytes);
+          const result = await outcome(loadLabels(path), path);
+          if (!(result instanceof ShardmaxError)) {
+            const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes).replace(/^\uFEFF/, "");
+            expect(result.count).toBe(text.split("\n").length - (text.endsWith("\n") ? 1 : 0));
+            expect(result.label(0)).toBe(text.split("\n")[0]!.replace(/\r$/, ""));
+          }
+        },
+      ),
       fuzzParameters(1500),
     );
   });

@@ -5,12 +5,12 @@
  * logits, temperature, −1e30 / −∞ biases, target routing and top-k edge cases.
  */
 import { describe, expect, it } from "vitest";
-import { combineLogSumExp, logProb } from "../../shared/math/logsumexp.js";
-import type { RowResult } from "../../shared/results.js";
-import { comesBefore, partialFrom, partialOfLogits, scaleLogit } from "../../shared/math/partial.js";
 import { routeFlatTargets } from "../../shared/math/combine-partials.js";
+import { combineLogSumExp, logProb } from "../../shared/math/logsumexp.js";
+import { comesBefore, partialFrom, partialOfLogits, scaleLogit } from "../../shared/math/partial.js";
 import { mergeTopK } from "../../shared/math/topk-merge.js";
-import { RangeMap, splitAll, type ClassRange } from "../../shared/ranges.js";
+import { type ClassRange, RangeMap, splitAll } from "../../shared/ranges.js";
+import type { RowResult } from "../../shared/results.js";
 import {
   type Head,
   logProbTolerance,
@@ -18,11 +18,11 @@ import {
   mulberry32,
   ownPartial,
   type PartialSource,
+  type ReferenceRow,
   randInt,
   randomHead,
   randomHidden,
   referenceSoftmax,
-  type ReferenceRow,
   shuffle,
   simulateShards,
   within,
@@ -54,14 +54,20 @@ function expectNoNaN(result: RowResult, what: string): void {
 function expectRowMatches(result: RowResult, ref: ReferenceRow, rowTargets: readonly number[], what: string): void {
   expectNoNaN(result, what);
   expectWithin(result.logZ, ref.logZ, logZTolerance(ref), `${what} logZ`);
-  expect(result.top.map((t) => t.id), `${what} top ids`).toEqual(ref.topIds);
+  expect(
+    result.top.map((t) => t.id),
+    `${what} top ids`,
+  ).toEqual(ref.topIds);
   for (const t of result.top) {
     const tol = logProbTolerance(ref, t.id);
     expectWithin(t.logit, ref.logits[t.id]!, tol, `${what} top ${t.id} logit`);
     expectWithin(t.logprob, ref.logProbs[t.id]!, tol, `${what} top ${t.id} logprob`);
     expectWithin(t.prob, Math.exp(ref.logProbs[t.id]!), tol, `${what} top ${t.id} prob`);
   }
-  expect(result.targets.map((t) => t.id), `${what} target ids`).toEqual([...rowTargets]);
+  expect(
+    result.targets.map((t) => t.id),
+    `${what} target ids`,
+  ).toEqual([...rowTargets]);
   for (const t of result.targets) {
     const tol = logProbTolerance(ref, t.id);
     expectWithin(t.logit, ref.logits[t.id]!, tol, `${what} target ${t.id} logit`);
@@ -105,9 +111,7 @@ function biasOnlyHead(bias: ArrayLike<number>): Head {
 const SHARD_COUNTS = [1, 2, 3, 8] as const;
 
 /** Prime V, uneven V, V < n·k (20 classes, 8 shards, k = 5) and V equal to the shard count. */
-const EXACTNESS_CASES = SHARD_COUNTS.flatMap((shards) =>
-  [1009, 1001, 20, shards].map((vocabSize) => ({ shards, vocabSize, topK: 5 })),
-);
+const EXACTNESS_CASES = SHARD_COUNTS.flatMap((shards) => [1009, 1001, 20, shards].map((vocabSize) => ({ shards, vocabSize, topK: 5 })));
 
 // ---------------------------------------------------------------------------
 
@@ -141,7 +145,10 @@ describe("shard-count independence", () => {
       results.forEach((r, row) => {
         const b = base![row]!;
         expectWithin(r.logZ, b.logZ, SHARD_INDEPENDENCE_TOL, `${what} row ${row} logZ`);
-        expect(r.top.map((t) => t.id), `${what} row ${row} ids`).toEqual(b.top.map((t) => t.id));
+        expect(
+          r.top.map((t) => t.id),
+          `${what} row ${row} ids`,
+        ).toEqual(b.top.map((t) => t.id));
         r.top.forEach((t, j) => expectWithin(t.logprob, b.top[j]!.logprob, SHARD_INDEPENDENCE_TOL, `${what} row ${row} top ${t.id}`));
         expect(r.targets.map((t) => t.id)).toEqual(b.targets.map((t) => t.id));
         r.targets.forEach((t, j) => expectWithin(t.logprob, b.targets[j]!.logprob, SHARD_INDEPENDENCE_TOL, `${what} row ${row} target ${t.id}`));
@@ -479,7 +486,12 @@ describe("top-k size", () => {
     expectAllRowsMatch(results, refs, [], "topK > V");
     for (const r of results) {
       expect(r.top).toHaveLength(vocabSize);
-      expectWithin(r.top.reduce((s, t) => s + t.prob, 0), 1, 1e-5, "probabilities of all V classes sum to 1");
+      expectWithin(
+        r.top.reduce((s, t) => s + t.prob, 0),
+        1,
+        1e-5,
+        "probabilities of all V classes sum to 1",
+      );
     }
   });
 });
@@ -524,7 +536,14 @@ describe("merge guards", () => {
   it("refuses to merge fewer partials than ranges (never a subset softmax)", async () => {
     const { mergePartials } = await import("../../shared/math/merge.js");
     const { RangeMap, splitAll } = await import("../../shared/ranges.js");
-    const one = partialFrom({ rows: 1, k: 1, max: new Float64Array([0]), sumExp: new Float64Array([1]), topIds: new Uint32Array([0]), topLogits: new Float32Array([0]) });
+    const one = partialFrom({
+      rows: 1,
+      k: 1,
+      max: new Float64Array([0]),
+      sumExp: new Float64Array([1]),
+      topIds: new Uint32Array([0]),
+      topLogits: new Float32Array([0]),
+    });
     expect(() => mergePartials(RangeMap.tile(10, splitAll(10, 2)), [one], 1, [])).toThrow(/one partial/);
   });
 });

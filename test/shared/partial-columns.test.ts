@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { decodePartialColumns, encodePartialColumns } from "../../shared/grpc/partial-codec.js";
 import { COLUMN_NAMES, partialFrom } from "../../shared/math/partial.js";
 import { joinPartials, slicePartial } from "../../shared/math/partial-slice.js";
-import { OPTION_NAMES, defaultOptions } from "../../shared/math/row-options.js";
+import { defaultOptions, OPTION_NAMES } from "../../shared/math/row-options.js";
 
 const root = protobuf.loadSync(join(import.meta.dirname, "..", "..", "proto", "shardmax", "v1", "shard.proto"));
 const bytesFields = (type: string) =>

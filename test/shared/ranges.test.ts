@@ -3,7 +3,7 @@
  * validation of a single range, and the proof that a shard set tiles [0, V).
  */
 import { describe, expect, it } from "vitest";
-import { ShardmaxError, type ErrorCode } from "../../shared/errors.js";
+import { type ErrorCode, ShardmaxError } from "../../shared/errors.js";
 import { ClassRange, RangeMap, splitAll, splitRange } from "../../shared/ranges.js";
 import { mulberry32, randInt, shuffle } from "../helpers/reference-softmax.js";
 

@@ -1,6 +1,5 @@
 // The status page's script: plain browser JavaScript, no build step, talking
 // only to this gateway (/v1/model, /metrics, /v1/softmax).
-"use strict";
 
 const $ = (id) => document.getElementById(id);
 let dim = 0;
@@ -80,7 +79,8 @@ function parseMetrics(body) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
     if (!m) continue;
     const labels = {};
-    for (const l of (m[2] || "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c));
+    for (const l of (m[2] || "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c));
     samples.push({ name: m[1], labels, value: m[3] === "+Inf" ? Infinity : Number(m[3]) });
   }
   return samples;
@@ -127,7 +127,12 @@ async function refreshMetrics() {
   } catch {
     return;
   }
-  const now = { at: performance.now(), requests: sum(samples, "shardmax_requests_total"), rows: sum(samples, "shardmax_rows_total"), buckets: buckets(samples) };
+  const now = {
+    at: performance.now(),
+    requests: sum(samples, "shardmax_requests_total"),
+    rows: sum(samples, "shardmax_rows_total"),
+    buckets: buckets(samples),
+  };
   text($("healthy"), `${sum(samples, "shardmax_ranges_healthy")} of ${sum(samples, "shardmax_ranges")}`);
   if (previous) {
     const seconds = (now.at - previous.at) / 1000;
@@ -157,7 +162,12 @@ function randomVector() {
 
 function readVector() {
   const raw = $("tryit-hidden").value.trim();
-  const values = raw.startsWith("[") ? JSON.parse(raw) : raw.split(/[\s,]+/).filter(Boolean).map(Number);
+  const values = raw.startsWith("[")
+    ? JSON.parse(raw)
+    : raw
+        .split(/[\s,]+/)
+        .filter(Boolean)
+        .map(Number);
   if (!Array.isArray(values) || values.some((v) => typeof v !== "number" || !Number.isFinite(v))) throw new Error("the vector must be numbers");
   return values;
 }
@@ -204,12 +214,11 @@ async function run() {
   const timing = res.headers.get("server-timing") || "";
   $("tryit-ranges").replaceChildren(
     // desc holds "[start, end)", commas included: match entries, do not split on commas.
-    ...[...timing.matchAll(/dur=([\d.]+);desc="([^"]*)"/g)]
-      .map((m) => {
-        const li = document.createElement("li");
-        li.textContent = `${m[2]}: ${m[1]} ms`;
-        return li;
-      }),
+    ...[...timing.matchAll(/dur=([\d.]+);desc="([^"]*)"/g)].map((m) => {
+      const li = document.createElement("li");
+      li.textContent = `${m[2]}: ${m[1]} ms`;
+      return li;
+    }),
   );
 }
 

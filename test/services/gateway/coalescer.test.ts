@@ -8,18 +8,25 @@
  * out the linger" is a statement about that clock, not about this machine.
  */
 import { describe, expect, it } from "vitest";
-import { CoalescingFanOut, COALESCER_DEFAULTS } from "../../../services/gateway/coalescer.js";
+import { COALESCER_DEFAULTS, CoalescingFanOut } from "../../../services/gateway/coalescer.js";
 import type { PartialCall } from "../../../services/gateway/shard-client.js";
 import { buildTopology } from "../../../services/gateway/topology.js";
-import type { BatchPartial } from "../../../shared/math/partial.js";
 import type { FlatTargets } from "../../../shared/math/combine-partials.js";
+import type { BatchPartial } from "../../../shared/math/partial.js";
 import { partialFrom } from "../../../shared/math/partial.js";
 import { defaultOptions } from "../../../shared/math/row-options.js";
 import { ManualClock } from "../../helpers/manual-clock.js";
 
 const V = 8;
 const topology = (() => {
-  const t = buildTopology([{ address: "a", healthy: true, error: null, info: { rangeStart: 0, rangeEnd: V, vocabSize: V, dim: 2, fingerprint: "f", dtype: "F32", hasBias: false, source: "", maxRows: 64 } }]);
+  const t = buildTopology([
+    {
+      address: "a",
+      healthy: true,
+      error: null,
+      info: { rangeStart: 0, rangeEnd: V, vocabSize: V, dim: 2, fingerprint: "f", dtype: "F32", hasBias: false, source: "", maxRows: 64 },
+    },
+  ]);
   if (!t.ready) throw new Error(t.reason);
   return t;
 })();
@@ -62,7 +69,13 @@ function shard(runMs: number) {
  * `callers` loops, each sending its next query `thinkMs(i)` after its answer, `rounds` times. The odd
  * callers start once the first batch is out (`outOfStep`), as callers do that connect one after another.
  */
-async function closedLoop(fanOut: CoalescingFanOut, callers: number, rounds: number, thinkMs: (caller: number) => number, outOfStep: Promise<void> = Promise.resolve()): Promise<void> {
+async function closedLoop(
+  fanOut: CoalescingFanOut,
+  callers: number,
+  rounds: number,
+  thinkMs: (caller: number) => number,
+  outOfStep: Promise<void> = Promise.resolve(),
+): Promise<void> {
   await Promise.all(
     Array.from({ length: callers }, async (_, i) => {
       if (i % 2 === 1) await outOfStep;

@@ -7,7 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { hostsFileLookup, joinHostPort, shardResolver, systemLookup, type NameLookup } from "../../../services/gateway/discovery.js";
+import { hostsFileLookup, joinHostPort, type NameLookup, shardResolver, systemLookup } from "../../../services/gateway/discovery.js";
 import { createLogger, silentLogger } from "../../../shared/log.js";
 import { tempDir } from "../../helpers/heads.js";
 

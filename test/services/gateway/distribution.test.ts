@@ -4,8 +4,8 @@
  * rounding to float32), and the JSON size estimate.
  */
 import { describe, expect, it } from "vitest";
+import { checkDistribution, type DistributionLimits, logProbs } from "../../../services/gateway/distribution.js";
 import { jsonDistributionBytes } from "../../../services/gateway/distribution-rest.js";
-import { checkDistribution, logProbs, type DistributionLimits } from "../../../services/gateway/distribution.js";
 import { ShardmaxError } from "../../../shared/errors.js";
 
 const model = { fingerprint: "sha256:f", vocabSize: 1000, dim: 4 };

@@ -12,10 +12,10 @@ import { FanOut, type ReplicaPool } from "../../../services/gateway/fanout.js";
 import { ReplicaPicker } from "../../../services/gateway/replica-picker.js";
 import type { PartialCall, ShardClient } from "../../../services/gateway/shard-client.js";
 import { buildTopology } from "../../../services/gateway/topology.js";
-import { ShardmaxError, type ErrorCode } from "../../../shared/errors.js";
+import { type ErrorCode, ShardmaxError } from "../../../shared/errors.js";
 import type { BatchPartial } from "../../../shared/math/partial.js";
-import { defaultOptions } from "../../../shared/math/row-options.js";
 import { partialFrom } from "../../../shared/math/partial.js";
+import { defaultOptions } from "../../../shared/math/row-options.js";
 
 const V = 8;
 const partial: BatchPartial = partialFrom({ rows: 1, k: 0, max: new Float64Array(1), sumExp: Float64Array.of(1) });
@@ -24,23 +24,38 @@ const routed = [{ counts: new Uint32Array(1), ids: new Uint32Array(0) }];
 
 /** One range [0, V) served by `addresses`. */
 const topology = (addresses: string[]) => {
-  const t = buildTopology(addresses.map((address) => ({ address, healthy: true, error: null, info: { rangeStart: 0, rangeEnd: V, vocabSize: V, dim: 2, fingerprint: "f", dtype: "F32", hasBias: false, source: "", maxRows: 8 } })));
+  const t = buildTopology(
+    addresses.map((address) => ({
+      address,
+      healthy: true,
+      error: null,
+      info: { rangeStart: 0, rangeEnd: V, vocabSize: V, dim: 2, fingerprint: "f", dtype: "F32", hasBias: false, source: "", maxRows: 8 },
+    })),
+  );
   if (!t.ready) throw new Error(t.reason);
   return t;
 };
 
 type Behaviour = (deadline: Date) => Promise<BatchPartial>;
 const answer: Behaviour = async () => partial;
-const fail = (code: ErrorCode): Behaviour => async () => {
-  throw new ShardmaxError(code, `${code} from the shard`);
-};
+const fail =
+  (code: ErrorCode): Behaviour =>
+  async () => {
+    throw new ShardmaxError(code, `${code} from the shard`);
+  };
 
 /** A pool whose replicas behave as scripted, recording every call and every replica marked failed. */
 function pool(behaviours: Record<string, Behaviour>) {
   const calls: { address: string; deadline: number }[] = [];
   const failed: string[] = [];
   const replicas: ReplicaPool = {
-    client: (address) => ({ partial: (_: PartialCall, deadline: Date) => (calls.push({ address, deadline: deadline.getTime() }), behaviours[address]!(deadline)) }) as unknown as ShardClient,
+    client: (address) =>
+      ({
+        partial: (_: PartialCall, deadline: Date) => {
+          calls.push({ address, deadline: deadline.getTime() });
+          return behaviours[address]!(deadline);
+        },
+      }) as unknown as ShardClient,
     markFailed: (address) => void failed.push(address),
   };
   return { replicas, calls, failed };
@@ -93,17 +108,24 @@ describe("retries", () => {
 
   it("the query's own fault is not retried", async () => {
     const { replicas, calls } = pool({ a: fail("INVALID_ARGUMENT"), b: answer });
-    await expect(new FanOut(replicas).partials(topology(["a", "b"]), call, routed, new Date(Date.now() + 1000))).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(new FanOut(replicas).partials(topology(["a", "b"]), call, routed, new Date(Date.now() + 1000))).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
     expect(calls).toHaveLength(1);
   });
 
   it("no replica answering is UNAVAILABLE naming the range; every replica at capacity is RESOURCE_EXHAUSTED", async () => {
     const down = pool({ a: fail("UNAVAILABLE"), b: fail("UNAVAILABLE") });
     const fanOut = new FanOut(down.replicas);
-    await expect(fanOut.partials(topology(["a", "b"]), call, routed, new Date(Date.now() + 1000))).rejects.toMatchObject({ code: "UNAVAILABLE", message: expect.stringMatching(/^range \[0, 8\) has no shard that can answer \(.*a: .*b: /) });
+    await expect(fanOut.partials(topology(["a", "b"]), call, routed, new Date(Date.now() + 1000))).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+      message: expect.stringMatching(/^range \[0, 8\) has no shard that can answer \(.*a: .*b: /),
+    });
     expect(fanOut.stats.unanswered).toBe(1);
     const busy = pool({ a: fail("RESOURCE_EXHAUSTED"), b: fail("RESOURCE_EXHAUSTED") });
-    await expect(new FanOut(busy.replicas).partials(topology(["a", "b"]), call, routed, new Date(Date.now() + 1000))).rejects.toMatchObject({ code: "RESOURCE_EXHAUSTED" });
+    await expect(new FanOut(busy.replicas).partials(topology(["a", "b"]), call, routed, new Date(Date.now() + 1000))).rejects.toMatchObject({
+      code: "RESOURCE_EXHAUSTED",
+    });
     expect(busy.failed).toEqual([]); // load, not failure
   });
 });
@@ -112,7 +134,10 @@ describe("metrics and range times", () => {
   it("counts every attempt's time and each retry by range, and tells the query each answered range's time", async () => {
     const { replicas } = pool({ a: fail("UNAVAILABLE"), b: answer });
     const seen: { calls: string[]; retries: string[]; times: string[] } = { calls: [], retries: [], times: [] };
-    const metrics = { shardCall: (range: string, seconds: number) => void seen.calls.push(`${range} ${seconds >= 0}`), shardRetry: (range: string) => void seen.retries.push(range) };
+    const metrics = {
+      shardCall: (range: string, seconds: number) => void seen.calls.push(`${range} ${seconds >= 0}`),
+      shardRetry: (range: string) => void seen.retries.push(range),
+    };
     const fanOut = new FanOut(replicas, { metrics });
     const timed = { ...call, onRangeTime: (range: string, ms: number) => void seen.times.push(`${range} ${ms >= 0}`) };
     await fanOut.partials(topology(["a", "b"]), timed, routed, new Date(Date.now() + 1000));

@@ -14,10 +14,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CODE_METADATA_KEY } from "../../../shared/errors.js";
 import { shardmaxProto } from "../../../shared/grpc/proto.js";
 import { startGateway, type TestGateway } from "../../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../../helpers/in-process-shards.js";
 import { allowedClasses, referenceDraw } from "../../helpers/reference-sampling.js";
-import { gemmTolerance, logProbTolerance, logZTolerance, randomHead, randomHidden, referenceLogits, referenceRow, within, type ReferenceRow } from "../../helpers/reference-softmax.js";
-import { SPEC_DIR, fromHalfBits, halfBuffer, le, toHalfBits } from "../../helpers/v2-spec.js";
+import {
+  gemmTolerance,
+  logProbTolerance,
+  logZTolerance,
+  type ReferenceRow,
+  randomHead,
+  randomHidden,
+  referenceLogits,
+  referenceRow,
+  within,
+} from "../../helpers/reference-softmax.js";
+import { fromHalfBits, halfBuffer, le, SPEC_DIR, toHalfBits } from "../../helpers/v2-spec.js";
 
 const V = 1009;
 const D = 16;
@@ -28,10 +38,26 @@ const gauss = randomHidden(42, 3, D);
 gauss[2] = gauss[2]!.map((x) => x * 300);
 const hidden = gauss.map((row) => Array.from(row, Math.fround));
 
-const layouts: Record<string, [number, number][]> = { two: [[0, 512], [512, V]], threeUneven: [[0, 7], [7, 800], [800, V]] };
+const layouts: Record<string, [number, number][]> = {
+  two: [
+    [0, 512],
+    [512, V],
+  ],
+  threeUneven: [
+    [0, 7],
+    [7, 800],
+    [800, V],
+  ],
+};
 
 /** The official definition, loaded the way an independent client would: field names as written. */
-const definition = protoLoader.loadSync(join(SPEC_DIR, "open_inference_grpc.proto"), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+const definition = protoLoader.loadSync(join(SPEC_DIR, "open_inference_grpc.proto"), {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+});
 const Inference = (grpc.loadPackageDefinition(definition) as any).inference.GRPCInferenceService as grpc.ServiceClientConstructor;
 
 const shards: InProcessShards[] = [];
@@ -55,7 +81,9 @@ afterAll(async () => {
 });
 
 function call(client: grpc.Client, method: string, request: object): Promise<any> {
-  return new Promise((resolve, reject) => (client as any)[method](request, (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res))));
+  return new Promise((resolve, reject) =>
+    (client as any)[method](request, (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res))),
+  );
 }
 
 async function refused(client: grpc.Client, method: string, request: object): Promise<{ code: number; details: string; shardmaxCode: unknown }> {
@@ -67,7 +95,13 @@ async function refused(client: grpc.Client, method: string, request: object): Pr
 }
 
 const param = (value: number | boolean | string) =>
-  typeof value === "boolean" ? { bool_param: value } : typeof value === "string" ? { string_param: value } : Number.isInteger(value) ? { int64_param: value } : { double_param: value };
+  typeof value === "boolean"
+    ? { bool_param: value }
+    : typeof value === "string"
+      ? { string_param: value }
+      : Number.isInteger(value)
+        ? { int64_param: value }
+        : { double_param: value };
 const params = (p: Record<string, number | boolean | string>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, param(v)]));
 const refs = (rows: number[][], temperature = 1): ReferenceRow[] => rows.map((h) => referenceRow(referenceLogits(head, h, temperature), V));
 
@@ -76,7 +110,13 @@ function outputs(response: any): Map<string, { shape: number[]; values: number[]
   const out = new Map<string, { shape: number[]; values: number[] }>();
   response.outputs.forEach((o: any, i: number) => {
     const raw: Buffer | undefined = response.raw_output_contents[i];
-    const values = raw ? (o.datatype === "INT64" ? le.readI64(raw) : le.readF64(raw)) : o.datatype === "INT64" ? o.contents.int64_contents : o.contents.fp64_contents;
+    const values = raw
+      ? o.datatype === "INT64"
+        ? le.readI64(raw)
+        : le.readF64(raw)
+      : o.datatype === "INT64"
+        ? o.contents.int64_contents
+        : o.contents.fp64_contents;
     out.set(o.name, { shape: o.shape, values });
   });
   return out;
@@ -88,7 +128,9 @@ function expectExact(got: Map<string, { shape: number[]; values: number[] }>, re
     const tol = gemmTolerance(r, D);
     expect(within(got.get("logsumexp")!.values[row]!, r.logZ, Math.max(logZTolerance(r), tol))).toBe(true);
     expect(got.get("top_ids")!.values.slice(row * k, (row + 1) * k)).toEqual(r.topIds.slice(0, k));
-    r.topIds.slice(0, k).forEach((id, j) => expect(within(got.get("top_logprobs")!.values[row * k + j]!, r.logProbs[id]!, Math.max(logProbTolerance(r, id), tol))).toBe(true));
+    r.topIds
+      .slice(0, k)
+      .forEach((id, j) => expect(within(got.get("top_logprobs")!.values[row * k + j]!, r.logProbs[id]!, Math.max(logProbTolerance(r, id), tol))).toBe(true));
   });
 }
 
@@ -113,7 +155,11 @@ describe.each(Object.keys(layouts))("GRPCInferenceService over %s shards", (layo
     expectExact(got, ref, 6);
     const targets = got.get("target_logprobs")!;
     expect(targets.shape).toEqual([3, 2]);
-    [[900, -1], [17, 3], [-1, 1008]].forEach((ids, row) =>
+    [
+      [900, -1],
+      [17, 3],
+      [-1, 1008],
+    ].forEach((ids, row) =>
       ids.forEach((id, j) => {
         const v = targets.values[row * 2 + j]!;
         if (id === -1) expect(Number.isNaN(v)).toBe(true);
@@ -123,7 +169,11 @@ describe.each(Object.keys(layouts))("GRPCInferenceService over %s shards", (layo
   });
 
   it("answers raw FP16 input", async () => {
-    const response = await call(client(), "ModelInfer", { model_name: "head", inputs: [{ name: "hidden", datatype: "FP16", shape: [3, D] }], raw_input_contents: [halfBuffer(hidden.flat())] });
+    const response = await call(client(), "ModelInfer", {
+      model_name: "head",
+      inputs: [{ name: "hidden", datatype: "FP16", shape: [3, D] }],
+      raw_input_contents: [halfBuffer(hidden.flat())],
+    });
     expectExact(outputs(response), refs(hidden.map((row) => row.map((x) => fromHalfBits(toHalfBits(x))))), 5);
   });
 
@@ -136,7 +186,14 @@ describe.each(Object.keys(layouts))("GRPCInferenceService over %s shards", (layo
       inputs: [{ name: "hidden", datatype: "FP64", shape: [2, D], contents: { fp64_contents: rows.flat() } }],
     });
     expect(fp64.raw_output_contents).toEqual([]);
-    expectExact(outputs(fp64), refs(rows.map((r) => r.map(Math.fround)), 0.75), 3);
+    expectExact(
+      outputs(fp64),
+      refs(
+        rows.map((r) => r.map(Math.fround)),
+        0.75,
+      ),
+      3,
+    );
 
     const seed = 2 ** 53 - 1;
     const sampled = await call(client(), "ModelInfer", {
@@ -153,7 +210,9 @@ describe.each(Object.keys(layouts))("GRPCInferenceService over %s shards", (layo
       for (let j = 0; j < 4; j++) {
         const id = referenceDraw(ref, allowed, got.get("sample_seeds")!.values[row]!, j);
         expect(got.get("sample_ids")!.values[row * 4 + j]).toBe(id);
-        expect(within(got.get("sample_logprobs")!.values[row * 4 + j]!, ref.logProbs[id]!, Math.max(logProbTolerance(ref, id), gemmTolerance(ref, D)))).toBe(true);
+        expect(within(got.get("sample_logprobs")!.values[row * 4 + j]!, ref.logProbs[id]!, Math.max(logProbTolerance(ref, id), gemmTolerance(ref, D)))).toBe(
+          true,
+        );
       }
     });
   });
@@ -168,12 +227,24 @@ describe("GRPCInferenceService metadata, health and errors", () => {
     expect(await call(client(), "ModelReady", { name: "head", version: "1" })).toEqual({ ready: true });
     expect(await call(client(), "ServerMetadata", {})).toMatchObject({ name: "shardmax", extensions: ["binary_tensor_data"] });
     const metadata = await call(client(), "ModelMetadata", { name: "head" });
-    expect(metadata).toMatchObject({ name: "head", versions: ["1"], platform: "shardmax", inputs: [{ name: "hidden", datatype: "FP32", shape: [-1, D] }, { name: "targets", datatype: "INT64", shape: [-1, -1] }] });
+    expect(metadata).toMatchObject({
+      name: "head",
+      versions: ["1"],
+      platform: "shardmax",
+      inputs: [
+        { name: "hidden", datatype: "FP32", shape: [-1, D] },
+        { name: "targets", datatype: "INT64", shape: [-1, -1] },
+      ],
+    });
     expect(metadata.properties).toMatchObject({ vocab_size: String(V), dim: String(D), fingerprint: "sha256:test-head" });
   });
 
   it("answers an unknown model or version NOT_FOUND", async () => {
-    for (const [method, request] of [["ModelReady", { name: "other" }], ["ModelMetadata", { name: "head", version: "7" }], ["ModelInfer", { model_name: "shardmax", inputs: [] }]] as const) {
+    for (const [method, request] of [
+      ["ModelReady", { name: "other" }],
+      ["ModelMetadata", { name: "head", version: "7" }],
+      ["ModelInfer", { model_name: "shardmax", inputs: [] }],
+    ] as const) {
       const err = await refused(client(), method, request);
       expect([method, err.code, err.shardmaxCode]).toEqual([method, grpc.status.NOT_FOUND, "NOT_FOUND"]);
     }
@@ -183,13 +254,29 @@ describe("GRPCInferenceService metadata, health and errors", () => {
   const bad: [string, object, RegExp][] = [
     ["a wrong datatype", { inputs: [{ ...hidden1, datatype: "BYTES" }] }, /hidden\.datatype: must be FP32 or FP16 or FP64, got "BYTES"/],
     ["contents of the wrong size", { inputs: [{ ...hidden1, shape: [2, D] }] }, /hidden\.contents: has 16 values, shape \[2, 16\] needs 32/],
-    ["values in another datatype's contents", { inputs: [{ ...hidden1, contents: { fp64_contents: hidden[0] } }] }, /hidden\.contents: FP32 values go in fp32_contents, not fp64_contents/],
+    [
+      "values in another datatype's contents",
+      { inputs: [{ ...hidden1, contents: { fp64_contents: hidden[0] } }] },
+      /hidden\.contents: FP32 values go in fp32_contents, not fp64_contents/,
+    ],
     ["typed FP16", { inputs: [{ ...hidden1, datatype: "FP16" }] }, /hidden\.contents: FP16 has no typed contents/],
     ["NaN", { inputs: [{ ...hidden1, contents: { fp32_contents: [NaN, ...hidden[0]!.slice(1)] } }] }, /hidden\[0\]\[0\]: is not a finite number/],
-    ["a huge shape", { inputs: [{ ...hidden1, shape: [2 ** 26, 2 ** 26] }] }, /hidden\.contents: has 16 values, shape \[67108864, 67108864\] needs 4503599627370496/],
+    [
+      "a huge shape",
+      { inputs: [{ ...hidden1, shape: [2 ** 26, 2 ** 26] }] },
+      /hidden\.contents: has 16 values, shape \[67108864, 67108864\] needs 4503599627370496/,
+    ],
     ["a shape past 2^53 elements", { inputs: [{ ...hidden1, shape: [2 ** 40, 2 ** 20] }] }, /hidden\.shape: \[1099511627776, 1048576\] has too many elements/],
-    ["raw buffers for some inputs", { inputs: [hidden1, { name: "targets", datatype: "INT64", shape: [1, 1] }], raw_input_contents: [le.f32(hidden[0]!)] }, /raw_input_contents: has 1 buffers for 2 inputs/],
-    ["a raw buffer of the wrong size", { inputs: [{ name: "hidden", datatype: "FP32", shape: [1, D] }], raw_input_contents: [Buffer.alloc(12)] }, /hidden: has 12 bytes, shape × FP32 needs 64/],
+    [
+      "raw buffers for some inputs",
+      { inputs: [hidden1, { name: "targets", datatype: "INT64", shape: [1, 1] }], raw_input_contents: [le.f32(hidden[0]!)] },
+      /raw_input_contents: has 1 buffers for 2 inputs/,
+    ],
+    [
+      "a raw buffer of the wrong size",
+      { inputs: [{ name: "hidden", datatype: "FP32", shape: [1, D] }], raw_input_contents: [Buffer.alloc(12)] },
+      /hidden: has 12 bytes, shape × FP32 needs 64/,
+    ],
     ["a string top_k", { inputs: [hidden1], parameters: params({ top_k: "five" }) }, /parameters\.top_k: must be an integer, got "five"/],
     ["an unknown output", { inputs: [hidden1], outputs: [{ name: "probs" }] }, /outputs\[0\]\.name: "probs" is not an output/],
   ];

@@ -11,7 +11,7 @@ import { SoftmaxServer } from "../../../services/gateway/grpc-service.js";
 import { shardmaxProto } from "../../../shared/grpc/proto.js";
 import { silentLogger } from "../../../shared/log.js";
 import { startGateway, type TestGateway } from "../../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../../helpers/in-process-shards.js";
 import { gemmTolerance, randomHead, randomHidden, referenceLogits, referenceSoftmax } from "../../helpers/reference-softmax.js";
 
 const V = 257;
@@ -26,7 +26,10 @@ let client: ShardmaxClient;
 let address: string;
 
 beforeAll(async () => {
-  shards = await startInProcessShards(head, [[0, 100], [100, V]]);
+  shards = await startInProcessShards(head, [
+    [0, 100],
+    [100, V],
+  ]);
   gateway = await startGateway(shards.addresses);
   server = new SoftmaxServer({ core: gateway.core, maxReceiveBytes: 1 << 20, maxSendBytes: 1 << 20, log: silentLogger });
   address = `127.0.0.1:${await server.listen("127.0.0.1:0")}`;
@@ -64,7 +67,14 @@ describe("Softmax over the core", () => {
   });
 
   it("Info is the core's model view", async () => {
-    expect(await client.info()).toMatchObject({ ready: true, model: gateway.core.requireReady(), ranges: [{ start: 0, end: 100 }, { start: 100, end: V }] });
+    expect(await client.info()).toMatchObject({
+      ready: true,
+      model: gateway.core.requireReady(),
+      ranges: [
+        { start: 0, end: 100 },
+        { start: 100, end: V },
+      ],
+    });
   });
 
   it("refusals are INVALID_ARGUMENT naming the field", async () => {
@@ -98,7 +108,9 @@ describe("Softmax over the core", () => {
       },
       "Health",
     );
-    const stub = new health(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { check: (request: Buffer, done: (err: Error | null, res: Buffer) => void) => void };
+    const stub = new health(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      check: (request: Buffer, done: (err: Error | null, res: Buffer) => void) => void;
+    };
     // HealthCheckRequest { service = "shardmax.v1.Softmax" } by hand: field 1, length-delimited.
     const name = Buffer.from("shardmax.v1.Softmax");
     const reply = await new Promise<Buffer>((resolve, reject) =>

@@ -14,19 +14,26 @@ import { ShardSet } from "../../../services/gateway/shard-set.js";
 import { buildTopology } from "../../../services/gateway/topology.js";
 import { ShardmaxError } from "../../../shared/errors.js";
 import { silentLogger } from "../../../shared/log.js";
-import { partialFrom, type BatchPartial } from "../../../shared/math/partial.js";
+import { type BatchPartial, partialFrom } from "../../../shared/math/partial.js";
 import { defaultOptions } from "../../../shared/math/row-options.js";
 import { ClassRange } from "../../../shared/ranges.js";
 import { startInProcessShards } from "../../helpers/in-process-shards.js";
 import { ManualClock } from "../../helpers/manual-clock.js";
 import { randomHead } from "../../helpers/reference-softmax.js";
-import { expectShardAnswer, randomCall, type CallSpec } from "../../helpers/shard-calls.js";
+import { type CallSpec, expectShardAnswer, randomCall } from "../../helpers/shard-calls.js";
 
 const V = 8;
 const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, options: defaultOptions(), fingerprint: "f" };
 const routed = [{ counts: new Uint32Array(1), ids: new Uint32Array(0) }];
 const topology = (addresses: string[]) => {
-  const t = buildTopology(addresses.map((address) => ({ address, healthy: true, error: null, info: { rangeStart: 0, rangeEnd: V, vocabSize: V, dim: 2, fingerprint: "f", dtype: "F32", hasBias: false, source: "", maxRows: 8 } })));
+  const t = buildTopology(
+    addresses.map((address) => ({
+      address,
+      healthy: true,
+      error: null,
+      info: { rangeStart: 0, rangeEnd: V, vocabSize: V, dim: 2, fingerprint: "f", dtype: "F32", hasBias: false, source: "", maxRows: 8 },
+    })),
+  );
   if (!t.ready) throw new Error(t.reason);
   return t;
 };
@@ -184,7 +191,12 @@ describe("hedged Partials on real shards, one replica stalled", () => {
       spec.hidden.forEach((row, i) => hidden.set(row, i * dim));
       const options = { ...defaultOptions(), temperatures: new Float64Array(spec.hidden.length).fill(spec.temperature) };
       const targets = [{ counts: Uint32Array.from(spec.targets.map((t) => t.length)), ids: Uint32Array.from(spec.targets.flat()) }];
-      return fanOut.partials(topology, { rows: spec.hidden.length, dim, hidden, topK: spec.topK, options, fingerprint: "sha256:test-head" }, targets, new Date(Date.now() + 60_000));
+      return fanOut.partials(
+        topology,
+        { rows: spec.hidden.length, dim, hidden, topK: spec.topK, options, fingerprint: "sha256:test-head" },
+        targets,
+        new Date(Date.now() + 60_000),
+      );
     };
     for (let i = 0; i < 40; i++) await ask(randomCall(i, head, range, 3, 5));
     expect(fanOut.stats.hedges).toBeLessThan(40);

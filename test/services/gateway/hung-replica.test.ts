@@ -11,7 +11,7 @@ import { FanOut, type ReplicaPool } from "../../../services/gateway/fanout.js";
 import type { PartialCall, ShardClient } from "../../../services/gateway/shard-client.js";
 import { buildTopology } from "../../../services/gateway/topology.js";
 import { ShardmaxError } from "../../../shared/errors.js";
-import { partialFrom, type BatchPartial } from "../../../shared/math/partial.js";
+import { type BatchPartial, partialFrom } from "../../../shared/math/partial.js";
 import { defaultOptions } from "../../../shared/math/row-options.js";
 import { ManualClock } from "../../helpers/manual-clock.js";
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildApp } from "../../../services/gateway/app.js";
 import { silentLogger } from "../../../shared/log.js";
 import { startGateway, type TestGateway } from "../../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../../helpers/in-process-shards.js";
 import { randomHead } from "../../helpers/reference-softmax.js";
 
 let shards: InProcessShards;
@@ -22,7 +22,8 @@ beforeAll(async () => {
   gateway = await startGateway(shards.addresses);
   app = buildApp({ core: gateway.core, bodyLimitBytes: 1 << 20, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, log: silentLogger });
   app.addHook("onRoute", (route) => {
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, hidden: Boolean((route.schema as { hide?: boolean } | undefined)?.hide) });
+    for (const method of [route.method].flat())
+      routes.push({ method, url: route.url, hidden: Boolean((route.schema as { hide?: boolean } | undefined)?.hide) });
   });
   await app.ready();
 });
@@ -45,7 +46,9 @@ it("is a valid OpenAPI 3 document", async () => {
 it("covers every route, each with a success answer and, for the API, its errors", async () => {
   const doc = (await app.inject({ method: "GET", url: "/openapi.json" })).json();
   const served = routes.filter((r) => !r.hidden && r.method !== "HEAD" && !r.url.startsWith("/docs"));
-  expect(served.map((r) => r.url)).toEqual(expect.arrayContaining(["/v1/softmax", "/v1/model", "/healthz", "/readyz", "/v1/distribution", "/v2/models/:name/infer"]));
+  expect(served.map((r) => r.url)).toEqual(
+    expect.arrayContaining(["/v1/softmax", "/v1/model", "/healthz", "/readyz", "/v1/distribution", "/v2/models/:name/infer"]),
+  );
   for (const route of served) {
     // A prefix's root ("/v2") is registered as "/v2" and "/v2/"; the document names one of them.
     const path = openApiPath(route.url);
@@ -55,7 +58,11 @@ it("covers every route, each with a success answer and, for the API, its errors"
     expect(statuses, `${route.method} ${route.url}`).toContain("200");
     // The API's routes say how they fail; the operations pages (/, /metrics) have no error body to describe.
     const api = !(operation.tags ?? []).includes("operations");
-    if (api) expect(statuses.some((s) => s.startsWith("4") || s.startsWith("5")), `${route.method} ${route.url} errors`).toBe(true);
+    if (api)
+      expect(
+        statuses.some((s) => s.startsWith("4") || s.startsWith("5")),
+        `${route.method} ${route.url} errors`,
+      ).toBe(true);
     if (route.method === "POST") expect(operation.requestBody, `${route.url} body`).toBeDefined();
   }
 });

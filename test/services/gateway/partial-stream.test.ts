@@ -9,20 +9,20 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { FanOut } from "../../../services/gateway/fanout.js";
-import { ShardClient, type PartialCall } from "../../../services/gateway/shard-client.js";
+import { type PartialCall, ShardClient } from "../../../services/gateway/shard-client.js";
 import { ShardSet } from "../../../services/gateway/shard-set.js";
 import { ShardServer, STREAM_MAX_PENDING } from "../../../services/shard/server.js";
 import type { ShardCall } from "../../../services/shard/shard-call.js";
 import { ShardmaxError } from "../../../shared/errors.js";
-import { silentLogger } from "../../../shared/log.js";
 import { encodePartialColumns } from "../../../shared/grpc/partial-codec.js";
 import { shardmaxProto } from "../../../shared/grpc/proto.js";
+import { silentLogger } from "../../../shared/log.js";
 import { partialFrom } from "../../../shared/math/partial.js";
 import { defaultOptions } from "../../../shared/math/row-options.js";
 import { ClassRange } from "../../../shared/ranges.js";
 import { startInProcessShards } from "../../helpers/in-process-shards.js";
 import { randomHead } from "../../helpers/reference-softmax.js";
-import { expectShardAnswer, randomCall, type CallSpec } from "../../helpers/shard-calls.js";
+import { type CallSpec, expectShardAnswer, randomCall } from "../../helpers/shard-calls.js";
 
 const FINGERPRINT = "sha256:test-head";
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -110,9 +110,15 @@ describe("Shard.PartialStream", () => {
     cleanups.push(() => shard.server.shutdown(0));
     const client = new ShardClient(shard.address, 1 << 20);
     cleanups.push(() => client.close());
-    const late = client.partial(tiny(), new Date(Date.now() + 150)).then(() => null, (e: unknown) => ShardmaxError.from(e));
+    const late = client.partial(tiny(), new Date(Date.now() + 150)).then(
+      () => null,
+      (e: unknown) => ShardmaxError.from(e),
+    );
     await until(() => shard.held.length === 1);
-    const other = client.partial(tiny(), new Date(Date.now() + 30_000)).then(() => null, (e: unknown) => ShardmaxError.from(e));
+    const other = client.partial(tiny(), new Date(Date.now() + 30_000)).then(
+      () => null,
+      (e: unknown) => ShardmaxError.from(e),
+    );
     await until(() => shard.held.length === 2);
     expect((await late)?.code).toBe("DEADLINE_EXCEEDED");
     // The stream answered nothing in 150 ms: it is replaced, and the other Partial fails (retryable) instead of waiting 30 s.
@@ -131,7 +137,10 @@ describe("Shard.PartialStream", () => {
     cleanups.push(() => shard.server.shutdown(0));
     const client = new ShardClient(shard.address, 1 << 20);
     cleanups.push(() => client.close());
-    const late = client.partial(tiny(), new Date(Date.now() + 300)).then(() => null, (e: unknown) => ShardmaxError.from(e));
+    const late = client.partial(tiny(), new Date(Date.now() + 300)).then(
+      () => null,
+      (e: unknown) => ShardmaxError.from(e),
+    );
     await until(() => shard.held.length === 1);
     const quick = client.partial(tiny(), new Date(Date.now() + 30_000));
     await until(() => shard.held.length === 2);
@@ -153,7 +162,10 @@ describe("Shard.PartialStream", () => {
     const client = new ShardClient(shard.address, 1 << 20);
     cleanups.push(() => client.close());
     const loser = new AbortController();
-    const cancelled = client.partial(tiny(), new Date(Date.now() + 30_000), loser.signal).then(() => null, (e: unknown) => ShardmaxError.from(e));
+    const cancelled = client.partial(tiny(), new Date(Date.now() + 30_000), loser.signal).then(
+      () => null,
+      (e: unknown) => ShardmaxError.from(e),
+    );
     const kept = client.partial(tiny(), new Date(Date.now() + 30_000));
     await until(() => shard.held.length === 2);
     loser.abort();
@@ -187,7 +199,13 @@ describe("Shard.PartialStream", () => {
     const a = await heldShard([0, 8], 8);
     const b = await heldShard([0, 8], 8);
     cleanups.push(() => b.server.shutdown(0));
-    const set = new ShardSet({ resolve: async () => [a.address, b.address], refreshMs: 60_000, infoDeadlineMs: 2000, maxMessageBytes: 1 << 20, log: silentLogger });
+    const set = new ShardSet({
+      resolve: async () => [a.address, b.address],
+      refreshMs: 60_000,
+      infoDeadlineMs: 2000,
+      maxMessageBytes: 1 << 20,
+      log: silentLogger,
+    });
     await set.start();
     cleanups.push(() => set.close());
     const topology = set.topology;
@@ -211,14 +229,22 @@ describe("Shard.PartialStream", () => {
     const lower = await heldShard([0, 4], 8);
     const upper = await heldShard([4, 8], 8);
     cleanups.push(() => upper.server.shutdown(0));
-    const set = new ShardSet({ resolve: async () => [lower.address, upper.address], refreshMs: 60_000, infoDeadlineMs: 2000, maxMessageBytes: 1 << 20, log: silentLogger });
+    const set = new ShardSet({
+      resolve: async () => [lower.address, upper.address],
+      refreshMs: 60_000,
+      infoDeadlineMs: 2000,
+      maxMessageBytes: 1 << 20,
+      log: silentLogger,
+    });
     await set.start();
     cleanups.push(() => set.close());
     const topology = set.topology;
     if (!topology.ready) throw new Error(topology.reason);
     const fanOut = new FanOut(set);
     const routed = [0, 1].map(() => ({ counts: new Uint32Array(1), ids: new Uint32Array(0) }));
-    const queries = Array.from({ length: 5 }, () => fanOut.partials(topology, tiny(), routed, new Date(Date.now() + 30_000)).catch((e: unknown) => ShardmaxError.from(e)));
+    const queries = Array.from({ length: 5 }, () =>
+      fanOut.partials(topology, tiny(), routed, new Date(Date.now() + 30_000)).catch((e: unknown) => ShardmaxError.from(e)),
+    );
     await until(() => lower.held.length === 5 && upper.held.length === 5);
     upper.release(); // the upper range has answered every query; the lower one never will
     await lower.server.shutdown(0);

@@ -18,7 +18,14 @@ const limits = { maxRows: 8, maxTopK: 8, maxTargetsPerRow: 8, maxResponseBytes: 
 
 /** One range [0, 4) of head `fingerprint`, served by `address`. */
 function topology(address: string, fingerprint: string): Topology {
-  return buildTopology([{ address, healthy: true, error: null, info: { rangeStart: 0, rangeEnd: 4, vocabSize: 4, dim: 2, fingerprint, dtype: "F32", hasBias: false, source: "", maxRows: 8 } }]);
+  return buildTopology([
+    {
+      address,
+      healthy: true,
+      error: null,
+      info: { rangeStart: 0, rangeEnd: 4, vocabSize: 4, dim: 2, fingerprint, dtype: "F32", hasBias: false, source: "", maxRows: 8 },
+    },
+  ]);
 }
 
 function setup(down: Set<string>, error = "UNAVAILABLE" as const) {
@@ -50,7 +57,10 @@ describe("runOnCurrentTopology", () => {
 
   it("lets the error stand when the rebuilt topology cannot serve either", async () => {
     const { fanOut, current } = setup(new Set(["old-pod", "new-pod"]));
-    await expect(runOnCurrentTopology(query, current, fanOut, limits, new Date(Date.now() + 1000))).rejects.toMatchObject({ code: "UNAVAILABLE", message: expect.stringContaining("new-pod is gone") });
+    await expect(runOnCurrentTopology(query, current, fanOut, limits, new Date(Date.now() + 1000))).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+      message: expect.stringContaining("new-pod is gone"),
+    });
     expect(fanOut.stats.reruns).toBe(1); // one more run, never a loop
   });
 

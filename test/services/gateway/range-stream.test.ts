@@ -11,7 +11,7 @@ import { RangeStream } from "../../../services/gateway/range-stream.js";
 import { ReplicaPicker } from "../../../services/gateway/replica-picker.js";
 import { ShardClient } from "../../../services/gateway/shard-client.js";
 import { groupRows } from "../../../services/shard/logits-stream.js";
-import { ShardServer, type LoadedShard } from "../../../services/shard/server.js";
+import { type LoadedShard, ShardServer } from "../../../services/shard/server.js";
 import type { LogitsBatch } from "../../../services/shard/session.js";
 import { ShardmaxError } from "../../../shared/errors.js";
 import { silentLogger } from "../../../shared/log.js";
@@ -24,14 +24,25 @@ const clients = new Map<string, ShardClient>();
 
 /** z of row r, class i is r + i / 1e5: every chunk says where it came from. */
 function logitsOf(first: number) {
-  return async (batch: LogitsBatch) => Float32Array.from({ length: batch.rows * RANGE.size }, (_, j) => first + Math.floor(j / RANGE.size) + (j % RANGE.size) / 1e5);
+  return async (batch: LogitsBatch) =>
+    Float32Array.from({ length: batch.rows * RANGE.size }, (_, j) => first + Math.floor(j / RANGE.size) + (j % RANGE.size) / 1e5);
 }
 
 async function shard(logits: (batch: LogitsBatch, call: number) => Promise<Float32Array>): Promise<string> {
   const server = new ShardServer({ maxRows: 4096, maxTopK: 1, maxMessageBytes: 64 << 20, log: silentLogger });
   const address = `127.0.0.1:${await server.listen("127.0.0.1:0")}`;
   let calls = 0;
-  const loaded: LoadedShard = { range: RANGE, vocabSize: RANGE.size, dim: D, fingerprint: "f", dtype: "F32", hasBias: false, source: "", run: () => Promise.reject(new Error("unused")), logits: (batch) => logits(batch, calls++) };
+  const loaded: LoadedShard = {
+    range: RANGE,
+    vocabSize: RANGE.size,
+    dim: D,
+    fingerprint: "f",
+    dtype: "F32",
+    hasBias: false,
+    source: "",
+    run: () => Promise.reject(new Error("unused")),
+    logits: (batch) => logits(batch, calls++),
+  };
   server.setReady(loaded);
   servers.push(server);
   clients.set(address, new ShardClient(address, 64 << 20));
@@ -74,7 +85,18 @@ it("fails over to the next replica when one fails before its first chunk", async
   expect(replicas.failed).toEqual([broken]);
   const seen: [number, number][] = [];
   for (let chunk = await stream.next(); chunk !== null; chunk = await stream.next()) seen.push([chunk.row, chunk.start]);
-  expect(seen).toEqual([[0, 0], [0, 16384], [0, 32768], [0, 49152], [0, 65536], [1, 0], [1, 16384], [1, 32768], [1, 49152], [1, 65536]]);
+  expect(seen).toEqual([
+    [0, 0],
+    [0, 16384],
+    [0, 32768],
+    [0, 49152],
+    [0, 65536],
+    [1, 0],
+    [1, 16384],
+    [1, 32768],
+    [1, 49152],
+    [1, 65536],
+  ]);
 });
 
 it("names every replica's failure when none can stream", async () => {

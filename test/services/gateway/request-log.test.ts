@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shardmaxProto } from "../../../shared/grpc/proto.js";
 import { createLogger } from "../../../shared/log.js";
 import { startGateway, type TestGateway } from "../../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../../helpers/in-process-shards.js";
 import { randomHead } from "../../helpers/reference-softmax.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -21,9 +21,20 @@ let slow: TestGateway;
 let quiet: TestGateway;
 
 beforeAll(async () => {
-  shards = await startInProcessShards(head, [[0, 20], [20, 50]]);
-  slow = await startGateway(shards.addresses, { slowQueryMs: 0 }, createLogger("gateway", (l) => lines.push(l), { format: "json" }));
-  quiet = await startGateway(shards.addresses, { slowQueryMs: 60_000 }, createLogger("quiet", (l) => lines.push(l), { format: "json" }));
+  shards = await startInProcessShards(head, [
+    [0, 20],
+    [20, 50],
+  ]);
+  slow = await startGateway(
+    shards.addresses,
+    { slowQueryMs: 0 },
+    createLogger("gateway", (l) => lines.push(l), { format: "json" }),
+  );
+  quiet = await startGateway(
+    shards.addresses,
+    { slowQueryMs: 60_000 },
+    createLogger("quiet", (l) => lines.push(l), { format: "json" }),
+  );
 });
 
 afterAll(async () => {
@@ -34,7 +45,11 @@ afterAll(async () => {
 
 const events = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === "slow request");
 const post = (url: string, id?: string) =>
-  fetch(`${url}/v1/softmax`, { method: "POST", headers: { "content-type": "application/json", ...(id ? { "x-request-id": id } : {}) }, body: JSON.stringify({ hidden: [[1, 2, 3, 4]] }) });
+  fetch(`${url}/v1/softmax`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(id ? { "x-request-id": id } : {}) },
+    body: JSON.stringify({ hidden: [[1, 2, 3, 4]] }),
+  });
 
 describe("request ids and slow requests", () => {
   it("REST: the caller's id comes back and names the line; an unsafe or missing one is replaced", async () => {

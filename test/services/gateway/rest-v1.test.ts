@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../../services/gateway/app.js";
 import { silentLogger } from "../../../shared/log.js";
 import { startGateway, type TestGateway } from "../../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../../helpers/in-process-shards.js";
 import { gemmTolerance, randomHead, randomHidden, referenceSoftmax } from "../../helpers/reference-softmax.js";
 
 const V = 301;
@@ -28,7 +28,10 @@ function appOver(core: TestGateway["core"], bodyLimitBytes = 1 << 20): FastifyIn
 }
 
 beforeAll(async () => {
-  shards = await startInProcessShards(head, [[0, 40], [40, V]]);
+  shards = await startInProcessShards(head, [
+    [0, 40],
+    [40, V],
+  ]);
   gateway = await startGateway(shards.addresses);
   app = appOver(gateway.core);
   // A core whose only shard address answers nothing: never ready.
@@ -94,7 +97,12 @@ describe("POST /v1/softmax", () => {
     const text = await post("hello", { "content-type": "text/plain" });
     expect([text.statusCode, text.json().error.code]).toEqual([415, "UNSUPPORTED_MEDIA_TYPE"]);
     const small = appOver(gateway.core, 1000);
-    const big = await small.inject({ method: "POST", url: "/v1/softmax", headers: { "content-type": "application/json" }, payload: JSON.stringify({ hidden }) });
+    const big = await small.inject({
+      method: "POST",
+      url: "/v1/softmax",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({ hidden }),
+    });
     expect(big.statusCode).toBe(413);
     expect(big.json().error.message).toMatch(/--body-limit-bytes 1000/);
     await small.close();
@@ -107,7 +115,10 @@ describe("model, health, readiness", () => {
     const body = res.json();
     expect(body.ready).toBe(true);
     expect(body.model.vocabSize).toBe(V);
-    expect(body.ranges.map((r: any) => [r.start, r.end])).toEqual([[0, 40], [40, V]]);
+    expect(body.ranges.map((r: any) => [r.start, r.end])).toEqual([
+      [0, 40],
+      [40, V],
+    ]);
   });
 
   it("/healthz is always ok; /readyz follows the core's readiness", async () => {
@@ -116,7 +127,12 @@ describe("model, health, readiness", () => {
     const res = await unready.app.inject({ method: "GET", url: "/readyz" });
     expect(res.statusCode).toBe(503);
     expect(res.json().error.code).toBe("NOT_READY");
-    const query = await unready.app.inject({ method: "POST", url: "/v1/softmax", headers: { "content-type": "application/json" }, payload: JSON.stringify({ hidden }) });
+    const query = await unready.app.inject({
+      method: "POST",
+      url: "/v1/softmax",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({ hidden }),
+    });
     expect([query.statusCode, query.json().error.code]).toEqual([503, "NOT_READY"]);
     const model = (await unready.app.inject({ method: "GET", url: "/v1/model" })).json();
     expect(model).toMatchObject({ model: null, ready: false, labels: null, ranges: [] });

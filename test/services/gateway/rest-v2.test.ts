@@ -12,9 +12,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../../services/gateway/app.js";
 import { silentLogger } from "../../../shared/log.js";
 import { startGateway, type TestGateway } from "../../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../../helpers/in-process-shards.js";
 import { allowedClasses, referenceDraw } from "../../helpers/reference-sampling.js";
-import { gemmTolerance, logProbTolerance, logZTolerance, randomHead, randomHidden, referenceLogits, referenceRow, within, type ReferenceRow } from "../../helpers/reference-softmax.js";
+import {
+  gemmTolerance,
+  logProbTolerance,
+  logZTolerance,
+  type ReferenceRow,
+  randomHead,
+  randomHidden,
+  referenceLogits,
+  referenceRow,
+  within,
+} from "../../helpers/reference-softmax.js";
 import { binaryBody, binaryHeaderErrors, fromHalfBits, halfBuffer, le, readBinaryResponse, specErrors, toHalfBits } from "../../helpers/v2-spec.js";
 
 const V = 1009;
@@ -27,8 +37,15 @@ gauss[3] = gauss[3]!.map((x) => x * 300); // logits in the thousands
 const hidden = gauss.map((row) => Array.from(row, Math.fround));
 
 const layouts: Record<string, [number, number][]> = {
-  two: [[0, 400], [400, V]],
-  threeUneven: [[0, 101], [101, 700], [700, V]],
+  two: [
+    [0, 400],
+    [400, V],
+  ],
+  threeUneven: [
+    [0, 101],
+    [101, 700],
+    [700, V],
+  ],
 };
 
 const shards: InProcessShards[] = [];
@@ -42,7 +59,14 @@ beforeAll(async () => {
     const gateway = await startGateway(s.addresses);
     gateways.push(gateway);
     for (let i = 0; i < 200 && !gateway.core.readiness().ready; i++) await new Promise((r) => setTimeout(r, 25));
-    apps[name] = buildApp({ core: gateway.core, bodyLimitBytes: 1 << 20, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, log: silentLogger, modelName: "head" });
+    apps[name] = buildApp({
+      core: gateway.core,
+      bodyLimitBytes: 1 << 20,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5000,
+      log: silentLogger,
+      modelName: "head",
+    });
   }
 }, 60_000);
 
@@ -56,7 +80,11 @@ const INFER = "/v2/models/head/versions/1/infer";
 const refs = (rows: number[][], temperature = 1): ReferenceRow[] => rows.map((h) => referenceRow(referenceLogits(head, h, temperature), V));
 
 /** An infer call whose response is checked against the specification before the test sees it. */
-async function infer(app: FastifyInstance, body: object | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; json: any; bytes: Map<string, Buffer> }> {
+async function infer(
+  app: FastifyInstance,
+  body: object | Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: any; bytes: Map<string, Buffer> }> {
   const res = await app.inject({ method: "POST", url: INFER, headers: { "content-type": "application/json", ...headers }, payload: body as object });
   return read(res);
 }
@@ -105,7 +133,12 @@ describe.each(Object.keys(layouts))("REST /v2 over %s shards", (layout) => {
   const app = () => apps[layout]!;
 
   it("answers FP32 flat JSON exactly: logsumexp, top-k, targets with −1 padding as the string NaN", async () => {
-    const targets = [[5, 17, -1], [600, -1, -1], [0, 1008, 3], [-1, 600, 2]];
+    const targets = [
+      [5, 17, -1],
+      [600, -1, -1],
+      [0, 1008, 3],
+      [-1, 600, 2],
+    ];
     const res = await infer(app(), {
       id: "q1",
       parameters: { top_k: 7 },
@@ -134,7 +167,14 @@ describe.each(Object.keys(layouts))("REST /v2 over %s shards", (layout) => {
     const rows = randomHidden(33, 3, D).map((r) => Array.from(r));
     const res = await infer(app(), { parameters: { top_k: 3, temperature: 0.5 }, inputs: [{ name: "hidden", datatype: "FP64", shape: [3, D], data: rows }] });
     expect(res.status).toBe(200);
-    expectExact(res, refs(rows.map((r) => r.map(Math.fround)), 0.5), 3);
+    expectExact(
+      res,
+      refs(
+        rows.map((r) => r.map(Math.fround)),
+        0.5,
+      ),
+      3,
+    );
   });
 
   it("takes FP16 binary input and answers binary output (binary_data_output), with the header length and octet-stream", async () => {
@@ -224,12 +264,26 @@ describe("REST /v2 metadata, health and errors", () => {
       expect(res.statusCode).toBe(200);
       expect(specErrors("metadata_model_response", res.json())).toEqual([]);
       expect(res.json()).toMatchObject({ name: "head", versions: ["1"], inputs: [{ name: "hidden", datatype: "FP32", shape: [-1, D] }, { name: "targets" }] });
-      expect(res.json().outputs.map((o: { name: string }) => o.name)).toEqual(["logsumexp", "top_ids", "top_logprobs", "target_logprobs", "sample_ids", "sample_logprobs", "sample_seeds"]);
+      expect(res.json().outputs.map((o: { name: string }) => o.name)).toEqual([
+        "logsumexp",
+        "top_ids",
+        "top_logprobs",
+        "target_logprobs",
+        "sample_ids",
+        "sample_logprobs",
+        "sample_seeds",
+      ]);
     }
   });
 
   it("answers an unknown model, version or route 404 in V2's envelope", async () => {
-    for (const [method, url] of [["GET", "/v2/models/other"], ["GET", "/v2/models/head/versions/2"], ["GET", "/v2/models/other/ready"], ["POST", "/v2/models/other/infer"], ["GET", "/v2/nothing"]] as const) {
+    for (const [method, url] of [
+      ["GET", "/v2/models/other"],
+      ["GET", "/v2/models/head/versions/2"],
+      ["GET", "/v2/models/other/ready"],
+      ["POST", "/v2/models/other/infer"],
+      ["GET", "/v2/nothing"],
+    ] as const) {
       const res = await app().inject({ method, url, ...(method === "POST" ? { payload: { inputs: [] } } : {}) });
       expect([url, res.statusCode]).toEqual([url, 404]);
       expect(specErrors("metadata_model_error_response", res.json())).toEqual([]);
@@ -243,17 +297,33 @@ describe("REST /v2 metadata, health and errors", () => {
     ["nested data against the shape", { inputs: [{ ...hidden1, data: [hidden[0]!.slice(1)] }] }, /hidden\.data\[0\]: must be an array of 16/],
     ["huge shape", { inputs: [{ ...hidden1, shape: [2 ** 40, 2 ** 20] }] }, /hidden\.shape: \[1099511627776, 1048576\] has too many elements/],
     ["three dimensions", { inputs: [{ ...hidden1, shape: [1, 1, D] }] }, /hidden\.shape: must have 2 dimensions/],
-    ["wrong d (the core's check)", { inputs: [{ ...hidden1, shape: [1, 8], data: hidden[0]!.slice(0, 8) }] }, /hidden: rows have 8 numbers, the model has d=16/],
+    [
+      "wrong d (the core's check)",
+      { inputs: [{ ...hidden1, shape: [1, 8], data: hidden[0]!.slice(0, 8) }] },
+      /hidden: rows have 8 numbers, the model has d=16/,
+    ],
     ["a string value", { inputs: [{ ...hidden1, data: ["1", ...hidden[0]!.slice(1)] }] }, /hidden\.data\[0\]: must be a number, got string/],
     ["an infinite value", { inputs: [{ ...hidden1, data: [1e39, ...hidden[0]!.slice(1)] }] }, /hidden\[0\]\[0\]: is not a finite number/],
     ["an unknown input", { inputs: [hidden1, { name: "extra", datatype: "FP32", shape: [1, 1], data: [1] }] }, /inputs: "extra" is not an input/],
     ["no hidden", { inputs: [] }, /inputs: hidden is required/],
-    ["an input named after an Object property", { inputs: [hidden1, { name: "constructor", datatype: "FP32", shape: [1, 1], data: [1] }] }, /inputs: "constructor" is not an input/],
+    [
+      "an input named after an Object property",
+      { inputs: [hidden1, { name: "constructor", datatype: "FP32", shape: [1, 1], data: [1] }] },
+      /inputs: "constructor" is not an input/,
+    ],
     ["an output named after an Object property", { inputs: [hidden1], outputs: [{ name: "toString" }] }, /outputs\[0\]\.name: "toString" is not an output/],
     ["an unknown output", { inputs: [hidden1], outputs: [{ name: "probs" }] }, /outputs\[0\]\.name: "probs" is not an output/],
     ["target_logprobs without targets", { inputs: [hidden1], outputs: [{ name: "target_logprobs" }] }, /needs the targets input/],
-    ["a target below −1", { inputs: [hidden1, { name: "targets", datatype: "INT64", shape: [1, 1], data: [-2] }] }, /targets\[0\]\[0\]: must be a class id ≥ 0, or −1/],
-    ["a target past V (the core's check)", { inputs: [hidden1, { name: "targets", datatype: "INT64", shape: [1, 1], data: [V] }] }, /targets\[0\]\[0\]: class id 1009 is outside/],
+    [
+      "a target below −1",
+      { inputs: [hidden1, { name: "targets", datatype: "INT64", shape: [1, 1], data: [-2] }] },
+      /targets\[0\]\[0\]: must be a class id ≥ 0, or −1/,
+    ],
+    [
+      "a target past V (the core's check)",
+      { inputs: [hidden1, { name: "targets", datatype: "INT64", shape: [1, 1], data: [V] }] },
+      /targets\[0\]\[0\]: class id 1009 is outside/,
+    ],
     ["a non-integer top_k", { inputs: [hidden1], parameters: { top_k: 2.5 } }, /parameters\.top_k: must be an integer, got 2.5/],
     ["a string temperature", { inputs: [hidden1], parameters: { temperature: "hot" } }, /parameters\.temperature: must be a number, got "hot"/],
     ["top_k past the limit (the core's check)", { inputs: [hidden1], parameters: { top_k: 5000 } }, /topK: must be an integer from 0 to 1000, got 5000/],
@@ -276,8 +346,18 @@ describe("REST /v2 metadata, health and errors", () => {
       [body.subarray(0, body.length - 4), String(headerLength), /hidden\.parameters\.binary_data_size: 64 bytes from byte 0 runs past the 60 bytes/],
       [Buffer.concat([body, Buffer.alloc(8)]), String(headerLength), /body: 8 bytes after the JSON header belong to no input/],
       [body, String(headerLength - 1), /the JSON header is not valid JSON/],
-      [binaryBody({ inputs: [{ ...header.inputs[0], datatype: "FP16" }] }, [le.f32(hidden[0]!)]).body, String(headerLength), /hidden: has 64 bytes, shape × FP16 needs 32/],
-      [binaryBody({ inputs: [{ ...header.inputs[0], datatype: "FP16", parameters: { binary_data_size: 2 * D } }] }, [halfBuffer([NaN, ...hidden[0]!.slice(1)])]).body, String(headerLength), /hidden\[0\]\[0\]: is not a finite number/],
+      [
+        binaryBody({ inputs: [{ ...header.inputs[0], datatype: "FP16" }] }, [le.f32(hidden[0]!)]).body,
+        String(headerLength),
+        /hidden: has 64 bytes, shape × FP16 needs 32/,
+      ],
+      [
+        binaryBody({ inputs: [{ ...header.inputs[0], datatype: "FP16", parameters: { binary_data_size: 2 * D } }] }, [
+          halfBuffer([NaN, ...hidden[0]!.slice(1)]),
+        ]).body,
+        String(headerLength),
+        /hidden\[0\]\[0\]: is not a finite number/,
+      ],
     ];
     for (const [payload, length, message] of cases) {
       const res = await infer(app(), payload, { "content-type": "application/octet-stream", "inference-header-content-length": length });
@@ -302,7 +382,11 @@ describe("REST /v2 before the shards are up", () => {
     const app = buildApp({ core: gateway.core, bodyLimitBytes: 1 << 20, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5000, log: silentLogger });
     try {
       const status = async (method: "GET" | "POST", url: string) => {
-        const res = await app.inject({ method, url, ...(method === "POST" ? { payload: { inputs: [{ name: "hidden", datatype: "FP32", shape: [1, 1], data: [1] }] } } : {}) });
+        const res = await app.inject({
+          method,
+          url,
+          ...(method === "POST" ? { payload: { inputs: [{ name: "hidden", datatype: "FP32", shape: [1, 1], data: [1] }] } } : {}),
+        });
         if (res.body !== "") expect(specErrors("metadata_model_error_response", res.json())).toEqual([]);
         return [res.statusCode, res.body === "" ? "" : "error"];
       };

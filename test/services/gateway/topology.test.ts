@@ -5,8 +5,8 @@
  * once the new one does, and refuses (409) only while neither does.
  */
 import { describe, expect, it } from "vitest";
-import { buildTopology, type AddressState } from "../../../services/gateway/topology.js";
 import type { ShardInfo } from "../../../services/gateway/shard-client.js";
+import { type AddressState, buildTopology } from "../../../services/gateway/topology.js";
 
 const V = 10;
 const RANGES = [

@@ -6,10 +6,10 @@
  * padding targets as NaN (bytes) and "NaN" (JSON).
  */
 import { describe, expect, it } from "vitest";
-import { ShardmaxError } from "../../../shared/errors.js";
 import { attachBinary, encodeResponse, splitBody } from "../../../services/gateway/v2-binary.js";
 import { queryFromV2, v2Outputs } from "../../../services/gateway/v2-infer.js";
 import { halfToNumber, numbersOf, shape2 } from "../../../services/gateway/v2-tensors.js";
+import { ShardmaxError } from "../../../shared/errors.js";
 import { fromHalfBits, le } from "../../helpers/v2-spec.js";
 
 const refusal = (f: () => unknown): string => {
@@ -24,18 +24,46 @@ const refusal = (f: () => unknown): string => {
 
 describe("V2 tensors", () => {
   it("decodes every binary16 value exactly", () => {
-    for (let bits = 0; bits < 0x10000; bits++) expect(Object.is(halfToNumber(bits), fromHalfBits(bits)) || (Number.isNaN(halfToNumber(bits)) && Number.isNaN(fromHalfBits(bits))), `0x${bits.toString(16)}`).toBe(true);
+    for (let bits = 0; bits < 0x10000; bits++)
+      expect(
+        Object.is(halfToNumber(bits), fromHalfBits(bits)) || (Number.isNaN(halfToNumber(bits)) && Number.isNaN(fromHalfBits(bits))),
+        `0x${bits.toString(16)}`,
+      ).toBe(true);
   });
 
   it("reads flat and nested JSON against the shape, and names the first value or level that does not fit", () => {
     const input = (data: unknown, shape = [2, 2]) => ({ name: "hidden", datatype: "FP32", shape, data });
     expect(Array.from(numbersOf(input([1, 2, 3, 4]), 4, false))).toEqual([1, 2, 3, 4]);
-    expect(Array.from(numbersOf(input([[1, 2], [3, 4]]), 4, false))).toEqual([1, 2, 3, 4]);
+    expect(
+      Array.from(
+        numbersOf(
+          input([
+            [1, 2],
+            [3, 4],
+          ]),
+          4,
+          false,
+        ),
+      ),
+    ).toEqual([1, 2, 3, 4]);
     expect(refusal(() => numbersOf(input([[1, 2], [3]]), 4, false))).toBe("hidden.data[1]: must be an array of 2 (shape [2, 2]), got 1 items");
-    expect(refusal(() => numbersOf(input([[1, 2], [3, [4]]]), 4, false))).toBe("hidden.data[1][1]: must be a number, got object");
+    expect(
+      refusal(() =>
+        numbersOf(
+          input([
+            [1, 2],
+            [3, [4]],
+          ]),
+          4,
+          false,
+        ),
+      ),
+    ).toBe("hidden.data[1][1]: must be a number, got object");
     expect(refusal(() => numbersOf(input([1, 2, 3]), 4, false))).toBe("hidden.data: has 3 values, shape [2, 2] needs 4");
     expect(refusal(() => numbersOf(input({ a: 1 }), 4, false))).toBe("hidden.data: must be an array");
-    expect(refusal(() => numbersOf({ name: "targets", datatype: "INT64", shape: [1, 2], data: [1, 2.5] }, 2, true))).toBe("targets.data[1]: must be an integer, got 2.5");
+    expect(refusal(() => numbersOf({ name: "targets", datatype: "INT64", shape: [1, 2], data: [1, 2.5] }, 2, true))).toBe(
+      "targets.data[1]: must be an integer, got 2.5",
+    );
     expect(refusal(() => numbersOf({ name: "hidden", datatype: "FP32", shape: [1, 2] }, 2, false))).toMatch(/^hidden\.data: is required/);
   });
 
@@ -61,7 +89,12 @@ describe("V2 tensors", () => {
 
 describe("V2 binary extension", () => {
   it("splits a body at the header length, and gives each binary input its bytes in order", () => {
-    const header = { inputs: [{ name: "hidden", datatype: "FP32", shape: [1, 2], parameters: { binary_data_size: 8 } }, { name: "targets", datatype: "INT64", shape: [1, 1], data: [3] }] };
+    const header = {
+      inputs: [
+        { name: "hidden", datatype: "FP32", shape: [1, 2], parameters: { binary_data_size: 8 } },
+        { name: "targets", datatype: "INT64", shape: [1, 1], data: [3] },
+      ],
+    };
     const json = Buffer.from(JSON.stringify(header));
     const { header: parsed, tail } = splitBody(Buffer.concat([json, le.f32([1, 2])]), String(json.length));
     const request = attachBinary(parsed as never, tail);
@@ -69,11 +102,15 @@ describe("V2 binary extension", () => {
     expect(request.inputs[1]!.raw).toBeUndefined();
     expect(refusal(() => splitBody(json, "1e3"))).toMatch(/^Inference-Header-Content-Length: must be an integer/);
     expect(refusal(() => splitBody(json, "0"))).toBe("body: the JSON header is empty");
-    expect(refusal(() => attachBinary({ inputs: [{ ...header.inputs[0]!, parameters: { binary_data_size: -1 } }] }, Buffer.alloc(0)))).toMatch(/binary_data_size: must be an integer ≥ 0, got -1/);
-    expect(refusal(() => attachBinary({ inputs: [{ ...header.inputs[0]!, data: [1, 2] }] }, Buffer.alloc(8)))).toBe("hidden.data: must be left out when binary_data_size is given");
+    expect(refusal(() => attachBinary({ inputs: [{ ...header.inputs[0]!, parameters: { binary_data_size: -1 } }] }, Buffer.alloc(0)))).toMatch(
+      /binary_data_size: must be an integer ≥ 0, got -1/,
+    );
+    expect(refusal(() => attachBinary({ inputs: [{ ...header.inputs[0]!, data: [1, 2] }] }, Buffer.alloc(8)))).toBe(
+      "hidden.data: must be left out when binary_data_size is given",
+    );
   });
 
-  it("answers padding targets as NaN in bytes and as \"NaN\" in JSON, binary outputs after the JSON header", () => {
+  it('answers padding targets as NaN in bytes and as "NaN" in JSON, binary outputs after the JSON header', () => {
     const { query, plan } = queryFromV2({
       inputs: [
         { name: "hidden", datatype: "FP32", shape: [1, 1], data: [1] },
@@ -82,7 +119,19 @@ describe("V2 binary extension", () => {
       outputs: [{ name: "target_logprobs", parameters: { binary_data: true } }, { name: "logsumexp" }],
     });
     expect(query.targets).toEqual([[2, 4]]);
-    const answer = { model: { fingerprint: "f", vocabSize: 5, dim: 1 }, results: [{ logZ: 1.5, top: [], targets: [{ id: 2, logit: 0, logprob: -1 }, { id: 4, logit: 0, logprob: -2 }] }] };
+    const answer = {
+      model: { fingerprint: "f", vocabSize: 5, dim: 1 },
+      results: [
+        {
+          logZ: 1.5,
+          top: [],
+          targets: [
+            { id: 2, logit: 0, logprob: -1 },
+            { id: 4, logit: 0, logprob: -2 },
+          ],
+        },
+      ],
+    };
     const tensors = v2Outputs(answer, plan);
     const encoded = encodeResponse({ model_name: "m" }, tensors);
     if (!("body" in encoded)) throw new Error("expected a binary response");

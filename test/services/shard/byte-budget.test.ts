@@ -5,7 +5,10 @@ import { ByteBudget } from "../../../services/shard/byte-budget.js";
 const never = new AbortController().signal;
 const settled = async (p: Promise<unknown>) => {
   let done = false;
-  void p.then(() => (done = true), () => (done = true));
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
   await new Promise((r) => setImmediate(r));
   return done;
 };

@@ -11,13 +11,22 @@ import { LIVENESS_SERVICE, ShardServer } from "../../../services/shard/server.js
 import { ShardmaxError } from "../../../shared/errors.js";
 import { silentLogger } from "../../../shared/log.js";
 import type { BatchPartial } from "../../../shared/math/partial.js";
+import { partialFrom } from "../../../shared/math/partial.js";
+import { defaultOptions } from "../../../shared/math/row-options.js";
 import { ClassRange } from "../../../shared/ranges.js";
 import { closeHealthClients, grpcHealth } from "../../helpers/k8s-pods.js";
-import { defaultOptions } from "../../../shared/math/row-options.js";
-import { partialFrom } from "../../../shared/math/partial.js";
 
 const partial: BatchPartial = partialFrom({ rows: 1, k: 0, max: Float64Array.of(0), sumExp: Float64Array.of(1) });
-const call = { rows: 1, dim: 2, hidden: new Float32Array(2), topK: 0, options: defaultOptions(), targetCounts: new Uint32Array(1), targetIds: new Uint32Array(0), fingerprint: "sha256:f" };
+const call = {
+  rows: 1,
+  dim: 2,
+  hidden: new Float32Array(2),
+  topK: 0,
+  options: defaultOptions(),
+  targetCounts: new Uint32Array(1),
+  targetIds: new Uint32Array(0),
+  fingerprint: "sha256:f",
+};
 const clients: ShardClient[] = [];
 afterEach(() => {
   clients.splice(0).forEach((c) => c.close());
@@ -33,7 +42,21 @@ async function shardWithGate() {
   const gate = new Promise<void>((resolve) => (release = resolve));
   expect(await grpcHealth(address, "")).toBe("NOT_SERVING"); // listening, slice not loaded
   expect(await grpcHealth(address, LIVENESS_SERVICE)).toBe("SERVING");
-  server.setReady({ range: ClassRange.of(0, 4), vocabSize: 4, dim: 2, fingerprint: "sha256:f", dtype: "F32", hasBias: false, source: "test", run: async () => (started(), await gate, partial), logits: async () => new Float32Array(0) });
+  server.setReady({
+    range: ClassRange.of(0, 4),
+    vocabSize: 4,
+    dim: 2,
+    fingerprint: "sha256:f",
+    dtype: "F32",
+    hasBias: false,
+    source: "test",
+    run: async () => {
+      started();
+      await gate;
+      return partial;
+    },
+    logits: async () => new Float32Array(0),
+  });
   expect(await grpcHealth(address, "")).toBe("SERVING");
   const client = new ShardClient(address, 1 << 20);
   clients.push(client);
@@ -50,7 +73,10 @@ describe("ShardServer.shutdown", () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(await grpcHealth(address, "")).not.toBe("SERVING");
     // Refused as a range a replica cannot answer, so the gateway fails over: on a new call (unary) or on the open stream.
-    const refused = await client.partial(call, new Date(Date.now() + 2000)).then(() => null, (e: unknown) => ShardmaxError.from(e));
+    const refused = await client.partial(call, new Date(Date.now() + 2000)).then(
+      () => null,
+      (e: unknown) => ShardmaxError.from(e),
+    );
     expect(refused?.code).toBe("UNAVAILABLE");
     expect(closed).toBe(false);
     release();

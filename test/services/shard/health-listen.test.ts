@@ -17,7 +17,13 @@ let healthPort: number;
 
 beforeAll(async () => {
   certs = makeTestCerts();
-  server = new ShardServer({ maxRows: 8, maxTopK: 8, maxMessageBytes: 1 << 20, log: silentLogger, tls: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCaFile: certs.caCert } });
+  server = new ShardServer({
+    maxRows: 8,
+    maxTopK: 8,
+    maxMessageBytes: 1 << 20,
+    log: silentLogger,
+    tls: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCaFile: certs.caCert },
+  });
   port = await server.listen("127.0.0.1:0");
   healthPort = await server.listenHealth("127.0.0.1:0");
 });
@@ -33,10 +39,17 @@ function check(address: string, service: string): Promise<{ code: number; status
   const name = Buffer.from(service);
   const request = service ? Buffer.concat([Buffer.from([0x0a, name.length]), name]) : Buffer.alloc(0);
   return new Promise((resolve) =>
-    client.makeUnaryRequest("/grpc.health.v1.Health/Check", (b: Buffer) => b, (b: Buffer) => b, request, { deadline: Date.now() + 3000 }, (err, res) => {
-      client.close();
-      resolve(err ? { code: err.code } : { code: 0, status: res!.length >= 2 ? res![1]! : 0 });
-    }),
+    client.makeUnaryRequest(
+      "/grpc.health.v1.Health/Check",
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      request,
+      { deadline: Date.now() + 3000 },
+      (err, res) => {
+        client.close();
+        resolve(err ? { code: err.code } : { code: 0, status: res!.length >= 2 ? res![1]! : 0 });
+      },
+    ),
   );
 }
 
@@ -48,8 +61,8 @@ it("answers health in plaintext on its own port, following the shard's status", 
 });
 
 it("serves no Shard method on the health port, and the main port refuses plaintext", async () => {
-  const onHealth = new (shardmaxProto().Shard)(`127.0.0.1:${healthPort}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, Function>;
-  const code = await new Promise<number>((resolve) => onHealth.info!({}, { deadline: Date.now() + 3000 }, (err: grpc.ServiceError | null) => resolve(err?.code ?? 0)));
+  const onHealth = new (shardmaxProto().Shard)(`127.0.0.1:${healthPort}`, grpc.credentials.createInsecure());
+  const code = await new Promise<number>((resolve) => onHealth.info({}, { deadline: Date.now() + 3000 }, (err) => resolve(err?.code ?? 0)));
   onHealth.close();
   expect(code).toBe(grpc.status.UNIMPLEMENTED);
   expect((await check(`127.0.0.1:${port}`, "")).code).toBe(grpc.status.UNAVAILABLE);

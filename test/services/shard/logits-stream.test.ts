@@ -7,10 +7,10 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ShardClient, type LogitsCall, type LogitsChunkMessage } from "../../../services/gateway/shard-client.js";
+import { type LogitsCall, type LogitsChunkMessage, ShardClient } from "../../../services/gateway/shard-client.js";
 import { BUDGET_BYTES, CHUNK_CLASSES, groupRows } from "../../../services/shard/logits-stream.js";
 import { ShardServer } from "../../../services/shard/server.js";
-import { ShardSession, type LogitsBatch } from "../../../services/shard/session.js";
+import { type LogitsBatch, ShardSession } from "../../../services/shard/session.js";
 import { ShardmaxError } from "../../../shared/errors.js";
 import { silentLogger } from "../../../shared/log.js";
 import { ClassRange } from "../../../shared/ranges.js";
@@ -33,8 +33,21 @@ beforeAll(async () => {
   session = await ShardSession.create(RANGE, { rows: RANGE.size, dim: D, weight, bias }, { threads: 1, blockRows: 10_000 });
   server = new ShardServer({ maxRows: 4096, maxTopK: 10, maxMessageBytes: 64 << 20, log: silentLogger });
   const address = `127.0.0.1:${await server.listen("127.0.0.1:0")}`;
-  const logits = (batch: LogitsBatch) => (groupsComputed++, session.logits(batch));
-  server.setReady({ range: RANGE, vocabSize: V, dim: D, fingerprint: FINGERPRINT, dtype: "F32", hasBias: true, source: "test", run: () => Promise.reject(new Error("unused")), logits });
+  const logits = (batch: LogitsBatch) => {
+    groupsComputed++;
+    return session.logits(batch);
+  };
+  server.setReady({
+    range: RANGE,
+    vocabSize: V,
+    dim: D,
+    fingerprint: FINGERPRINT,
+    dtype: "F32",
+    hasBias: true,
+    source: "test",
+    run: () => Promise.reject(new Error("unused")),
+    logits,
+  });
   client = new ShardClient(address, 64 << 20);
 });
 
@@ -60,7 +73,9 @@ it("streams every owned class of every row, row-major, matching float64", async 
   const hidden = randomHidden(4, 3, D).map((row) => Array.from(row, Math.fround));
   const chunks = await readAll(client.logits(call(hidden, { temperature: 0.5 }), deadline()));
   const perRow = Math.ceil(RANGE.size / CHUNK_CLASSES);
-  expect(chunks.map((c) => [c.row, c.start])).toEqual(hidden.flatMap((_, row) => Array.from({ length: perRow }, (_, j) => [row, RANGE.start + j * CHUNK_CLASSES])));
+  expect(chunks.map((c) => [c.row, c.start])).toEqual(
+    hidden.flatMap((_, row) => Array.from({ length: perRow }, (_, j) => [row, RANGE.start + j * CHUNK_CLASSES])),
+  );
   hidden.forEach((h, row) => {
     const ref = referenceLogits(head, h, Math.fround(0.5));
     const got = Buffer.concat(chunks.filter((c) => c.row === row).map((c) => c.logits));

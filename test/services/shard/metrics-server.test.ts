@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { get as httpsGet } from "node:https";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { serveMetrics, type MetricsServer } from "../../../services/shard/metrics-server.js";
+import { type MetricsServer, serveMetrics } from "../../../services/shard/metrics-server.js";
 import { PemFiles } from "../../../shared/grpc/tls.js";
 import { silentLogger } from "../../../shared/log.js";
 import { createRegistry } from "../../../shared/metrics/registry.js";
@@ -40,7 +40,9 @@ it("answers GET /metrics over HTTPS, verified against the CA", async () => {
 
 it("refuses plaintext HTTP", async () => {
   const outcome = await new Promise<string>((resolve) =>
-    httpGet({ host: "127.0.0.1", port: server.port, path: "/metrics" }, (res) => resolve(`status ${res.statusCode}`)).on("error", (err) => resolve(err.message)),
+    httpGet({ host: "127.0.0.1", port: server.port, path: "/metrics" }, (res) => resolve(`status ${res.statusCode}`)).on("error", (err) =>
+      resolve(err.message),
+    ),
   );
   expect(outcome).not.toMatch(/^status 200/);
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShardClient } from "../../../services/gateway/shard-client.js";
 import { ShardmaxError } from "../../../shared/errors.js";
 import { defaultOptions, type RowOptions } from "../../../shared/math/row-options.js";
-import { startInProcessShards, type InProcessShards } from "../../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../../helpers/in-process-shards.js";
 import { randomHead } from "../../helpers/reference-softmax.js";
 
 const V = 300;
@@ -33,7 +33,16 @@ afterAll(async () => {
 
 const call = (rows: number, options: Partial<RowOptions>, via: ShardClient = client) =>
   via.partial(
-    { rows, dim: D, hidden: new Float32Array(rows * D).fill(0.5), topK: 3, options: { ...defaultOptions(), ...options }, targetCounts: new Uint32Array(rows), targetIds: new Uint32Array(0), fingerprint: "sha256:test-head" },
+    {
+      rows,
+      dim: D,
+      hidden: new Float32Array(rows * D).fill(0.5),
+      topK: 3,
+      options: { ...defaultOptions(), ...options },
+      targetCounts: new Uint32Array(rows),
+      targetIds: new Uint32Array(0),
+      fingerprint: "sha256:test-head",
+    },
     new Date(Date.now() + 10_000),
   );
 
@@ -46,10 +55,17 @@ describe("per-row options at the shard", () => {
     ["min-p of 1", { minP: Float64Array.of(1) }, /minP\[0\]/],
     ["a zero temperature", { temperatures: Float64Array.of(0) }, /temperatures\[0\]/],
     ["a column of the wrong length", { temperatures: Float64Array.of(1, 2) }, /temperatures: has 2 values for 1 rows/],
-    ["point logits that do not match the counts", { pointCounts: Uint32Array.of(2), pointLogits: Float32Array.of(1), pointIds: Uint32Array.of(1, 2) }, /point_logits/],
+    [
+      "point logits that do not match the counts",
+      { pointCounts: Uint32Array.of(2), pointLogits: Float32Array.of(1), pointIds: Uint32Array.of(1, 2) },
+      /point_logits/,
+    ],
   ])("refuses %s, naming it", async (_, options, message) => {
     for (const via of [client, unaryClient]) {
-      const refused = await call(1, options, via).then(() => null, (e: unknown) => ShardmaxError.from(e));
+      const refused = await call(1, options, via).then(
+        () => null,
+        (e: unknown) => ShardmaxError.from(e),
+      );
       expect(refused?.code).toBe("INVALID_ARGUMENT");
       expect(refused?.message).toMatch(message);
     }

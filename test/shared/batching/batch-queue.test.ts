@@ -104,7 +104,10 @@ describe("when a batch goes", () => {
     expect(batches).toHaveLength(1);
     queue.push(item("b2"));
     await clock.turn();
-    expect(batches).toEqual([["a", "b"], ["c", "a2", "b2"]]);
+    expect(batches).toEqual([
+      ["a", "b"],
+      ["c", "a2", "b2"],
+    ]);
     expect(clock.now()).toBe(0); // no time passed: it did not wait out the linger
   });
 
@@ -119,7 +122,10 @@ describe("when a batch goes", () => {
     await clock.advance(19.9);
     expect(batches).toHaveLength(1);
     await clock.advance(0.1);
-    expect(batches).toEqual([["a", "b"], ["c", "a2"]]);
+    expect(batches).toEqual([
+      ["a", "b"],
+      ["c", "a2"],
+    ]);
   });
 
   it("the wait ends at once when the rows waiting fill a batch", async () => {
@@ -131,7 +137,10 @@ describe("when a batch goes", () => {
     expect(batches).toHaveLength(1); // 3 answered, none back: lingering
     queue.push(item("e", 2)); // 4 rows wait: a full batch
     await clock.turn();
-    expect(batches).toEqual([["a", "b", "c"], ["d", "e"]]);
+    expect(batches).toEqual([
+      ["a", "b", "c"],
+      ["d", "e"],
+    ]);
     expect(clock.now()).toBe(0);
   });
 
@@ -325,7 +334,11 @@ describe("what the observer is told", () => {
   it("each item's wait once (when its first rows leave), each batch's rows and run time, and onStart with the wait", async () => {
     const waited: number[] = [];
     const ran: [number, number][] = [];
-    const { clock, queue, answer, item } = harness({ maxBatchRows: 4, cut: true, observer: { waited: (s) => void waited.push(s), ran: (rows, s) => void ran.push([rows, s]) } });
+    const { clock, queue, answer, item } = harness({
+      maxBatchRows: 4,
+      cut: true,
+      observer: { waited: (s) => void waited.push(s), ran: (rows, s) => void ran.push([rows, s]) },
+    });
     const started: string[] = [];
     const a = queue.push(item("a", 6), { onStart: () => void started.push(`a@${clock.now()}`) });
     await clock.turn();

@@ -58,7 +58,14 @@ describe("text files", () => {
 describe("tokenizer.json", () => {
   it("byte-level BPE: Ġ is a space, Ċ a newline, whole characters decode, stray bytes show as <0xNN>", async () => {
     const euro = Buffer.from("€", "utf8"); // e2 82 ac
-    const vocab = [byteLevelToken("!"), byteLevelToken(" the"), byteLevelToken("\n"), byteLevelToken(" café"), byteLevelToken(euro.subarray(0, 2)), byteLevelToken("日本")];
+    const vocab = [
+      byteLevelToken("!"),
+      byteLevelToken(" the"),
+      byteLevelToken("\n"),
+      byteLevelToken(" café"),
+      byteLevelToken(euro.subarray(0, 2)),
+      byteLevelToken("日本"),
+    ];
     expect(vocab[1]).toBe("Ġthe");
     expect(vocab[2]).toBe("Ċ");
     const labels = await loadLabels(await file(tokenizerJson(vocab, [{ id: 6, content: "<|endoftext|>" }]), "tokenizer.json"));
@@ -76,15 +83,39 @@ describe("tokenizer.json", () => {
   });
 
   it("SentencePiece style (Unigram list, Replace ▁ and ByteFallback decoders)", async () => {
-    const decoder = { type: "Sequence", decoders: [{ type: "Replace", pattern: { String: "▁" }, content: " " }, { type: "ByteFallback" }, { type: "Fuse" }, { type: "Strip", content: " ", start: 1, stop: 0 }] };
-    const json = JSON.stringify({ model: { type: "Unigram", vocab: [["<unk>", 0], ["▁the", -1], ["<0x0A>", -2], ["<0xE2>", -3], ["ing", -4]] }, decoder, added_tokens: [] });
+    const decoder = {
+      type: "Sequence",
+      decoders: [
+        { type: "Replace", pattern: { String: "▁" }, content: " " },
+        { type: "ByteFallback" },
+        { type: "Fuse" },
+        { type: "Strip", content: " ", start: 1, stop: 0 },
+      ],
+    };
+    const json = JSON.stringify({
+      model: {
+        type: "Unigram",
+        vocab: [
+          ["<unk>", 0],
+          ["▁the", -1],
+          ["<0x0A>", -2],
+          ["<0xE2>", -3],
+          ["ing", -4],
+        ],
+      },
+      decoder,
+      added_tokens: [],
+    });
     expect(all(await loadLabels(await file(json, "sp.json")))).toEqual(["<unk>", " the", "\n", "<0xE2>", "ing"]);
     const metaspace = JSON.stringify({ model: { type: "BPE", vocab: { "▁a": 0, b: 1 } }, decoder: { type: "Metaspace", replacement: "▁" } });
     expect(all(await loadLabels(await file(metaspace, "ms.json")))).toEqual([" a", "b"]);
   });
 
   it("WordPiece strips the continuation prefix", async () => {
-    const json = JSON.stringify({ model: { type: "WordPiece", vocab: { "[CLS]": 0, play: 1, "##ing": 2 } }, decoder: { type: "WordPiece", prefix: "##", cleanup: true } });
+    const json = JSON.stringify({
+      model: { type: "WordPiece", vocab: { "[CLS]": 0, play: 1, "##ing": 2 } },
+      decoder: { type: "WordPiece", prefix: "##", cleanup: true },
+    });
     expect(all(await loadLabels(await file(json, "wp.json")))).toEqual(["[CLS]", "play", "ing"]);
   });
 
@@ -105,16 +136,48 @@ describe("on results", () => {
 
   it("withLabels adds label after id, and leaves an empty label out (as gRPC does)", async () => {
     const labels = await loadLabels(await file("zero\n\ntwo\n"));
-    const [row] = withLabels([{ logZ: 1, top: [{ id: 2, logit: 1, logprob: 0, prob: 1 }, { id: 1, logit: 0, logprob: -1, prob: 0.3 }], targets: [{ id: 0, logit: 0, logprob: -1 }] }], labels);
-    expect(row!.top).toEqual([{ id: 2, label: "two", logit: 1, logprob: 0, prob: 1 }, { id: 1, logit: 0, logprob: -1, prob: 0.3 }]);
+    const [row] = withLabels(
+      [
+        {
+          logZ: 1,
+          top: [
+            { id: 2, logit: 1, logprob: 0, prob: 1 },
+            { id: 1, logit: 0, logprob: -1, prob: 0.3 },
+          ],
+          targets: [{ id: 0, logit: 0, logprob: -1 }],
+        },
+      ],
+      labels,
+    );
+    expect(row!.top).toEqual([
+      { id: 2, label: "two", logit: 1, logprob: 0, prob: 1 },
+      { id: 1, logit: 0, logprob: -1, prob: 0.3 },
+    ]);
     expect(Object.keys(row!.top[0]!)).toEqual(["id", "label", "logit", "logprob", "prob"]);
     expect(row!.targets).toEqual([{ id: 0, label: "zero", logit: 0, logprob: -1 }]);
   });
 
   it("withLabels labels a sampled row's draws and keeps its seed", async () => {
     const labels = await loadLabels(await file("zero\none\ntwo\n"));
-    const [row] = withLabels([{ logZ: 1, top: [], targets: [], seed: 42, samples: [{ id: 2, logit: 1, logprob: 0 }, { id: 0, logit: 0, logprob: -1 }] }], labels);
+    const [row] = withLabels(
+      [
+        {
+          logZ: 1,
+          top: [],
+          targets: [],
+          seed: 42,
+          samples: [
+            { id: 2, logit: 1, logprob: 0 },
+            { id: 0, logit: 0, logprob: -1 },
+          ],
+        },
+      ],
+      labels,
+    );
     expect(row!.seed).toBe(42);
-    expect(row!.samples).toEqual([{ id: 2, label: "two", logit: 1, logprob: 0 }, { id: 0, label: "zero", logit: 0, logprob: -1 }]);
+    expect(row!.samples).toEqual([
+      { id: 2, label: "two", logit: 1, logprob: 0 },
+      { id: 0, label: "zero", logit: 0, logprob: -1 },
+    ]);
   });
 });

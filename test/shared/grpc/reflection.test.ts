@@ -9,7 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startGateway, type TestGateway } from "../../helpers/gateway.js";
-import { startInProcessShards, type InProcessShards } from "../../helpers/in-process-shards.js";
+import { type InProcessShards, startInProcessShards } from "../../helpers/in-process-shards.js";
 import { randomHead } from "../../helpers/reference-softmax.js";
 
 const protoDir = join(dirname(createRequire(import.meta.url).resolve("@grpc/reflection/package.json")), "build/proto");
@@ -31,7 +31,9 @@ afterAll(async () => {
 
 /** One request on the bidirectional ServerReflectionInfo stream, its one answer. */
 async function ask(address: string, request: object): Promise<any> {
-  const client = new Reflection(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { serverReflectionInfo(): grpc.ClientDuplexStream<object, any> };
+  const client = new Reflection(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    serverReflectionInfo(): grpc.ClientDuplexStream<object, any>;
+  };
   const stream = client.serverReflectionInfo();
   const answer = new Promise((resolve, reject) => {
     stream.once("data", resolve);

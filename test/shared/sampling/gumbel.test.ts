@@ -5,9 +5,9 @@
  * (the holder carries its group's minimum; the noise is standard Gumbel).
  */
 import { describe, expect, it } from "vitest";
-import { GROUP_SIZE, MAX_SEED, drawKey, exponential, groupHolder, groupMin, gumbel } from "../../../shared/sampling/gumbel.js";
-import { mulberry32 } from "../../helpers/reference-softmax.js";
+import { drawKey, exponential, GROUP_SIZE, groupHolder, groupMin, gumbel, MAX_SEED } from "../../../shared/sampling/gumbel.js";
 import { specGumbel } from "../../helpers/reference-sampling.js";
+import { mulberry32 } from "../../helpers/reference-softmax.js";
 
 describe("G(seed, j, i)", () => {
   it("equals its specification for seeds up to 2^53 − 1, draws and ids up to 2^31", () => {
@@ -23,7 +23,9 @@ describe("G(seed, j, i)", () => {
 
   it("keeps the README's test vectors", () => {
     expect(gumbel(0, 0, 0)).toBe(specGumbel(0, 0, 0));
-    expect([gumbel(0, 0, 0), gumbel(1234, 0, 17), gumbel(1234, 3, 131071), gumbel(MAX_SEED, 63, 2 ** 31 - 1)].map((g) => g.toFixed(12))).toEqual(README_VECTORS);
+    expect([gumbel(0, 0, 0), gumbel(1234, 0, 17), gumbel(1234, 3, 131071), gumbel(MAX_SEED, 63, 2 ** 31 - 1)].map((g) => g.toFixed(12))).toEqual(
+      README_VECTORS,
+    );
   });
 
   it("gives the holder of a group its minimum, and every member a larger exponential", () => {

@@ -4,7 +4,7 @@
  * holds that mass (so a record decided from it is decided right).
  */
 import { describe, expect, it } from "vitest";
-import { GRID_POINTS, combineGrids, massBracket, partGrid } from "../../../shared/sampling/sample-grid.js";
+import { combineGrids, GRID_POINTS, massBracket, partGrid } from "../../../shared/sampling/sample-grid.js";
 import { mulberry32, normal } from "../../helpers/reference-softmax.js";
 
 function logits(seed: number, n: number, scale: number): Float32Array {

@@ -7,13 +7,14 @@
 import { describe, expect, it } from "vitest";
 import { combinePartials } from "../../../shared/math/combine-partials.js";
 import { partialFrom } from "../../../shared/math/partial.js";
-import { chainOf, recordStarts, type DrawRecord } from "../../../shared/sampling/sample-records.js";
 import { GROUP_SIZE } from "../../../shared/sampling/gumbel.js";
-import { NO_LIMIT, maximaOf, scanChain, type OrderLimit } from "../../../shared/sampling/sample-scan.js";
+import { chainOf, type DrawRecord, recordStarts } from "../../../shared/sampling/sample-records.js";
+import { maximaOf, NO_LIMIT, type OrderLimit, scanChain } from "../../../shared/sampling/sample-scan.js";
 
 const groupMaxima = (row: { logits: Float32Array; start: number }) => maximaOf(row, GROUP_SIZE);
-import { mulberry32, normal } from "../../helpers/reference-softmax.js";
+
 import { specGumbel } from "../../helpers/reference-sampling.js";
+import { mulberry32, normal } from "../../helpers/reference-softmax.js";
 
 /** The chain by definition: classes in class order, each kept when its key beats every key before it. */
 function bruteChain(logits: Float32Array, start: number, seed: number, draw: number, limit: OrderLimit, chained: boolean): DrawRecord[] {
@@ -28,7 +29,9 @@ function bruteChain(logits: Float32Array, start: number, seed: number, draw: num
 }
 
 function topList(logits: Float32Array, start: number, k: number) {
-  const order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b).slice(0, k);
+  const order = Array.from(logits.keys())
+    .sort((a, b) => logits[b]! - logits[a]! || a - b)
+    .slice(0, k);
   return { topIds: Uint32Array.from(order, (i) => start + i), topLogits: Float32Array.from(order, (i) => logits[i]!), topCount: order.length };
 }
 
@@ -54,7 +57,12 @@ describe("scanChain", () => {
       const row = { logits, start, ...top };
       const maxima = groupMaxima(row);
       const sorted = [...logits].filter((z) => z !== -Infinity).sort((a, b) => b - a);
-      const limits: OrderLimit[] = [NO_LIMIT, { logit: sorted[3]!, id: start + 699 }, { logit: sorted[300]!, id: start + 350 }, { logit: sorted[0]!, id: start }];
+      const limits: OrderLimit[] = [
+        NO_LIMIT,
+        { logit: sorted[3]!, id: start + 699 },
+        { logit: sorted[300]!, id: start + 350 },
+        { logit: sorted[0]!, id: start },
+      ];
       for (const limit of limits) {
         for (const chained of [false, true]) {
           for (const draw of [0, 5]) {
