@@ -10,7 +10,6 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ShardmaxClient } from "../../sdk/index.js";
-import { runGateway } from "../../services/gateway/main.js";
 import { createLogger } from "../../shared/log.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir } from "../helpers/heads.js";
@@ -135,13 +134,10 @@ it("re-reads the key file when it changes: a removed key is refused, a new one a
 it("never writes a key to the log, even when refusing it", async () => {
   const file = join(await tempDir(), "keys");
   writeFileSync(file, `${KEY}\n`);
-  const logged = await runGateway(
-    { ...plainConfig(), apiKeysFile: file, shards: shards.addresses },
-    createLogger("gateway", (line) => logLines.push(line)),
-  );
+  const logged = await startGateway(shards.addresses, { apiKeysFile: file, lingerUs: 0 }, createLogger("gateway", (line) => logLines.push(line)));
   try {
-    await fetch(`http://127.0.0.1:${logged.httpPort}/v1/model`, { headers: { authorization: `Bearer ${KEY}-wrong` } });
-    await fetch(`http://127.0.0.1:${logged.httpPort}/v1/model`, { headers: { authorization: `Bearer ${KEY}` } });
+    await fetch(`${logged.url}/v1/model`, { headers: { authorization: `Bearer ${KEY}-wrong` } });
+    await fetch(`${logged.url}/v1/model`, { headers: { authorization: `Bearer ${KEY}` } });
     writeFileSync(file, `${KEY}\n${OTHER}\n`);
     await new Promise((r) => setTimeout(r, 300));
   } finally {
@@ -151,25 +147,3 @@ it("never writes a key to the log, even when refusing it", async () => {
   expect(logLines.join("\n")).not.toContain("k-alpha");
   expect(logLines.join("\n")).not.toContain("k-beta");
 });
-
-function plainConfig() {
-  return {
-    shards: [],
-    http: "127.0.0.1:0",
-    grpc: "127.0.0.1:0",
-    deadlineMs: 10_000,
-    refreshMs: 200,
-    resolveIntervalMs: 200,
-    bodyLimitBytes: 1 << 20,
-    maxMessageBytes: 64 << 20,
-    limits: { maxRows: 256, maxTopK: 1000, maxTargetsPerRow: 1000, maxResponseBytes: 16 << 20, maxDraws: 64 },
-    maxInflightRows: 4096,
-    requestTimeoutMs: 30_000,
-    keepAliveTimeoutMs: 5000,
-    maxConnections: 1024,
-    maxDistributionValues: 1 << 24,
-    exposeTopology: true,
-    drainMs: 1000,
-    lingerUs: 0,
-  };
-}
