@@ -134,7 +134,11 @@ it("re-reads the key file when it changes: a removed key is refused, a new one a
 it("never writes a key to the log, even when refusing it", async () => {
   const file = join(await tempDir(), "keys");
   writeFileSync(file, `${KEY}\n`);
-  const logged = await startGateway(shards.addresses, { apiKeysFile: file, lingerUs: 0 }, createLogger("gateway", (line) => logLines.push(line)));
+  const logged = await startGateway(
+    shards.addresses,
+    { apiKeysFile: file, lingerUs: 0 },
+    createLogger("gateway", (line) => logLines.push(line)),
+  );
   try {
     await fetch(`${logged.url}/v1/model`, { headers: { authorization: `Bearer ${KEY}-wrong` } });
     await fetch(`${logged.url}/v1/model`, { headers: { authorization: `Bearer ${KEY}` } });
