@@ -50,6 +50,18 @@ const MAX_WINDOW_MS = 60_000;
 
 export async function runLoad(address: string, dim: number, pool: Float32Array, spec: LoadSpec, clientOptions: ClientOptions = {}): Promise<LoadResult> {
   const client = new ShardmaxClient(address, { ...clientOptions, defaultDeadlineMs: 120_000 });
+  try {
+    return await runCalls((hidden) => client.query({ hidden, dim, topK: spec.topK, ...(spec.sample ? { sample: spec.sample } : {}) }), dim, pool, spec);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * The same closed loop and window through any door: `send` asks for the top-k of
+ * `hidden` (`spec.rows` rows) however a caller would (the SDK above, REST in the probes).
+ */
+export async function runCalls(send: (hidden: Float32Array) => Promise<unknown>, dim: number, pool: Float32Array, spec: LoadSpec): Promise<LoadResult> {
   const poolRows = pool.length / dim;
   const latencies: number[] = [];
   let rowsDone = 0;
@@ -80,7 +92,7 @@ export async function runLoad(address: string, dim: number, pool: Float32Array, 
       const hidden = pool.subarray(first * dim, (first + spec.rows) * dim);
       const sent = performance.now();
       try {
-        await client.query({ hidden, dim, topK: spec.topK, ...(spec.sample ? { sample: spec.sample } : {}) });
+        await send(hidden);
       } catch (err) {
         errors++;
         firstError ??= err instanceof Error ? err.message : String(err);
@@ -98,11 +110,7 @@ export async function runLoad(address: string, dim: number, pool: Float32Array, 
       warmedUp();
     }
   };
-  try {
-    await Promise.all(Array.from({ length: spec.concurrency }, caller));
-  } finally {
-    client.close();
-  }
+  await Promise.all(Array.from({ length: spec.concurrency }, caller));
   latencies.sort((a, b) => a - b);
   return {
     rowsPerS: rowsDone > 0 ? (rowsDone / (Math.max(end, lastDone) - measureFrom)) * 1000 : 0,

@@ -60,32 +60,43 @@ export async function timeCalls(ask: (i: number) => Promise<unknown>, options: {
 export function restAsker(port: number, rows: number[][], topK: number): { ask: (i: number) => Promise<unknown>; close: () => void } {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const bodies = rows.map((row) => JSON.stringify({ hidden: [row], topK }));
-  const ask = (i: number) =>
-    new Promise<unknown>((resolve, reject) => {
-      const body = bodies[i % bodies.length]!;
-      const req = request(
-        {
-          host: "127.0.0.1",
-          port,
-          path: "/v1/softmax",
-          method: "POST",
-          agent,
-          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () =>
-            res.statusCode === 200
-              ? resolve(JSON.parse(Buffer.concat(chunks).toString()))
-              : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks)}`)),
-          );
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
-  return { ask, close: () => agent.destroy() };
+  return { ask: (i) => postSoftmax(agent, port, bodies[i % bodies.length]!), close: () => agent.destroy() };
+}
+
+/** POST /v1/softmax with keep-alive, the body serialised per request from the rows of `hidden` (`dim` wide), as a REST user's code would. */
+export function restSender(port: number, dim: number, topK: number): { send: (hidden: Float32Array) => Promise<unknown>; close: () => void } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const send = (hidden: Float32Array) => {
+    const rows = Array.from({ length: hidden.length / dim }, (_, r) => Array.from(hidden.subarray(r * dim, (r + 1) * dim)));
+    return postSoftmax(agent, port, JSON.stringify({ hidden: rows, topK }));
+  };
+  return { send, close: () => agent.destroy() };
+}
+
+function postSoftmax(agent: Agent, port: number, body: string): Promise<unknown> {
+  return new Promise<unknown>((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/v1/softmax",
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          res.statusCode === 200
+            ? resolve(JSON.parse(Buffer.concat(chunks).toString()))
+            : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks)}`)),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 /** The SDK's Query (gRPC), one row of `hidden`, topK. */
