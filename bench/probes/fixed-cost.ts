@@ -13,7 +13,6 @@
  *
  * Prints one JSON line per row.
  */
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { GATEWAY_DEFAULTS, gatewayConfig } from "../../services/cli/gateway-command.js";
 import { buildApp } from "../../services/gateway/app.js";
@@ -23,8 +22,7 @@ import { ShardClient, type ShardTransport } from "../../services/gateway/shard-c
 import { ShardSet } from "../../services/gateway/shard-set.js";
 import { silentLogger } from "../../shared/log.js";
 import { defaultOptions } from "../../shared/math/row-options.js";
-import { packageRoot } from "../../shared/package-root.js";
-import { BenchChild } from "../child-process.js";
+import { startGatewayChild, startShardHost, startShardProcess } from "./cluster.js";
 import { randomRows, restAsker, sdkAsker, type Timing, timeCalls } from "./latency-drivers.js";
 
 const { values } = parseArgs({ options: { weights: { type: "string", default: "builtin:4096x64" }, queries: { type: "string", default: "400" } } });
@@ -34,24 +32,9 @@ const measured = Number(values.queries);
 const warmup = Math.max(50, measured >> 2);
 const TOP_K = 10;
 const rows = randomRows(64, D);
-const dist = (...parts: string[]) => join(packageRoot(), "dist", ...parts);
 
 function report(layer: string, timing: Timing): void {
   console.log(JSON.stringify({ layer, p50Ms: +timing.p50Ms.toFixed(3), p99Ms: +timing.p99Ms.toFixed(3), count: timing.count, errors: timing.errors }));
-}
-
-async function host(shards: number, inferenceThread: "main" | "worker"): Promise<{ child: BenchChild; addresses: string[] }> {
-  const child = new BenchChild(`shard-host ${inferenceThread}`, dist("bench", "probes", "shard-host.js"), [
-    "--weights",
-    weights,
-    "--shards",
-    `${shards}`,
-    "--inference-thread",
-    inferenceThread,
-  ]);
-  const { ports } = (await child.next("listening")) as unknown as { ports: number[] };
-  await child.next("ready");
-  return { child, addresses: ports.map((p) => `127.0.0.1:${p}`) };
 }
 
 const partialCall = (i: number) => ({
@@ -67,7 +50,7 @@ const partialCall = (i: number) => ({
 
 // 1. One Partial to one shard: the gRPC hop and the shard's own path (queue, worker hop, onnxruntime).
 for (const thread of ["main", "worker"] as const) {
-  const { child, addresses } = await host(1, thread);
+  const { child, addresses } = await startShardHost(weights, 1, 1, thread);
   for (const transport of ["unary", "stream"] as const) {
     const client = new ShardClient(addresses[0]!, 1 << 24, undefined, transport);
     const { fingerprint } = await client.info(5000);
@@ -79,25 +62,8 @@ for (const thread of ["main", "worker"] as const) {
 }
 
 // 2. The gateway's layers, in this process, against 2 shard processes on their inference workers (the default).
-const shardChildren = await Promise.all(
-  [0, 1].map(async (i) => {
-    const child = new BenchChild(`shard ${i}`, dist("services", "cli", "main.js"), [
-      "shard",
-      "--weights",
-      weights,
-      "--shard",
-      `${i}/2`,
-      "--listen",
-      "127.0.0.1:0",
-      "--threads",
-      "1",
-      "--events",
-    ]);
-    const { port } = (await child.next("listening")) as unknown as { port: number };
-    await child.next("ready");
-    return { child, address: `127.0.0.1:${port}` };
-  }),
-);
+const V = Number(/builtin:(\d+)x/.exec(weights)?.[1]);
+const shardChildren = await Promise.all([startShardProcess(weights, 0, V >> 1), startShardProcess(weights, V >> 1, V)]);
 const addresses = shardChildren.map((s) => s.address);
 for (const transport of ["unary", "stream"] as ShardTransport[]) {
   const set = new ShardSet({
@@ -155,19 +121,8 @@ for (const transport of ["unary", "stream"] as ShardTransport[]) {
 
 // 3. What a user sees: a gateway process, REST and SDK.
 for (const transport of ["unary", "stream"] as const) {
-  let announce: (ports: { http: number; grpc: number }) => void = () => {};
-  const announced = new Promise<{ http: number; grpc: number }>((resolve) => (announce = resolve));
-  const gateway = new BenchChild(
-    "gateway",
-    dist("services", "cli", "main.js"),
-    ["gateway", "--shards", addresses.join(","), "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--shard-transport", transport],
-    (line) => {
-      const http = / http=[^ ]*:(\d+)/.exec(line);
-      const grpc = / grpc=[^ ]*:(\d+)/.exec(line);
-      if (line.includes("gateway listening") && http && grpc) announce({ http: Number(http[1]), grpc: Number(grpc[1]) });
-    },
-  );
-  const ports = await announced;
+  const ports = await startGatewayChild(addresses, ["--shard-transport", transport]);
+  const gateway = ports.child;
   await new Promise((resolve) => setTimeout(resolve, 500));
   for (const [door, asker] of [
     ["SDK", sdkAsker(ports.grpc, rows, TOP_K)],
