@@ -7,10 +7,17 @@
  * half-written certificate or key keeps the last good one in service.
  */
 import { createHash } from "node:crypto";
-import { type FSWatcher, readFileSync, watch } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { type FSWatcher, readFileSync, statSync, watch } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ShardmaxError } from "../errors.js";
+
+/** Certificates, keys and key lists are a few KiB; the bound stops a wrong path (a log, a device) from being read whole. */
+export const MAX_WATCHED_FILE_BYTES = 1024 * 1024;
+
+function tooLarge(path: string, size: number): ShardmaxError {
+  return new ShardmaxError("INVALID_ARGUMENT", `${path}: is ${size} bytes, over the ${MAX_WATCHED_FILE_BYTES}-byte limit for certificate and key files`);
+}
 
 export interface WatchedFilesOptions<T> {
   /** Turns the files' bytes (in the order of `paths`) into a value; throws if they are not usable. */
@@ -38,6 +45,13 @@ export class WatchedFiles<T> {
     private readonly options: WatchedFilesOptions<T>,
   ) {
     const contents = paths.map((path) => {
+      let size: number;
+      try {
+        size = statSync(path).size;
+      } catch (err) {
+        throw new ShardmaxError("INVALID_ARGUMENT", `${path}: cannot read (${(err as Error).message})`, { cause: err });
+      }
+      if (size > MAX_WATCHED_FILE_BYTES) throw tooLarge(path, size);
       try {
         return readFileSync(path);
       } catch (err) {
@@ -89,7 +103,13 @@ export class WatchedFiles<T> {
   private async reload(): Promise<void> {
     let contents: Buffer[];
     try {
-      contents = await Promise.all(this.paths.map((path) => readFile(path)));
+      contents = await Promise.all(
+        this.paths.map(async (path) => {
+          const { size } = await stat(path);
+          if (size > MAX_WATCHED_FILE_BYTES) throw tooLarge(path, size);
+          return readFile(path);
+        }),
+      );
     } catch (err) {
       // Mid-swap a file may be missing for a moment; the next event or poll sees the new one.
       if (!this.closed) this.options.onRejected?.(err as Error);
