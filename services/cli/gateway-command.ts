@@ -8,12 +8,13 @@ import { type KeyRateLimit, parseKeyRateLimit } from "../gateway/key-quota.js";
 import { parseHedgeAfter } from "../gateway/latency-quantile.js";
 import type { GatewayConfig } from "../gateway/main.js";
 import type { ShardTransport } from "../gateway/shard-client.js";
+import { MAX_DRAWS_PER_ROW } from "../shard/partial-request.js";
 import { type Command, parseOrHelp } from "./command.js";
 import { flag, UsageError, ValueError } from "./flags.js";
 import { loggerFrom, OBSERVABILITY_FLAGS } from "./observability-flags.js";
 import { waitForStop } from "./signals.js";
 import { dialTls, readableFile, SERVING_TLS_FLAGS, SHARD_TLS_FLAGS, servingTls } from "./tls-flags.js";
-import { hostPort, integer, modelName, nonEmpty, shardAddressList } from "./values.js";
+import { hostPort, integer, modelName, nonEmpty, oneOf, shardAddressList } from "./values.js";
 
 /** Serving defaults, shared with `shardmax local`, which exposes only the addresses. */
 export const GATEWAY_DEFAULTS = {
@@ -80,7 +81,7 @@ export const GATEWAY_FLAGS = {
   "max-rows": flag.withDefault({ metavar: "N", help: "most hidden rows in one query", parse: integer(1), default: D.maxRows }),
   "max-top-k": flag.withDefault({ metavar: "N", help: "largest topK a query may ask for", parse: integer(1), default: D.maxTopK }),
   "max-targets": flag.withDefault({ metavar: "N", help: "most target ids per row", parse: integer(0), default: D.maxTargets }),
-  "max-draws": flag.withDefault({ metavar: "N", help: "most sampled draws per row (sample.n)", parse: integer(1, 1024), default: D.maxDraws }),
+  "max-draws": flag.withDefault({ metavar: "N", help: "most sampled draws per row (sample.n)", parse: integer(1, MAX_DRAWS_PER_ROW), default: D.maxDraws }),
   "drain-ms": flag.withDefault({ metavar: "N", help: "on SIGTERM, how long in-flight queries may finish", parse: integer(0), default: D.drainMs }),
   "linger-us": flag.withDefault({
     metavar: "N",
@@ -132,7 +133,7 @@ export const GATEWAY_FLAGS = {
   "shard-transport": flag.withDefault({
     metavar: "stream|unary",
     help: "how Partials travel to the shards: many on one long-lived Shard.PartialStream per shard (stream), or one unary call each",
-    parse: shardTransport,
+    parse: oneOf<ShardTransport>(["stream", "unary"]),
     default: "stream" as ShardTransport,
   }),
   labels: flag.optional({
@@ -184,11 +185,6 @@ function hedgeAfter(raw: string): number | null {
   } catch (err) {
     throw new ValueError((err as Error).message);
   }
-}
-
-function shardTransport(raw: string): ShardTransport {
-  if (raw === "stream" || raw === "unary") return raw;
-  throw new ValueError(`expected stream or unary, got ${JSON.stringify(raw)}`);
 }
 
 const HELP = {

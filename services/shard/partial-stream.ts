@@ -87,6 +87,11 @@ export function servePartialStream(call: Duplex, run: RunPartial, options: Parti
       call.write({ id, errorCode: "INVALID_ARGUMENT", errorMessage: `id ${id}: a Partial with this id is already in flight on this stream` });
       return;
     }
+    const refused = checkStreamMessage(message);
+    if (refused) {
+      if (!closed) call.write({ id, errorCode: "INVALID_ARGUMENT", errorMessage: refused });
+      return;
+    }
     const entry: Pending = { gone: new AbortController(), timer: null };
     pending.set(id, entry);
     if (message.budgetMs > 0) {
@@ -132,4 +137,22 @@ export function servePartialStream(call: Duplex, run: RunPartial, options: Parti
       if (pending.size === 0) close();
     },
   };
+}
+
+/** The longest budget a Partial may carry: Node's timers cannot wait longer (2^31 − 1 ms, about 24.8 days). */
+export const MAX_BUDGET_MS = 2 ** 31 - 1;
+/** Per-Partial metadata carries a trace context (traceparent, tracestate): a few short entries. */
+export const MAX_METADATA_ENTRIES = 8;
+export const MAX_METADATA_CHARS = 512;
+
+/** Why a stream message's own fields are out of bounds, or null: checked before the Partial is queued. */
+function checkStreamMessage(message: PartialStreamRequestMessage): string | null {
+  if (message.budgetMs > MAX_BUDGET_MS) return `budget_ms: ${message.budgetMs} is over the limit of ${MAX_BUDGET_MS}`;
+  const entries = Object.entries(message.metadata ?? {});
+  if (entries.length > MAX_METADATA_ENTRIES) return `metadata: ${entries.length} entries, the limit is ${MAX_METADATA_ENTRIES}`;
+  for (const [key, value] of entries) {
+    if (key.length + value.length > MAX_METADATA_CHARS)
+      return `metadata: an entry of ${key.length + value.length} characters, the limit is ${MAX_METADATA_CHARS}`;
+  }
+  return null;
 }

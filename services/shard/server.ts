@@ -81,7 +81,7 @@ export class ShardServer {
     this.server.addService(shardmaxProto().Shard.service, {
       info: this.unary(() => this.info()),
       partial: this.unary(
-        (request: PartialRequestFields, signal, metadata) => this.partial(request, signal, headersOf(metadata)),
+        (request: PartialRequestFields, signal, metadata) => this.partial(request, signal, this.options.tracing?.enabled ? headersOf(metadata) : NO_HEADERS),
         options.metrics ?? noShardMetrics,
       ),
       partialStream: (call: grpc.ServerDuplexStream<PartialStreamRequestMessage, PartialStreamResponse>) => this.partialStream(call),
@@ -221,7 +221,9 @@ export class ShardServer {
   }
 }
 
-/** A call's metadata as the plain text headers a trace context is read from. */
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** A call's metadata as the plain text headers a trace context is read from (only when tracing is on). */
 function headersOf(metadata: grpc.Metadata): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(metadata.getMap())) if (typeof value === "string") out[key] = value;

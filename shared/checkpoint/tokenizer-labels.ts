@@ -50,7 +50,7 @@ export function tokenizerLabels(json: unknown, field: string): string[] {
       throw invalidField(field, `added_tokens[${i}] has no integer id and string content`);
     labels[id as number] = content;
   });
-  // findIndex, not indexOf: the ids can leave holes in the array, and indexOf skips holes.
+  // biome-ignore lint/complexity/useIndexOf: the ids can leave holes in the array, and indexOf skips holes: the gaps looked for.
   const gap = labels.findIndex((label) => label === undefined);
   if (gap >= 0) throw invalidField(field, `has no token for id ${gap} (tokens must cover every id from 0 to ${labels.length - 1})`);
   return labels as string[];

@@ -18,10 +18,7 @@ export function createRegistry({ processMetrics = true } = {}): Registry {
   return registry;
 }
 
-/**
- * Buckets in seconds from 0.5 ms to 10 s: a loopback gRPC call costs about
- * 1 ms, a large batch on a large slice hundreds of ms, a deadline seconds.
- */
+/** Buckets in seconds from 0.5 ms to 10 s: from one loopback call to a deadline. */
 export const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Rows in one batch: powers of two up to the largest batch a shard runs. */

@@ -14,6 +14,7 @@ import { createLogger } from "../../shared/log.js";
 import { startGateway, type TestGateway } from "../helpers/gateway.js";
 import { tempDir } from "../helpers/heads.js";
 import { type InProcessShards, startInProcessShards } from "../helpers/in-process-shards.js";
+import { waitFor } from "../helpers/processes.js";
 import { randomHead, randomHidden, referenceSoftmax, within } from "../helpers/reference-softmax.js";
 
 const V = 501;
@@ -122,12 +123,8 @@ it("takes a key over its rows quota to 429 + Retry-After (gRPC RESOURCE_EXHAUSTE
 it("re-reads the key file when it changes: a removed key is refused, a new one accepted", async () => {
   const NEW = "k-gamma-5555";
   writeFileSync(keyFile, `${OTHER}\n${NEW}\n`);
-  let status = 0;
-  for (let i = 0; i < 200 && status !== 200; i++) {
-    status = (await fetch(`${gateway.url}/v1/model`, { headers: { authorization: `Bearer ${NEW}` } })).status;
-    if (status !== 200) await new Promise((r) => setTimeout(r, 50));
-  }
-  expect(status).toBe(200);
+  const accepted = async () => (await fetch(`${gateway.url}/v1/model`, { headers: { authorization: `Bearer ${NEW}` } })).status === 200;
+  await waitFor(accepted, 10_000, "the new key accepted");
   expect((await fetch(`${gateway.url}/v1/model`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(401);
 });
 
@@ -143,7 +140,8 @@ it("never writes a key to the log, even when refusing it", async () => {
     await fetch(`${logged.url}/v1/model`, { headers: { authorization: `Bearer ${KEY}-wrong` } });
     await fetch(`${logged.url}/v1/model`, { headers: { authorization: `Bearer ${KEY}` } });
     writeFileSync(file, `${KEY}\n${OTHER}\n`);
-    await new Promise((r) => setTimeout(r, 300));
+    // The reload happened (so its log lines are in), before the log is read.
+    await waitFor(async () => (await fetch(`${logged.url}/v1/model`, { headers: { authorization: `Bearer ${OTHER}` } })).status === 200, 10_000, "the reload");
   } finally {
     await logged.stop();
   }

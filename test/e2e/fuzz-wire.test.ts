@@ -104,6 +104,9 @@ function expectExact(hidden: number[][], topK: number, temperature: number, resu
     expect(within(got.logZ, ref.logZ, tol)).toBe(true);
     expect(got.top.length).toBe(Math.min(topK, V));
     for (const t of got.top) expect(within(t.logprob, ref.logProbs[t.id]!, 2 * tol)).toBe(true);
+    // The ids are the float64 top k: a swap is allowed only between classes float32 cannot tell apart.
+    const kth = topK > 0 ? ref.logProbs[ref.topIds[Math.min(topK, V) - 1]!]! : Number.NEGATIVE_INFINITY;
+    for (const t of got.top) expect(ref.logProbs[t.id]!).toBeGreaterThanOrEqual(kth - 2 * tol);
   });
 }
 
@@ -297,13 +300,25 @@ it("answers Shard.Partial messages exactly or refuses them with a documented cod
       const t = p.temperature === 0 ? 1 : p.temperature;
       const max = new Float64Array(Uint8Array.from(res.max).buffer);
       const sumExp = new Float64Array(Uint8Array.from(res.sumExp).buffer);
+      const k = res.k as number;
+      const topIds = new Uint32Array(Uint8Array.from(res.topIds).buffer);
+      const topLogits = new Float32Array(Uint8Array.from(res.topLogits).buffer);
       expect(max.length).toBe(p.rows);
+      expect(k).toBe(Math.min(p.topK, SPLIT));
       for (let r = 0; r < p.rows; r++) {
         const logits = referenceLogits(head, p.values.slice(r * p.dim, (r + 1) * p.dim).map(Math.fround), t).subarray(0, SPLIT);
         const refMax = Math.max(...logits);
         const tol = 1e-4 + 8 * D * 2 ** -24 * Math.max(1, Math.abs(refMax));
         expect(within(max[r]!, refMax, tol)).toBe(true);
         expect(within(max[r]! + Math.log(sumExp[r]!), referenceLogSumExp(logits), 2 * tol)).toBe(true);
+        // The top k: k distinct ids, each scored as float64 scores it, none below the float64 k-th best (up to rounding).
+        const kth = k > 0 ? [...logits].sort((a, b) => b - a)[k - 1]! : Number.NEGATIVE_INFINITY;
+        const ids = Array.from(topIds.subarray(r * k, (r + 1) * k));
+        expect(new Set(ids).size).toBe(k);
+        ids.forEach((id, j) => {
+          expect(within(topLogits[r * k + j]!, logits[id]!, tol)).toBe(true);
+          expect(logits[id]!).toBeGreaterThanOrEqual(kth - 2 * tol);
+        });
       }
       answered.partial++;
     }),

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FanOut } from "../../../services/gateway/fanout.js";
 import { type PartialCall, ShardClient } from "../../../services/gateway/shard-client.js";
 import { ShardSet } from "../../../services/gateway/shard-set.js";
+import { MAX_BUDGET_MS, MAX_METADATA_CHARS, MAX_METADATA_ENTRIES } from "../../../services/shard/partial-stream.js";
 import { ShardServer, STREAM_MAX_PENDING } from "../../../services/shard/server.js";
 import type { ShardCall } from "../../../services/shard/shard-call.js";
 import { ShardmaxError } from "../../../shared/errors.js";
@@ -278,5 +279,33 @@ describe("Shard.PartialStream", () => {
     expect((await client.partial(tiny(), new Date(Date.now() + 30_000))).rows).toBe(1);
     expect(unaryCalls).toBe(4);
     expect(client.streamsOpened).toBe(1);
+  });
+});
+
+describe("Shard.PartialStream's own fields", () => {
+  it("refuses a budget or metadata over their limits, naming the field, before the Partial is queued", async () => {
+    const shard = await heldShard([0, 4], 4);
+    cleanups.push(() => shard.server.shutdown(100));
+    const raw = new (shardmaxProto().Shard)(shard.address, grpc.credentials.createInsecure());
+    cleanups.push(() => raw.close());
+    const stream = raw.partialStream();
+    const answers: { id: number; errorCode: string; errorMessage: string }[] = [];
+    stream.on("data", (answer) => answers.push(answer));
+    const partial = { rows: 1, dim: 2, hidden: Buffer.alloc(8), topK: 0, targetCounts: [0], fingerprint: FINGERPRINT };
+    const metadata = Object.fromEntries(Array.from({ length: MAX_METADATA_ENTRIES + 1 }, (_, i) => [`k${i}`, "v"]));
+    stream.write({ id: 1, partial, budgetMs: MAX_BUDGET_MS + 1 });
+    stream.write({ id: 2, partial, budgetMs: 1000, metadata });
+    stream.write({ id: 3, partial, budgetMs: 1000, metadata: { traceparent: "x".repeat(MAX_METADATA_CHARS) } });
+    await until(() => answers.length === 3);
+    stream.cancel();
+    expect(answers.map((a) => [a.id, a.errorCode])).toEqual([
+      [1, "INVALID_ARGUMENT"],
+      [2, "INVALID_ARGUMENT"],
+      [3, "INVALID_ARGUMENT"],
+    ]);
+    expect(answers[0]!.errorMessage).toBe(`budget_ms: ${MAX_BUDGET_MS + 1} is over the limit of ${MAX_BUDGET_MS}`);
+    expect(answers[1]!.errorMessage).toMatch(/^metadata: 9 entries, the limit is 8/);
+    expect(answers[2]!.errorMessage).toMatch(/^metadata: an entry of 523 characters, the limit is 512/);
+    expect(shard.held).toHaveLength(0);
   });
 });
