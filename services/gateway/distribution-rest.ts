@@ -50,6 +50,8 @@ export interface DistributionRouteOptions {
   deadlineMs: number;
   admission: RowAdmission;
   maxResponseBytes: number;
+  /** Rows per request (--max-rows), checked before the rows are copied. */
+  maxRows: number;
   log: Logger;
 }
 
@@ -75,7 +77,7 @@ export function registerDistributionRoute(app: FastifyInstance, distribution: Di
       },
     },
     async (request, reply) => {
-      const input = fromJson(request.body);
+      const input = fromJson(request.body, options.maxRows);
       const binary = (request.headers.accept ?? "").includes(OCTET_STREAM);
       const deadline = new Date(Date.now() + options.deadlineMs);
       const jsonFits = (model: ModelRef) => {
@@ -97,8 +99,8 @@ export function registerDistributionRoute(app: FastifyInstance, distribution: Di
   );
 }
 
-function fromJson(body: DistributionBody): { rows: number; dim: number; hidden: Float32Array; temperature: number } {
-  return { ...hiddenFromJson(body.hidden), temperature: body.temperature ?? 1 };
+function fromJson(body: DistributionBody, maxRows: number): { rows: number; dim: number; hidden: Float32Array; temperature: number } {
+  return { ...hiddenFromJson(body.hidden, maxRows), temperature: body.temperature ?? 1 };
 }
 
 async function send(open: OpenDistribution, res: ServerResponse, binary: boolean, distribution: DistributionService, log: Logger): Promise<void> {

@@ -72,9 +72,10 @@ export class KeyQuota {
   admit(caller: string): void {
     const now = this.clock.now();
     const b = this.bucketsOf(caller, now);
-    const wait = Math.max(b.requests?.waitS(now) ?? 0, b.rows?.waitS(now) ?? 0);
+    const requestsWait = b.requests?.waitS(now) ?? 0;
+    const wait = Math.max(requestsWait, b.rows?.waitS(now) ?? 0);
     if (wait > 0) {
-      const which = (b.requests?.waitS(now) ?? 0) > 0 ? `${this.limit.requestsPerS} requests/s` : `${this.limit.rowsPerS} rows/s`;
+      const which = requestsWait > 0 ? `${this.limit.requestsPerS} requests/s` : `${this.limit.rowsPerS} rows/s`;
       throw new RateLimitedError(`API key over its quota of ${which} (--key-rate-limit); retry in ${Math.ceil(wait)} s`, Math.ceil(wait));
     }
     b.requests?.take(1);

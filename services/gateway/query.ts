@@ -51,10 +51,15 @@ export interface Answer {
   results: RowResult[];
 }
 
+/** The rows limit, checked before anything is allocated for the rows. */
+export function checkRowCount(rows: number, maxRows: number): void {
+  if (rows > maxRows) throw new ShardmaxError("RESOURCE_EXHAUSTED", `hidden: ${rows} rows is over the limit of ${maxRows} per request`);
+}
+
 /** Rows, d against the model and the rows limit: the same for every request that carries hidden rows. */
 export function checkHiddenShape(rows: number, dim: number, model: ModelRef, maxRows: number): void {
   if (rows < 1) throw invalidField("hidden", "is empty: send at least one row");
-  if (rows > maxRows) throw new ShardmaxError("RESOURCE_EXHAUSTED", `hidden: ${rows} rows is over the limit of ${maxRows} per request`);
+  checkRowCount(rows, maxRows);
   if (dim !== model.dim) throw invalidField("hidden", `rows have ${dim} numbers, the model has d=${model.dim}`);
 }
 

@@ -67,7 +67,7 @@ export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInst
     },
   };
   app.post<{ Body: SoftmaxBody }>("/v1/softmax", softmaxRoute, async (request, reply) => {
-    const query = queryFromJson(request.body);
+    const query = queryFromJson(request.body, core.limits.maxRows);
     // Asked for (the status page's try-it panel): each range's shard call time, as a Server-Timing header.
     const times: [string, number][] = [];
     if (request.headers[TIMING_HEADER] === "ranges") query.onRangeTime = (range, ms) => times.push([range, ms]);
@@ -83,6 +83,7 @@ export const restV1: FastifyPluginAsync<RestV1Options> = async (app: FastifyInst
       deadlineMs: core.deadlineMs,
       admission: core.admission,
       maxResponseBytes: core.limits.maxResponseBytes,
+      maxRows: core.limits.maxRows,
       log,
     });
   }
@@ -104,7 +105,12 @@ function serverTiming(times: readonly [string, number][]): string {
 }
 
 /** The body as a Query; a wrong d and the limits are the core's checks. */
-function queryFromJson(body: SoftmaxBody): Query {
-  const query: Query = { ...hiddenFromJson(body.hidden), topK: body.topK ?? DEFAULT_TOP_K, targets: body.targets ?? [], temperature: body.temperature ?? 1 };
+function queryFromJson(body: SoftmaxBody, maxRows: number): Query {
+  const query: Query = {
+    ...hiddenFromJson(body.hidden, maxRows),
+    topK: body.topK ?? DEFAULT_TOP_K,
+    targets: body.targets ?? [],
+    temperature: body.temperature ?? 1,
+  };
   return body.sample ? { ...query, sample: body.sample } : query;
 }

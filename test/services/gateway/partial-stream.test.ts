@@ -291,6 +291,7 @@ describe("Shard.PartialStream's own fields", () => {
     const stream = raw.partialStream();
     const answers: { id: number; errorCode: string; errorMessage: string }[] = [];
     stream.on("data", (answer) => answers.push(answer));
+    stream.on("error", () => {}); // the cancel below ends the stream with CANCELLED
     const partial = { rows: 1, dim: 2, hidden: Buffer.alloc(8), topK: 0, targetCounts: [0], fingerprint: FINGERPRINT };
     const metadata = Object.fromEntries(Array.from({ length: MAX_METADATA_ENTRIES + 1 }, (_, i) => [`k${i}`, "v"]));
     stream.write({ id: 1, partial, budgetMs: MAX_BUDGET_MS + 1 });
